@@ -1,0 +1,78 @@
+"""What a log format is, seen from the scanner.
+
+A format knows three things about its input:
+- `keywords`: literal byte strings; a line containing none of them can never be an event of
+  this format. The scanner finds candidate lines with them on raw bytes (C-speed `bytes.find`),
+  so the rest of the file is never split into lines, decoded or touched by Python.
+- `is_record_start(line)`: whether a line begins a record. Continuation lines (a traceback, the
+  body of a pretty-printed object) belong to the record above and take its timestamp.
+- `parse(candidates)`: turn the candidate lines into events, in polars, over whole columns.
+
+The scanner hands `parse` a frame with `line_no`, `record_no`, `line` (the candidate line) and
+`head` (the first line of its record; equal to `line` for one-line records), and conforms what
+comes back to the event schema (`runbook.events`). `parse` returns the candidate frame with
+event columns added (keep `line` and `head`: `raw` is built from them when a parser sets none).
+
+Formats whose records are not lines (a JSON array export, CSV with quoted newlines) set
+`whole_file = True` and implement `parse_document(data, tz)` instead: the scanner hands them the
+whole (decompressed) input and polars reads it natively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import polars as pl
+
+# Keywords every format shares: what a PostgREST schema-cache error looks like wherever an
+# application logged it (both PGRST204 wordings, the family, PostgreSQL 42703/42P01).
+ERROR_KEYWORDS: tuple[bytes, ...] = (b"PGRST", b"chema cache", b"does not exist")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample line a format must recognise, with what parsing it must yield (a subset)."""
+
+    lines: tuple[str, ...]
+    expect: dict[str, object] = field(default_factory=dict)
+
+
+class LogFormat:
+    """Base class: one subclass per format, registered in `parsers.registry.FORMATS`."""
+
+    name: ClassVar[str] = "base"
+    description: ClassVar[str] = ""
+    keywords: ClassVar[tuple[bytes, ...]] = ERROR_KEYWORDS
+    # Lines used by the parametrized sample test (tests/parsers/test_samples.py).
+    samples: ClassVar[tuple[Sample, ...]] = ()
+    whole_file: ClassVar[bool] = False
+
+    def sniff(self, lines: list[str]) -> float:
+        """Share (0..1) of the non-empty `lines` (the start of a file) this format recognises."""
+        raise NotImplementedError
+
+    def is_record_start(self, line: str) -> bool:
+        """True when `line` begins a new record. Default: every line is a record."""
+        return True
+
+    def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame | pl.LazyFrame:
+        """Events from candidate lines (columns `line_no`, `record_no`, `line`, `head`).
+
+        `tz` is the zone of timestamps that carry none (`--tz`); output `ts` is UTC.
+        """
+        raise NotImplementedError
+
+
+    def parse_document(self, data: bytes, tz: str = "UTC") -> pl.DataFrame | pl.LazyFrame:
+        """Events from a whole input, for `whole_file` formats. Columns as for `parse`, plus
+        `line_no`/`record_no` where the format knows them."""
+        raise NotImplementedError
+
+
+def share(lines: list[str], predicate) -> float:
+    """The share of non-empty lines for which `predicate(line)` is true."""
+    considered = [line for line in lines if line.strip()]
+    if not considered:
+        return 0.0
+    return sum(1 for line in considered if predicate(line)) / len(considered)

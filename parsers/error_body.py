@@ -1,0 +1,149 @@
+"""PostgREST schema-cache errors and PostgreSQL column/relation errors, found in any text.
+
+Clients print the error body in every shape there is (JSON, Python repr, util.inspect, a bare
+rethrown message), so detection goes by the message wording and the code wherever they are, not
+by one client's layout (reference/causes.md, "The forms a parser meets"). Every expression here
+works on a whole polars column; only the rare escaped names are touched by Python.
+
+Wordings (reference/postgrest.md section 3):
+- PGRST204 v12.0.3+: ``Could not find the 'C' column of 'T' in the schema cache``
+- PGRST204 v11.0.0-v12.0.2: ``Column 'C' of relation 'T' does not exist`` (capital C, single quotes)
+- PGRST205: ``Could not find the table 'S.T' in the schema cache``
+- PGRST200/201/202/203: relationship and function variants
+- PostgreSQL 42703: ``column "C" of relation "T" does not exist`` / ``column T.C does not exist``
+- PostgreSQL 42P01: ``relation "T" does not exist``
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from runbook.events import Kind
+
+# Names are matched lazily up to the fixed text that follows them, so quotes, spaces, dots and
+# non-ASCII inside a name survive. An optional backslash allows JSON-escaped double quotes.
+PGRST204_NEW = r"Could not find the '(.*?)' column of '(.*?)' in the schema cache"
+PGRST204_OLD = r"Column '(.*?)' of relation '(.*?)' does not exist"
+PGRST205 = r"Could not find the table '(.*?)' in the schema cache"
+PGRST200 = r"Could not find a relationship between '(.*?)' and '(.*?)' in the schema cache"
+PGRST201 = r"Could not embed because more than one relationship was found for '(.*?)' and '(.*?)'"
+PGRST202 = r"Could not find the function (\S+?)(?:\(.*?\)| without parameters) in the schema cache"
+PGRST203 = r"Could not choose the best candidate function between"
+PG_42703_TARGET = r'column \\?"(.*?)\\?" of relation \\?"(.*?)\\?" does not exist'
+PG_42703_SELECT = r"column ([^\s\"'.]+)\.([^\s\"']+) does not exist"
+PG_42P01 = r'relation \\?"(.*?)\\?" does not exist'
+CODE = r"\b(PGRST\d{3})\b"
+
+
+def _group(text: pl.Expr, pattern: str, index: int) -> pl.Expr:
+    return text.str.extract(pattern, index)
+
+
+def error_columns(text: pl.Expr) -> list[pl.Expr]:
+    """Expressions for `code`, `table`, `column`, `schema`, `kind`, `message` found in `text`.
+
+    Rows with no recognisable error get nulls everywhere. A bare code (`PGRST204` mentioned in
+    an alert rule) yields the code with null table and column: never an incident by itself.
+    """
+    new_col, new_tab = _group(text, PGRST204_NEW, 1), _group(text, PGRST204_NEW, 2)
+    old_col, old_tab = _group(text, PGRST204_OLD, 1), _group(text, PGRST204_OLD, 2)
+    qname205 = _group(text, PGRST205, 1)
+    rel_parent = _group(text, PGRST200, 1)
+    rel_child = _group(text, PGRST200, 2)
+    emb_parent = _group(text, PGRST201, 1)
+    fn202 = _group(text, PGRST202, 1)
+    has203 = text.str.contains(PGRST203)
+    t_col, t_tab = _group(text, PG_42703_TARGET, 1), _group(text, PG_42703_TARGET, 2)
+    s_tab, s_col = _group(text, PG_42703_SELECT, 1), _group(text, PG_42703_SELECT, 2)
+    rel42p01 = _group(text, PG_42P01, 1)
+    explicit = _group(text, CODE, 1)
+
+    code = (
+        pl.when(new_col.is_not_null() | old_col.is_not_null())
+        .then(pl.lit("PGRST204"))
+        .when(qname205.is_not_null())
+        .then(pl.lit("PGRST205"))
+        .when(rel_parent.is_not_null())
+        .then(pl.lit("PGRST200"))
+        .when(emb_parent.is_not_null())
+        .then(pl.lit("PGRST201"))
+        .when(fn202.is_not_null())
+        .then(pl.lit("PGRST202"))
+        .when(has203)
+        .then(pl.lit("PGRST203"))
+        .when(t_col.is_not_null() | s_col.is_not_null())
+        .then(pl.lit("42703"))
+        .when(rel42p01.is_not_null())
+        .then(pl.lit("42P01"))
+        .otherwise(explicit)
+    )
+    table = pl.coalesce(
+        new_tab,
+        old_tab,
+        qname205.str.splitn(".", 2).struct.field("field_1"),
+        rel_parent,
+        emb_parent,
+        t_tab,
+        s_tab,
+        rel42p01,
+    )
+    column = pl.coalesce(new_col, old_col, t_col, s_col)
+    schema = pl.when(qname205.str.contains(".", literal=True)).then(
+        qname205.str.splitn(".", 2).struct.field("field_0")
+    )
+    message = pl.coalesce(
+        text.str.extract(f"({PGRST204_NEW})", 1),
+        text.str.extract(f"({PGRST204_OLD})", 1),
+        text.str.extract(f"({PGRST205})", 1),
+        text.str.extract(f"({PGRST200})", 1),
+        text.str.extract(f"({PGRST201})", 1),
+        text.str.extract(f"({PGRST202})", 1),
+        text.str.extract(f"({PG_42703_TARGET})", 1),
+        text.str.extract(f"({PG_42703_SELECT})", 1),
+        text.str.extract(f"({PG_42P01})", 1),
+    )
+    kind = (
+        pl.when(code.is_in(["42703", "42P01"]))
+        .then(pl.lit(Kind.DB_ERROR.value))
+        .when(code.is_not_null())
+        .then(pl.lit(Kind.SCHEMA_CACHE_ERROR.value))
+    )
+    return [
+        code.alias("code"),
+        unescape(table).alias("table"),
+        unescape(column).alias("column"),
+        unescape(schema).alias("schema"),
+        kind.alias("kind"),
+        unescape(message).alias("message"),
+    ]
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\"'\\/nrt])")
+_SIMPLE = {'"': '"', "'": "'", "\\": "\\", "/": "/", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def unescape_text(value: str) -> str:
+    """Undo JSON / Python-repr escapes in a name taken from an embedded error body."""
+
+    def repl(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token[0] in "ux":
+            return chr(int(token[1:], 16))
+        return _SIMPLE[token]
+
+    text = _ESCAPE.sub(repl, value)
+    # A JSON body may carry a surrogate pair for characters outside the BMP.
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def unescape(expr: pl.Expr) -> pl.Expr:
+    """`expr` with escapes undone; Python runs only for the values that hold a backslash."""
+    return (
+        pl.when(expr.str.contains("\\", literal=True))
+        .then(expr.map_elements(unescape_text, return_dtype=pl.String, skip_nulls=True))
+        .otherwise(expr)
+    )

@@ -1,0 +1,47 @@
+"""Timestamp expressions shared by the parsers. Every result is a UTC `Datetime("us", "UTC")`."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from runbook.events import TS_TYPE
+
+
+def aware(text: pl.Expr, fmt: str) -> pl.Expr:
+    """Parse text that carries its own offset (`%z` in `fmt`), converted to UTC."""
+    return text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+
+
+def naive(text: pl.Expr, fmt: str, tz: str) -> pl.Expr:
+    """Parse text without a zone, taking it as local time in `tz` (default UTC)."""
+    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    return parsed.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+        "UTC"
+    )
+
+
+def iso(text: pl.Expr, tz: str) -> pl.Expr:
+    """ISO-8601 with `T` or space, optional fraction, and `Z`, `+HH:MM`, `+HHMM` or no zone."""
+    cleaned = text.str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    cleaned = cleaned.str.replace(r"(T\d{2}:\d{2}:\d{2}),(\d+)", "${1}.${2}")
+    # PostgreSQL's %m ends in a zone abbreviation: UTC/GMT are known; others are taken as `tz`.
+    cleaned = cleaned.str.replace(r" ?(?:UTC|GMT|Z)$", "+00:00").str.replace(r" [A-Za-z]{2,5}$", "")
+    cleaned = cleaned.str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    cleaned = cleaned.str.replace(r"([+-]\d{2})$", "${1}:00")
+    has_zone = cleaned.str.contains(r"[+-]\d{2}:\d{2}$")
+    with_zone = cleaned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC")
+    without = naive(cleaned, "%Y-%m-%dT%H:%M:%S%.f", tz)
+    return pl.when(has_zone).then(with_zone).otherwise(without).cast(TS_TYPE)
+
+
+def epoch(number: pl.Expr) -> pl.Expr:
+    """Epoch seconds, milliseconds or microseconds (told apart by magnitude), to UTC."""
+    value = number.cast(pl.Float64, strict=False)
+    micros = (
+        pl.when(value > 1e14)
+        .then(value)
+        .when(value > 1e11)
+        .then(value * 1e3)
+        .otherwise(value * 1e6)
+    )
+    return pl.from_epoch(micros.cast(pl.Int64), time_unit="us").dt.replace_time_zone("UTC")

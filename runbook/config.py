@@ -1,0 +1,197 @@
+"""Settings for the runbook: flags, then environment, then an optional TOML file, then defaults.
+
+`load_settings(flags)` returns a frozen `Settings`. Sources, highest first:
+
+1. flags (a mapping; `None` means "not given"),
+2. environment: `DATABASE_URL`; libpq's `PG*` variables are left to psycopg (an empty DSN
+   makes libpq read them); `POSTGREST_URL`, `POSTGREST_ADMIN_URL`, `SUPABASE_URL` (REST root
+   `<url>/rest/v1`), `SUPABASE_SERVICE_ROLE_KEY`; PostgREST's own `PGRST_DB_CHANNEL`,
+   `PGRST_DB_SCHEMAS`, `PGRST_DB_ANON_ROLE`,
+3. `config.toml` in the XDG config dir (`~/.config/pgrst-runbook/config.toml`, or the file named
+   by `PGRST_RUNBOOK_CONFIG`), with the same keys as the `Settings` fields plus `supabase_url`.
+
+Secrets (the DSN's password, the API key) never appear in `repr()`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from runbook.errors import ConfigError
+from runbook.redact import MASK, redact_dsn
+
+APP_NAME = "pgrst-runbook"
+RELOAD_METHODS = ("notify", "rpc", "manual")
+SUPABASE_REST_SUFFIX = "/rest/v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the runbook needs to reach the database and the API, and how long to wait.
+
+    `dsn` empty means libpq defaults and `PG*` variables. `api_url` is the REST root
+    (PostgREST's `/`, Supabase's `/rest/v1`). Times are seconds.
+    """
+
+    dsn: str = field(default="", repr=False)
+    api_url: str | None = None
+    admin_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    channel: str = "pgrst"
+    schemas: tuple[str, ...] = ("public",)  # PostgREST's db-schemas: the exposed schemas
+    api_role: str | None = None  # the role whose privileges matter (db-anon-role or JWT role)
+    reload_method: str = "notify"
+    rpc_function: str | None = None
+    connect_timeout: float = 5.0
+    statement_timeout: float = 5.0
+    http_timeout: float = 5.0
+    verify_deadline: float = 30.0
+    journal_dir: Path | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "dsn":
+                value = redact_dsn(value)
+            elif f.name == "api_key" and value:
+                value = MASK
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (values validated like the loaded ones)."""
+        return _validated(replace(self, **changes))
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The TOML file read by `load_settings`: `$PGRST_RUNBOOK_CONFIG` or the XDG config dir."""
+    env = os.environ if env is None else env
+    explicit = env.get("PGRST_RUNBOOK_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Merge flags > environment > TOML file > defaults into a validated `Settings`.
+
+    `flags` uses the field names of `Settings` (plus `supabase_url`); `None` values are ignored.
+    Raises `ConfigError` for an unreadable file or a bad value.
+    """
+    env = os.environ if env is None else env
+    path = config_path or default_config_path(env)
+    layers = [_from_flags(flags or {}), _from_env(env), _from_file(path)]
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):  # lowest first, higher layers overwrite
+        merged.update({k: v for k, v in layer.items() if v is not None})
+    known = {f.name for f in fields(Settings)}
+    return _validated(Settings(**{k: v for k, v in merged.items() if k in known}))
+
+
+def _api_url_of(layer: Mapping[str, Any]) -> str | None:
+    """`api_url` wins over `supabase_url` within one layer; Supabase's REST root is /rest/v1."""
+    if layer.get("api_url"):
+        return str(layer["api_url"])
+    if layer.get("supabase_url"):
+        return str(layer["supabase_url"]).rstrip("/") + SUPABASE_REST_SUFFIX
+    return None
+
+
+def _from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in flags.items() if v is not None}
+    out["api_url"] = _api_url_of(flags)
+    out.pop("supabase_url", None)
+    return out
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    schemas = env.get("PGRST_DB_SCHEMAS")
+    return {
+        "dsn": env.get("DATABASE_URL") or None,
+        "api_url": _api_url_of(
+            {"api_url": env.get("POSTGREST_URL"), "supabase_url": env.get("SUPABASE_URL")}
+        ),
+        "admin_url": env.get("POSTGREST_ADMIN_URL") or None,
+        "api_key": env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
+        "channel": env.get("PGRST_DB_CHANNEL") or None,
+        "schemas": _split_schemas(schemas) if schemas else None,
+        "api_role": env.get("PGRST_DB_ANON_ROLE") or None,
+    }
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc}", next_step="fix or remove the file"
+        ) from None
+    out: dict[str, Any] = dict(data)
+    out["api_url"] = _api_url_of(data)
+    out.pop("supabase_url", None)
+    if isinstance(out.get("schemas"), str):
+        out["schemas"] = _split_schemas(out["schemas"])
+    if out.get("journal_dir") is not None:
+        out["journal_dir"] = Path(str(out["journal_dir"])).expanduser()
+    return out
+
+
+def _split_schemas(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _validated(s: Settings) -> Settings:
+    for name in ("connect_timeout", "statement_timeout", "http_timeout", "verify_deadline"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(
+                f"{name} must be a positive number of seconds, got {value!r}",
+                next_step=f"set {name} to e.g. 5",
+            )
+    if s.reload_method not in RELOAD_METHODS:
+        raise ConfigError(
+            f"unknown reload method {s.reload_method!r}",
+            next_step=f"use one of: {', '.join(RELOAD_METHODS)}",
+        )
+    if s.reload_method == "rpc" and not s.rpc_function:
+        raise ConfigError(
+            "reload method 'rpc' needs a function name",
+            next_step="pass --rpc FUNCTION (called as POST /rpc/FUNCTION)",
+        )
+    if not isinstance(s.channel, str) or not s.channel:
+        raise ConfigError("the NOTIFY channel must be a non-empty name", next_step="e.g. pgrst")
+    schemas = tuple(s.schemas) if not isinstance(s.schemas, str) else _split_schemas(s.schemas)
+    if not schemas or not all(isinstance(x, str) and x for x in schemas):
+        raise ConfigError("schemas must list at least one schema name", next_step="e.g. public")
+    for name in ("api_url", "admin_url"):
+        url = getattr(s, name)
+        if url is not None and not str(url).startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{name} must start with http:// or https://, got {url!r}",
+                next_step="e.g. http://localhost:3000",
+            )
+    return replace(
+        s,
+        schemas=schemas,
+        connect_timeout=float(s.connect_timeout),
+        statement_timeout=float(s.statement_timeout),
+        http_timeout=float(s.http_timeout),
+        verify_deadline=float(s.verify_deadline),
+        api_url=s.api_url.rstrip("/") if s.api_url else None,
+        admin_url=s.admin_url.rstrip("/") if s.admin_url else None,
+    )

@@ -1,0 +1,140 @@
+"""Where log bytes come from: files, folders, globs, stdin, and compressed files.
+
+A `Source` opens to a binary stream; compression is recognised by magic bytes, not by name.
+Expanding the user's inputs never fails as a whole: an input that cannot be found or read is
+reported by name and the others are still scanned.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+STDIN = "-"
+# Files in a folder that are documentation, not logs: skipped when a folder is expanded
+# (a file named explicitly is always read). Hidden files are skipped too, as ripgrep does.
+DOC_SUFFIXES = (".md", ".rst")
+
+_GZIP = b"\x1f\x8b"
+_BZIP2 = b"BZh"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a path, or `-` for stdin."""
+
+    name: str
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.name == STDIN
+
+    def size(self) -> int | None:
+        """Bytes on disk (compressed size for compressed files); None for stdin."""
+        if self.is_stdin:
+            return None
+        try:
+            return os.path.getsize(self.name)
+        except OSError:
+            return None
+
+    def open(self) -> BinaryIO:
+        """A binary stream of the decompressed content. Raises OSError when unreadable."""
+        raw: BinaryIO = sys.stdin.buffer if self.is_stdin else open(self.name, "rb")  # noqa: SIM115
+        return decompressing(raw)
+
+
+class _Peeked(io.RawIOBase):
+    """A stream with its first bytes already read (to look at the magic) put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
+
+
+def decompressing(raw: BinaryIO) -> BinaryIO:
+    """Wrap `raw` in a gzip/bzip2/zstd reader when its first bytes say it is compressed."""
+    head = raw.read(4)
+    stream: BinaryIO = io.BufferedReader(_Peeked(head, raw), buffer_size=1 << 20)
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+    if head.startswith(_BZIP2):
+        return bz2.BZ2File(stream)  # type: ignore[return-value]
+    if head.startswith(_ZSTD):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[return-value]
+    return stream
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that could not be used, with a one-line reason."""
+
+    name: str
+    reason: str
+
+
+def expand(inputs: list[str]) -> tuple[list[Source], list[InputProblem]]:
+    """Files, folders (recursive, sorted), globs and `-` -> sources, plus what went wrong."""
+    sources: list[Source] = []
+    problems: list[InputProblem] = []
+    seen: set[str] = set()
+
+    def add(name: str) -> None:
+        if name not in seen:
+            seen.add(name)
+            sources.append(Source(name))
+
+    for item in inputs:
+        if item == STDIN:
+            add(STDIN)
+            continue
+        matches = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
+        if not matches:
+            problems.append(InputProblem(item, "no file matches this pattern"))
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                for file in _walk(path):
+                    add(str(file))
+            elif path.exists():
+                add(str(path))
+            else:
+                problems.append(InputProblem(match, "no such file or directory"))
+    return sources, problems
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or name.lower().endswith(DOC_SUFFIXES):
+                continue
+            yield Path(root) / name
