@@ -51,7 +51,6 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
     old_col, old_tab = _group(text, PGRST204_OLD, 1), _group(text, PGRST204_OLD, 2)
     qname205 = _group(text, PGRST205, 1)
     rel_parent = _group(text, PGRST200, 1)
-    rel_child = _group(text, PGRST200, 2)
     emb_parent = _group(text, PGRST201, 1)
     fn202 = _group(text, PGRST202, 1)
     has203 = text.str.contains(PGRST203)

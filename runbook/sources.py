@@ -49,7 +49,7 @@ class Source:
 
     def open(self) -> BinaryIO:
         """A binary stream of the decompressed content. Raises OSError when unreadable."""
-        raw: BinaryIO = sys.stdin.buffer if self.is_stdin else open(self.name, "rb")  # noqa: SIM115
+        raw: BinaryIO = sys.stdin.buffer if self.is_stdin else open(self.name, "rb")
         return decompressing(raw)
 
 
