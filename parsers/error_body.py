@@ -20,7 +20,7 @@ import re
 
 import polars as pl
 
-from runbook.events import Kind
+from runbook.events import PGRST204, RELATED_DB_CODES, SCHEMA_CACHE_FAMILY, Kind
 
 # Names are matched lazily up to the fixed text that follows them, so quotes, spaces, dots and
 # non-ASCII inside a name survive. An optional backslash allows JSON-escaped double quotes.
@@ -104,10 +104,12 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
         text.str.extract(f"({PG_42P01})", 1),
     )
     kind = (
-        pl.when(code.is_in(["42703", "42P01"]))
+        pl.when(code.is_in(list(RELATED_DB_CODES)))
         .then(pl.lit(Kind.DB_ERROR.value))
-        .when(code.is_not_null())
+        .when(code.is_in([PGRST204, *SCHEMA_CACHE_FAMILY]))
         .then(pl.lit(Kind.SCHEMA_CACHE_ERROR.value))
+        .when(code.is_not_null())
+        .then(pl.lit(Kind.OTHER.value))
     )
     return [
         code.alias("code"),

@@ -1,0 +1,74 @@
+"""PostgREST's access log (stdout), Apache combined style (reference/postgrest.md section 2.1).
+
+`<source> - <role|-> [<time>] "<METHOD> <path> <HTTP/x.y>" <status> <size|-> "<referer>" "<ua>"`.
+The role is always `-` in v9, the source is `-` on a unix socket, and the size is `-` before v13.
+PGRST204 is a 400 here without its body: only writes (POST/PATCH/PUT) that failed, gateway
+errors and the 404 of a missing table are kept, for correlation with the clients' logs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from parsers.base import LogFormat, Sample, share
+from parsers.postgrest_stderr import CONTAINER_PREFIX
+from parsers.timestamps import aware
+from runbook.events import Kind
+
+ACCESS = (
+    CONTAINER_PREFIX
+    + r'(\S+) - (\S+) \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] '
+    r'"([A-Z]+) (\S+) ([^"]*)" (\d{3}) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
+)
+_ACCESS_RE = re.compile(ACCESS)
+KEYWORDS: tuple[bytes, ...] = (b'" 400 ', b'" 404 ', b'" 503 ', b'" 500 ')
+
+
+def access_events(line: pl.Expr) -> list[pl.Expr]:
+    """Columns `ts`, `kind`, `method`, `path`, `status`, `detail` for access-log lines."""
+    return [
+        aware(line.str.extract(ACCESS, 3), "%d/%b/%Y:%H:%M:%S %z").alias("ts"),
+        pl.when(line.str.contains(ACCESS)).then(pl.lit(Kind.ACCESS.value)).alias("kind"),
+        line.str.extract(ACCESS, 4).alias("method"),
+        line.str.extract(ACCESS, 5).alias("path"),
+        line.str.extract(ACCESS, 7).cast(pl.Int32, strict=False).alias("status"),
+        pl.concat_str(
+            pl.lit("role="), line.str.extract(ACCESS, 2), pl.lit(" size="), line.str.extract(ACCESS, 8)
+        ).alias("detail"),
+        line.str.extract(ACCESS, 10).alias("message"),  # user agent: which client
+        pl.lit("info").alias("level"),
+    ]
+
+
+def is_access_line(line: str) -> bool:
+    return _ACCESS_RE.match(line) is not None
+
+
+class PostgrestAccessFormat(LogFormat):
+    name = "postgrest_access"
+    description = "PostgREST access log (stdout), v9-v16"
+    keywords = KEYWORDS
+    samples = (
+        Sample(
+            ('127.0.0.1 - web_anon [21/Aug/2026:13:56:52 +0000] "POST /profiles?columns=open_to_work_email '
+             'HTTP/1.1" 400 139 "" "python-requests/2.32.3"',),
+            {"kind": "access", "method": "POST", "status": 400,
+             "path": "/profiles?columns=open_to_work_email", "ts": "2026-08-21 13:56:52+00:00"},
+        ),
+        Sample(
+            ('127.0.0.1 - web_anon [10/May/2024:09:01:02 +0000] "POST /profiles HTTP/1.1" 400 - "" "curl/8.4.0"',),
+            {"kind": "access", "status": 400, "detail": "role=web_anon size=-"},
+        ),
+        Sample(
+            ('- - authenticated [21/Aug/2026:13:56:53 +0000] "PATCH /profiles?id=eq.7 HTTP/1.1" 400 139 "" "postgrest-js/1.x"',),
+            {"kind": "access", "method": "PATCH"},
+        ),
+    )
+
+    def sniff(self, lines: list[str]) -> float:
+        return share(lines, is_access_line)
+
+    def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
+        return candidates.lazy().with_columns(access_events(pl.col("line")))
