@@ -208,7 +208,9 @@ class PostgrestClient:
 
     def openapi(self, schema: str) -> CacheView:
         """`GET /` for `schema` (Accept-Profile unless it is the default schema)."""
-        response = self._request("GET", self._api_base(), "/", headers=self._profile("Accept", schema))
+        response = self._request(
+            "GET", self._api_base(), "/", headers=self._profile("Accept", schema)
+        )
         self._raise_for_status(response, "GET /")
         return parse_openapi(_json(response, "GET /"), schema)
 

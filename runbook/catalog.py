@@ -245,7 +245,9 @@ def applied_migration_versions(conn: psycopg.Connection) -> set[str] | None:
     ).fetchone()
     if not row or not row[0]:
         return None
-    rows = conn.execute("SELECT version::text FROM supabase_migrations.schema_migrations").fetchall()
+    rows = conn.execute(
+        "SELECT version::text FROM supabase_migrations.schema_migrations"
+    ).fetchall()
     return {r[0] for r in rows}
 
 

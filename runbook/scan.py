@@ -165,3 +165,14 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
+
+
+def document(result: ScanResult) -> dict[str, object]:
+    """The `scan --format json` object: incidents, related events and stats (stable names)."""
+    from runbook.incidents import group_incidents, related_events
+
+    return {
+        "incidents": [incident.to_dict() for incident in group_incidents(result.events)],
+        "related": [related.to_dict() for related in related_events(result.events)],
+        "stats": result.stats(),
+    }

@@ -1,0 +1,72 @@
+"""`pgrst-runbook scan PATH...`: find PGRST204 incidents in logs, for people or scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from runbook.commands.common import add_input_arguments, default_paths, scan_options, stderr_progress
+from runbook.exit_codes import Exit
+from runbook.samples import SampleLogsMissing
+from runbook.scan import UnknownFormat, document, scan_paths
+from runbook.scan_render import render_markdown, render_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "scan",
+        help="find PGRST204 incidents in logs",
+        description=(
+            "Scan application, PostgREST, Supabase-export and PostgreSQL logs for PGRST204 "
+            "schema-cache incidents, grouped by table and column, with the migrations and cache "
+            "reloads around them."
+        ),
+        epilog=(
+            "exit codes: 0 ok (also with incidents, unless --fail-on-incidents); "
+            "1 incidents found with --fail-on-incidents; 2 usage error; "
+            "3 an input could not be read (the others were still scanned)"
+        ),
+    )
+    add_input_arguments(parser, default_sample=True)
+    parser.add_argument(
+        "--format", choices=("table", "json", "markdown"), default="table", help="output (default table)"
+    )
+    parser.add_argument(
+        "--fail-on-incidents", action="store_true", help="exit 1 when any incident is found (for CI)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        paths = default_paths(args.paths)
+    except SampleLogsMissing as exc:
+        print(f"pgrst-runbook: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    options = scan_options(args)
+    options.progress = stderr_progress(not args.no_progress)
+    try:
+        result = scan_paths(paths, options)
+    except UnknownFormat as exc:
+        print(f"pgrst-runbook: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    if options.progress:
+        sys.stderr.write("\r\x1b[K")
+    doc = document(result)
+    if args.format == "json":
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(doc))
+    else:
+        sys.stdout.write(render_table(doc))
+    for problem in doc["stats"]["unreadable"]:  # type: ignore[index]
+        print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
+    if doc["stats"]["unreadable"]:  # type: ignore[index]
+        return Exit.INPUT
+    if args.fail_on_incidents and doc["incidents"]:
+        return Exit.FOUND
+    return Exit.OK

@@ -1,0 +1,53 @@
+"""Evidence rows and the incident target: the small shared vocabulary of the runbook steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runbook.redact import redact
+
+
+@dataclass(frozen=True)
+class Target:
+    """The incident: writes of `column` to `schema.table` fail with PGRST204."""
+
+    table: str
+    column: str
+    schema: str = "public"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"schema": self.schema, "table": self.table, "column": self.column}
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One observation: where it came from, what was checked, the answer, and details.
+
+    `source`: "database", "openapi", "admin", "metrics", "probe", "migrations", "logs",
+    "config". `fact`: True/False for yes/no checks, None when it could not be established
+    (then `detail` says why). `detail` is redacted, one line.
+    """
+
+    source: str
+    check: str
+    fact: bool | None
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", " ".join((redact(self.detail) or "").split()))
+
+    @property
+    def answer(self) -> str:
+        """ "yes", "no" or "unknown"."""
+        return {True: "yes", False: "no", None: "unknown"}[self.fact]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "check": self.check,
+            "fact": self.fact,
+            "detail": self.detail,
+        }

@@ -1,0 +1,238 @@
+"""The runbook journal: an append-only JSON-lines record of every step, one file per session.
+
+Location: `<XDG state dir>/pgrst-runbook/journals/<session-id>.jsonl`
+(`~/.local/state/pgrst-runbook/journals/` on Linux; `journal_dir` in the settings overrides it).
+Each entry is written with one `write`, then flushed and fsynced, so a crash loses nothing that
+was already done. Every string in an entry passes through `redact()`.
+
+Entry schema (version 1; reports are rendered from it, keep it stable):
+
+    {
+      "v": 1,                       # schema version
+      "ts": "2026-08-21T14:02:05.123456+00:00",   # UTC, ISO 8601
+      "session": "20260821T140205Z-3f9a1c",
+      "seq": 3,                     # 1-based position in the session file
+      "user": "alice",              # $USER (or the login name)
+      "host": "ops-laptop",
+      "step": "reload",             # session | inspect | write_probe | diagnose | reload | verify
+                                    # | prevent | check
+      "status": "ok",               # started | ok | failed | declined | dry_run | skipped | info
+      "target": {"schema": "public", "table": "items", "column": "note"},   # or null
+      "action": "NOTIFY \"pgrst\", 'reload schema'",  # SQL text or "METHOD /path?query"; or null
+      "result": "sent",             # one line: what came back; or null
+      "evidence": [                 # rows behind the result (may be empty)
+        {"source": "database", "check": "column public.items.note", "fact": true,
+         "detail": "text, nullable"}
+      ],
+      "verdict": "stale_cache",     # set by diagnose (and verify when it revises); else null
+      "error": {"kind": "DatabaseUnreachable", "title": "...", "message": "...",
+                "next_step": "..."},   # or null
+      "data": {...}                 # step-specific extras (e.g. {"loads_before": 3.0}); or {}
+    }
+
+The first entry of a session has `step: "session"`, `status: "started"` and the target; a
+resumed session appends `step: "session"`, `status: "info"`, `result: "resumed"`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from runbook.config import APP_NAME
+from runbook.errors import JournalError, RunbookError
+from runbook.redact import redact
+
+SCHEMA_VERSION = 1
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
+
+
+def default_journal_dir() -> Path:
+    """`<XDG state dir>/pgrst-runbook/journals`."""
+    return platformdirs.user_state_path(APP_NAME) / "journals"
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    """`YYYYmmddTHHMMSSZ-xxxxxx`: sortable by time, unique enough for one machine."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def current_user() -> str:
+    """$USER, else the login name, else "unknown"."""
+    user = os.environ.get("USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+class Journal:
+    """One session's journal file. Create with `Journal.create()`, reopen with `Journal.open()`."""
+
+    def __init__(self, path: Path, session: str, entries: list[dict[str, Any]] | None = None):
+        self.path = path
+        self.session = session
+        self._entries: list[dict[str, Any]] = list(entries or [])
+
+    @classmethod
+    def create(cls, directory: Path | None = None, session: str | None = None) -> Journal:
+        """A new, empty journal file (raises `JournalError` if it cannot be created)."""
+        directory = directory or default_journal_dir()
+        session = session or new_session_id()
+        _check_session_id(session)
+        path = directory / f"{session}.jsonl"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with open(path, "x", encoding="utf-8"):
+                pass
+            _fsync_dir(directory)
+        except FileExistsError:
+            raise JournalError(
+                f"session {session} already exists", next_step="use --resume to continue it"
+            ) from None
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the journal {path}: {exc.strerror or exc}",
+                next_step="check permissions of the state directory",
+            ) from None
+        return cls(path, session)
+
+    @classmethod
+    def open(cls, session: str, directory: Path | None = None) -> Journal:
+        """An existing session's journal, with its entries loaded (for `--resume`)."""
+        _check_session_id(session)
+        directory = directory or default_journal_dir()
+        path = directory / f"{session}.jsonl"
+        if not path.is_file():
+            raise JournalError(
+                f"no journal for session {session} in {directory}",
+                next_step="list the sessions with `ls` in that directory",
+            )
+        return cls(path, session, read_entries(path))
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """All entries of this session so far (a copy)."""
+        return list(self._entries)
+
+    def append(
+        self,
+        step: str,
+        status: str,
+        *,
+        target: Mapping[str, str] | None = None,
+        action: str | None = None,
+        result: str | None = None,
+        evidence: list[Any] | None = None,
+        verdict: str | None = None,
+        error: RunbookError | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write one entry (flushed and fsynced) and return it as written."""
+        entry: dict[str, Any] = {
+            "v": SCHEMA_VERSION,
+            "ts": datetime.now(UTC).isoformat(),
+            "session": self.session,
+            "seq": len(self._entries) + 1,
+            "user": current_user(),
+            "host": socket.gethostname(),
+            "step": step,
+            "status": status,
+            "target": dict(target) if target else None,
+            "action": action,
+            "result": result,
+            "evidence": [_plain(e) for e in evidence or []],
+            "verdict": verdict,
+            "error": error.to_dict() if error else None,
+            "data": _plain(dict(data or {})),
+        }
+        entry = _redacted(entry)
+        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise JournalError(
+                f"cannot write the journal {self.path}: {exc.strerror or exc}"
+            ) from None
+        self._entries.append(entry)
+        return entry
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """Entries of a journal file; a torn last line (crash mid-write) is skipped."""
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
+
+
+def _check_session_id(session: str) -> None:
+    # A session id becomes a file name: no separators, no "..", nothing hidden.
+    if not _SESSION_ID.fullmatch(session) or ".." in session:
+        raise JournalError(
+            f"invalid session id {session!r}", next_step="use the id printed by a previous run"
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, tuples, sets and paths as JSON-ready values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
