@@ -6,7 +6,12 @@ import argparse
 import json
 import sys
 
-from runbook.commands.common import add_input_arguments, default_paths, scan_options, stderr_progress
+from runbook.commands.common import (
+    add_input_arguments,
+    default_paths,
+    scan_options,
+    stderr_progress,
+)
 from runbook.exit_codes import Exit
 from runbook.samples import SampleLogsMissing
 from runbook.scan import UnknownFormat, document, scan_paths
