@@ -26,10 +26,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from runbook.config import Settings
-from runbook.errors import ApiError, ApiUnreachable, AuthFailed, RunbookError, TimeoutExceeded
+from runbook.errors import ApiError, ApiUnreachable, AuthFailed, TimeoutExceeded
 from runbook.redact import redact
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
@@ -121,16 +120,39 @@ class Metrics:
         return self.value("pgrst_schema_cache_loads_total", status=status)
 
 
+_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?\s*$")
+_LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
+_LABEL_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+
+
 def parse_metrics(text: str) -> Metrics:
-    """Parse Prometheus text exposition into `Metrics` (raises `ApiError` when malformed)."""
+    """Parse Prometheus text exposition (format 0.0.4) into `Metrics`.
+
+    Comment lines are skipped; a sample line is `name{label="value",...} value [timestamp]`.
+    Raises `ApiError` when a line is neither.
+    """
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    try:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                key = (sample.name, tuple(sorted(sample.labels.items())))
-                samples[key] = float(sample.value)
-    except ValueError as exc:
-        raise ApiError(f"unreadable /metrics: {exc}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if not match:
+            raise ApiError(f"unreadable /metrics line {number}: {line[:80]}")
+        name, label_text, value = match.groups()
+        labels = []
+        rest = label_text or ""
+        while rest.strip():
+            label = _LABEL.match(rest)
+            if not label:
+                raise ApiError(f"unreadable labels on /metrics line {number}: {line[:80]}")
+            raw = re.sub(r"\\[\\\"n]", lambda m: _LABEL_ESCAPES[m.group()], label.group(2))
+            labels.append((label.group(1), raw))
+            rest = rest[label.end() :]
+        try:
+            samples[(name, tuple(sorted(labels)))] = float(value)
+        except ValueError:
+            raise ApiError(f"unreadable value on /metrics line {number}: {value[:40]}") from None
     return Metrics(samples)
 
 
@@ -377,8 +399,3 @@ def _cause(exc: Exception) -> str:
     if "refused" in text.lower():
         return "connection refused"
     return redact(text) or type(exc).__name__
-
-
-def as_runbook_error(exc: Exception) -> RunbookError:
-    """Wrap an unexpected exception from an HTTP call as an `ApiError` (for the shells)."""
-    return exc if isinstance(exc, RunbookError) else ApiError(str(exc))

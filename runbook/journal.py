@@ -16,7 +16,8 @@ Entry schema (version 1; reports are rendered from it, keep it stable):
       "host": "ops-laptop",
       "step": "reload",             # session | inspect | write_probe | diagnose | reload | verify
                                     # | prevent | check
-      "status": "ok",               # started | ok | failed | declined | dry_run | skipped | info
+      "status": "ok",               # started | ok | partial | failed | declined | dry_run
+                                    # | sent | manual | finished | info
       "target": {"schema": "public", "table": "items", "column": "note"},   # or null
       "action": "NOTIFY \"pgrst\", 'reload schema'",  # SQL text or "METHOD /path?query"; or null
       "result": "sent",             # one line: what came back; or null
