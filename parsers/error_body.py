@@ -141,10 +141,16 @@ def unescape_text(value: str) -> str:
     return text
 
 
+def _unescape_series(values: pl.Series) -> pl.Series:
+    has_escape = values.str.contains("\\", literal=True).fill_null(False)
+    if not has_escape.any():
+        return values
+    out = values.to_list()
+    for i in has_escape.arg_true().to_list():
+        out[i] = unescape_text(out[i])
+    return pl.Series(values.name, out, dtype=pl.String)
+
+
 def unescape(expr: pl.Expr) -> pl.Expr:
     """`expr` with escapes undone; Python runs only for the values that hold a backslash."""
-    return (
-        pl.when(expr.str.contains("\\", literal=True))
-        .then(expr.map_elements(unescape_text, return_dtype=pl.String, skip_nulls=True))
-        .otherwise(expr)
-    )
+    return expr.map_batches(_unescape_series, return_dtype=pl.String)

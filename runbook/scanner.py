@@ -19,7 +19,7 @@ import polars as pl
 
 from parsers.base import LogFormat
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
-from runbook.redact import redact
+from runbook.redact import redact_expr
 
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
 MAX_LOOKBACK_LINES = 400
@@ -70,20 +70,26 @@ class SourceScanner:
     def feed(self, data: bytes | bytearray | memoryview) -> pl.DataFrame:
         """Scan `data` (any size, any split); returns the events of the complete lines in it."""
         self.stats.bytes_read += len(data)
-        if self._pending:
-            data = self._pending + bytes(data)
-        cut = data.rfind(b"\n") + 1
-        self._pending = bytes(data[cut:])
-        if cut == 0:
+        offset = len(self._context)
+        if offset or self._pending:
+            work = b"".join((self._context, self._pending, data))
+        else:
+            work = bytes(data)
+        end = work.rfind(b"\n") + 1
+        if end <= offset:
+            self._pending = work[offset:]
             return empty_events()
-        return self._process(bytes(data[:cut]))
+        self._pending = work[end:]
+        return self._process(work, offset, end)
 
     def finish(self) -> pl.DataFrame:
         """Scan what remains (a last line without a newline)."""
         if not self._pending:
             return empty_events()
-        tail, self._pending = self._pending + b"\n", b""
-        return self._process(tail)
+        offset = len(self._context)
+        work = self._context + self._pending + b"\n"
+        self._pending = b""
+        return self._process(work, offset, len(work))
 
     def document(self, data: bytes) -> pl.DataFrame:
         """Scan a whole input at once, for formats whose records are not lines."""
@@ -94,33 +100,37 @@ class SourceScanner:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _process(self, region: bytes) -> pl.DataFrame:
-        context = self._context
-        work = context + region if context else region
-        offset = len(context)
-        starts = self._candidate_starts(work, offset)
-        region_lines = region.count(b"\n")
-        frame = self._candidates(work, offset, starts) if starts else None
-        self._lines_done += region_lines
-        self.stats.lines_read += region_lines
-        keep = work[-CONTEXT_BYTES:]
-        first_nl = keep.find(b"\n") + 1 if len(work) > CONTEXT_BYTES else 0
-        self._context = keep[first_nl:]
+    def _process(self, work: bytes, offset: int, end: int) -> pl.DataFrame:
+        """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
+        starts = self._candidate_starts(work, offset, end)
+        frame, lines = self._candidates(work, offset, end, starts)
+        self._lines_done += lines
+        self.stats.lines_read += lines
+        keep_from = max(0, end - CONTEXT_BYTES)
+        if keep_from:
+            keep_from = work.find(b"\n", keep_from, end) + 1 or end
+        self._context = work[keep_from:end]
         if frame is None:
             return empty_events()
         return self._events(frame)
 
-    def _candidate_starts(self, work: bytes, offset: int) -> list[int]:
+    def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
         starts: set[int] = set()
         for keyword in self.fmt.keywords:
-            hit = work.find(keyword, offset)
+            hit = work.find(keyword, offset, end)
             while hit != -1:
                 starts.add(work.rfind(b"\n", offset, hit) + 1 or offset)
-                end = work.find(b"\n", hit)
-                hit = work.find(keyword, end + 1) if end != -1 else -1
+                line_end = work.find(b"\n", hit, end)
+                hit = work.find(keyword, line_end + 1, end) if line_end != -1 else -1
         return sorted(starts)
 
-    def _candidates(self, work: bytes, offset: int, starts: list[int]) -> pl.DataFrame:
+    def _candidates(
+        self, work: bytes, offset: int, end: int, starts: list[int]
+    ) -> tuple[pl.DataFrame | None, int]:
+        """The candidate lines as a frame, and how many lines `work[offset:end]` holds.
+
+        Lines are counted once, between candidates and after the last one: one pass in all.
+        """
         line_nos: list[int] = []
         record_nos: list[int] = []
         lines: list[str] = []
@@ -130,8 +140,7 @@ class SourceScanner:
         for start in starts:
             line_no += work.count(b"\n", counted_to, start)
             counted_to = start
-            end = work.find(b"\n", start)
-            line = self._decode(work[start:end])
+            line = self._decode(work[start : work.find(b"\n", start, end)])
             if is_start(line):
                 head, record_no = line, line_no + 1
             else:
@@ -140,11 +149,15 @@ class SourceScanner:
             record_nos.append(record_no)
             lines.append(line)
             heads.append(head)
+        line_no += work.count(b"\n", counted_to, end)
+        if not lines:
+            return None, line_no - self._lines_done
         self.stats.candidate_lines += len(lines)
-        return pl.DataFrame(
+        frame = pl.DataFrame(
             {"line_no": line_nos, "record_no": record_nos, "line": lines, "head": heads},
             schema={"line_no": pl.Int64, "record_no": pl.Int64, "line": pl.String, "head": pl.String},
         )
+        return frame, line_no - self._lines_done
 
     def _find_head(self, work: bytes, start: int, line_no: int) -> tuple[str, int]:
         """Walk back from a continuation line to the first line of its record."""
@@ -184,10 +197,8 @@ class SourceScanner:
         events = events.with_columns(
             pl.lit(self.source).alias("source"),
             pl.lit(self.fmt.name).alias("format"),
-            pl.col("message").map_elements(redact, return_dtype=pl.String, skip_nulls=True),
-            pl.col("raw")
-            .str.slice(0, RAW_MAX_CHARS)
-            .map_elements(redact, return_dtype=pl.String, skip_nulls=True),
+            redact_expr(pl.col("message")),
+            redact_expr(pl.col("raw").str.slice(0, RAW_MAX_CHARS)),
         )
         self.stats.events += events.height
         return events.select(EVENT_COLUMNS)

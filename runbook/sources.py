@@ -69,6 +69,9 @@ class _Peeked(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer) or 0
         data = self._rest.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
