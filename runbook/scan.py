@@ -41,6 +41,7 @@ class ScanOptions:
     until: datetime | None = None
     chunk_bytes: int = CHUNK_BYTES
     progress: Progress | None = None
+    parallel: bool = True  # large plain files on every core (see runbook.parallel)
 
 
 @dataclass
@@ -116,6 +117,37 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
     return _concat(frames), scanner.stats
 
 
+def _start_parallel(sources: list[Source], options: ScanOptions):
+    """Submit the large plain files to a process pool, or None when it would not pay."""
+    if not options.parallel:
+        return None
+    from runbook.parallel import PARALLEL_FILE_BYTES, PARALLEL_MIN_BYTES, ParallelScan, workers
+
+    if workers() < 2:
+        return None
+    eligible: list[tuple[Source, str, int]] = []
+    for source in sources:
+        size = source.size() or 0
+        if source.is_stdin or size < PARALLEL_FILE_BYTES:
+            continue
+        try:
+            with open(source.name, "rb") as f:
+                head = f.read(SNIFF_BYTES)
+        except OSError:
+            continue  # the sequential path reports it
+        if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:4] == b"\x28\xb5\x2f\xfd":
+            continue
+        fmt = scanner_for(source, head, options).fmt
+        if not fmt.whole_file:
+            eligible.append((source, fmt.name, size))
+    if sum(size for _, _, size in eligible) < PARALLEL_MIN_BYTES:
+        return None
+    pool = ParallelScan()
+    for source, fmt_name, size in eligible:
+        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes)
+    return pool
+
+
 def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanResult:
     """Scan files, folders, globs and `-` (stdin) into one event table sorted by time."""
     options = options or ScanOptions()
@@ -128,12 +160,26 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
     total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
     frames: list[pl.DataFrame] = []
     stats: list[SourceStats] = []
+    pool = _start_parallel(sources, options)
     done = 0
-    for source in sources:
-        frame, stat = scan_source(source, options, done, total)
-        done += stat.bytes_read
-        frames.append(frame)
-        stats.append(stat)
+    try:
+        for source in sources:
+            if pool is not None and pool.has(source.name):
+                try:
+                    frame, stat = pool.result(source.name)
+                except OSError as exc:
+                    frame, stat = empty_events(), SourceStats(source=source.name, format="unknown")
+                    stat.error = _reason(exc)
+                if options.progress:
+                    options.progress(done + stat.bytes_read, total, source.name)
+            else:
+                frame, stat = scan_source(source, options, done, total)
+            done += stat.bytes_read
+            frames.append(frame)
+            stats.append(stat)
+    finally:
+        if pool is not None:
+            pool.close()
     events = merge(frames)
     events = within(events, options.since, options.until)
     return ScanResult(events=events, sources=stats, problems=problems)

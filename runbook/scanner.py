@@ -67,6 +67,15 @@ class SourceScanner:
         self._context = b""  # the tail of processed complete lines (for record heads)
         self._lines_done = 0  # complete lines processed so far
 
+    @property
+    def lines_done(self) -> int:
+        """Complete lines scanned so far."""
+        return self._lines_done
+
+    def prime(self, context: bytes) -> None:
+        """Start after `context` (complete lines read before this scanner's first byte)."""
+        self._context = context[-CONTEXT_BYTES:]
+
     def feed(self, data: bytes | bytearray | memoryview) -> pl.DataFrame:
         """Scan `data` (any size, any split); returns the events of the complete lines in it."""
         self.stats.bytes_read += len(data)

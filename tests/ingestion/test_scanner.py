@@ -16,12 +16,14 @@ from runbook.scan import ScanOptions, scan_paths
 
 BODY = (
     '{{"code":"PGRST204","details":null,"hint":null,'
-    '"message":"Could not find the \'{col}\' column of \'{table}\' in the schema cache"}}'
+    "\"message\":\"Could not find the '{col}' column of '{table}' in the schema cache\"}}"
 )
 
 
 def error_line(minute: int, col: str = "adminname", table: str = "mypoolr") -> str:
-    return f"2026-11-18T09:{minute:02d}:00Z ERROR insert failed: " + BODY.format(col=col, table=table)
+    return f"2026-11-18T09:{minute:02d}:00Z ERROR insert failed: " + BODY.format(
+        col=col, table=table
+    )
 
 
 def noise(n: int) -> str:
@@ -56,7 +58,10 @@ def test_chunk_boundaries_change_nothing(tmp_path: Path, chunk: int) -> None:
 def test_crlf_invalid_utf8_and_missing_final_newline(tmp_path: Path) -> None:
     log = tmp_path / "win.log"
     log.write_bytes(
-        b"garbage \xff\xfe here PGRST\r\n" + error_line(1).encode() + b"\r\n" + error_line(2).encode()
+        b"garbage \xff\xfe here PGRST\r\n"
+        + error_line(1).encode()
+        + b"\r\n"
+        + error_line(2).encode()
     )
     events, stats = scan_one(log)
     assert len([e for e in events if e["column"] == "adminname"]) == 2
@@ -118,7 +123,12 @@ def test_stdin(tmp_path: Path) -> None:
 
 
 def test_hostile_names_keep_exact_case_and_characters(tmp_path: Path) -> None:
-    names = [("Admin Name", "My Table"), ("it's", "t"), ("naïve.col", "s.t"), ('x\\"; DROP TABLE y; --', "z")]
+    names = [
+        ("Admin Name", "My Table"),
+        ("it's", "t"),
+        ("naïve.col", "s.t"),
+        ('x\\"; DROP TABLE y; --', "z"),
+    ]
     log = tmp_path / "h.log"
     log.write_text("\n".join(error_line(i, c, t) for i, (c, t) in enumerate(names)) + "\n")
     events, _ = scan_one(log)
@@ -150,3 +160,17 @@ def test_since_until_filter(tmp_path: Path) -> None:
         until=datetime(2026, 11, 18, 9, 6, tzinfo=UTC),
     )
     assert [e["ts"].minute for e in events] == [3, 4, 5]
+
+
+def test_parallel_ranges_give_the_same_events_as_one_pass(tmp_path: Path, monkeypatch) -> None:
+    import runbook.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_FILE_BYTES", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    log = tmp_path / "big.log"
+    log.write_text("".join(noise(997) + error_line(m % 60) + "\n" for m in range(40)))
+    one, stats_one = scan_one(log, parallel=False)
+    many, stats_many = scan_one(log, parallel=True)
+    assert [e["line_no"] for e in many] == [e["line_no"] for e in one]
+    assert stats_many["lines_read"] == stats_one["lines_read"] == 40 * 998
