@@ -12,7 +12,7 @@ from runbook.scan import ScanOptions, document, scan_paths
 ROOT = Path(__file__).resolve().parents[2]
 BODY = (
     '{{"code":"PGRST204","details":null,"hint":null,'
-    '"message":"Could not find the \'{col}\' column of \'{table}\' in the schema cache"}}'
+    "\"message\":\"Could not find the '{col}' column of '{table}' in the schema cache\"}}"
 )
 
 
@@ -26,7 +26,9 @@ def write_story(folder: Path, errors_after_reload: bool) -> None:
                 + BODY.format(col="telegram_handle", table="members")
             )
     if errors_after_reload:
-        app.append("2026-11-18T09:07:00Z ERROR " + BODY.format(col="telegram_handle", table="members"))
+        app.append(
+            "2026-11-18T09:07:00Z ERROR " + BODY.format(col="telegram_handle", table="members")
+        )
     app.append("2026-11-18T09:02:00Z ERROR " + BODY.format(col="x", table="other"))
     app.append("2026-11-18T09:02:00Z WARN alert rule: page on PGRST204 in app logs")
     app.append(
@@ -102,7 +104,11 @@ def test_same_request_logged_twice_counts_once(tmp_path: Path) -> None:
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "runbook", *args], input=stdin, capture_output=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "runbook", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
     )
 
 
@@ -113,8 +119,19 @@ def test_cli_json_contract_and_exit_codes(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert set(doc) == {"incidents", "related", "stats"}
     inc = doc["incidents"][0]
-    for key in ("code", "table", "column", "schema", "count", "first_seen", "last_seen",
-                "endpoints", "sources", "per_minute", "context"):
+    for key in (
+        "code",
+        "table",
+        "column",
+        "schema",
+        "count",
+        "first_seen",
+        "last_seen",
+        "endpoints",
+        "sources",
+        "per_minute",
+        "context",
+    ):
         assert key in inc
     assert {"files", "lines_read", "lines_skipped", "formats"} <= set(doc["stats"])
     assert run_cli("scan", str(tmp_path), "--fail-on-incidents").returncode == 1
