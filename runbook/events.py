@@ -55,6 +55,10 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String,  # kind-specific: DDL action, listener state, channel, version ...
     "message": pl.String,  # the human message, redacted
     "raw": pl.String,  # the literal line(s), redacted and truncated
+    # Pre-aggregated rows (a log store answers with counts, not lines): this row stands for
+    # `weight` requests between `ts` and `ts_end`. Null for an ordinary log record (one request).
+    "weight": pl.Int64,
+    "ts_end": TS_TYPE,
 }
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)

@@ -117,13 +117,21 @@ def pgrst204_requests(events: pl.DataFrame) -> pl.DataFrame:
         & pl.col("table").is_not_null()
         & pl.col("column").is_not_null()
     )
-    with_id = errors.filter(pl.col("request_id").is_not_null()).unique(
+    aggregated = errors.filter(pl.col("weight").is_not_null())
+    records = errors.filter(pl.col("weight").is_null())
+    with_id = records.filter(pl.col("request_id").is_not_null()).unique(
         ["request_id", "table", "column"], keep="first", maintain_order=True
     )
-    without_id = errors.filter(pl.col("request_id").is_null()).unique(
+    without_id = records.filter(pl.col("request_id").is_null()).unique(
         ["source", "record_no", "table", "column"], keep="first", maintain_order=True
     )
-    return pl.concat([with_id, without_id]).sort(["ts", "source", "line_no"], nulls_last=True)
+    return pl.concat([with_id, without_id, aggregated]).sort(
+        ["ts", "source", "line_no"], nulls_last=True
+    )
+
+
+def _weights(rows: pl.DataFrame) -> pl.Expr:
+    return pl.col("weight").fill_null(1)
 
 
 def group_incidents(events: pl.DataFrame) -> list[Incident]:
@@ -208,7 +216,8 @@ def _incident(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access: pl.DataFrame
 ) -> Incident:
     first = rows["ts"].min()
-    last = rows["ts"].max()
+    last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
+    count = int(rows.select(_weights(rows).sum()).item())
     schemas = rows["schema"].drop_nulls().unique().to_list()
     own = [
         endpoint(m, p) for m, p in zip(rows["method"].to_list(), rows["path"].to_list(), strict=True)
@@ -233,7 +242,7 @@ def _incident(
         schema=schemas[0] if len(schemas) == 1 else None,
         table=table,
         column=column,
-        count=rows.height,
+        count=count,
         first_seen=first,
         last_seen=last,
         endpoints=endpoints,
@@ -255,7 +264,9 @@ def _per_minute(rows: pl.DataFrame) -> list[dict[str, Any]]:
     timed = rows.filter(pl.col("ts").is_not_null())
     if timed.height == 0:
         return []
-    counts = timed.group_by(pl.col("ts").dt.truncate("1m").alias("minute")).agg(pl.len().alias("count"))
+    counts = timed.group_by(pl.col("ts").dt.truncate("1m").alias("minute")).agg(
+        _weights(timed).sum().alias("count")
+    )
     start, end = counts["minute"].min(), counts["minute"].max()
     span = int((end - start).total_seconds() // 60) + 1
     if span <= MAX_TIMELINE_MINUTES:
@@ -286,10 +297,17 @@ def _same_name(expr: pl.Expr, name: str) -> pl.Expr:
     return expr.str.to_lowercase() == name.lower()
 
 
+def _count_after(rows: pl.DataFrame, moment: datetime) -> int:
+    """Requests after `moment` (an aggregated row counts wholly if it ends after it)."""
+    later = rows.filter(pl.max_horizontal("ts", "ts_end") > moment)
+    return int(later.select(_weights(later).sum()).item() or 0)
+
+
 def _context(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access_400s: int
 ) -> dict[str, Any]:
-    first, last = rows["ts"].min(), rows["ts"].max()
+    first = rows["ts"].min()
+    last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
     migrations = events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
     reloads = events.filter(
         pl.col("kind").is_in(
@@ -337,11 +355,11 @@ def _context(
     if loads.height:
         load_ts = loads["ts"][0]
         context["first_load_after_first_error"] = _event_ref(loads.row(0, named=True))
-        after = rows.filter(pl.col("ts") > load_ts + IN_FLIGHT).height
+        after = _count_after(rows, load_ts + IN_FLIGHT)
         context["errors_after_load"] = after
         last_load_ts = loads["ts"][-1]
         context["last_load"] = _event_ref(loads.row(loads.height - 1, named=True))
-        after_last = rows.filter(pl.col("ts") > last_load_ts + IN_FLIGHT).height
+        after_last = _count_after(rows, last_load_ts + IN_FLIGHT)
         context["errors_after_last_load"] = after_last
         context["stopped_after_reload"] = after_last == 0
     return context

@@ -151,3 +151,32 @@ def test_markup_and_escapes_in_names_are_shown_not_executed(tmp_path: Path) -> N
     assert "\x1b" not in out and "\\x1b[31m" in out and "[bold]x[/bold]" in out
     md = run_cli("scan", str(tmp_path), "--format", "markdown").stdout.decode()
     assert "t\\|\\`&lt;b&gt;" in md
+
+
+def test_aggregated_rows_from_a_store_count_by_weight() -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from runbook.events import conform
+    from runbook.incidents import group_incidents
+
+    def t(m: int, s: int = 0) -> datetime:
+        return datetime(2026, 11, 18, 9, m, s, tzinfo=UTC)
+
+    rows = pl.DataFrame(
+        {
+            "ts": [t(0, 5), t(2, 1)],
+            "ts_end": [t(0, 50), t(2, 30)],
+            "kind": ["schema_cache_error"] * 2,
+            "code": ["PGRST204"] * 2,
+            "table": ["members"] * 2,
+            "column": ["telegram_handle"] * 2,
+            "weight": [7, 3],
+            "source": ["clickhouse://h/otel/otel_logs"] * 2,
+        }
+    )
+    (incident,) = group_incidents(conform(rows).collect())
+    assert incident.count == 10
+    assert incident.first_seen == t(0, 5) and incident.last_seen == t(2, 30)
+    assert [p["count"] for p in incident.per_minute] == [7, 0, 3]
