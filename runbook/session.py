@@ -379,6 +379,8 @@ class RunbookSession:
             "evidence": [r.as_dict() for r in self.evidence()],
             "suggestions": self.suggestions(),
             "nearest_columns": [m.name for m in self.diagnosis.nearest] if self.diagnosis else [],
+            "established": self.diagnosis.established if self.diagnosis else [],
+            "not_established": self.diagnosis.not_established if self.diagnosis else [],
             "steps": [s.as_dict() for s in self.steps],
             "journal": str(self.journal.path),
             "session": self.journal.session,

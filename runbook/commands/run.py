@@ -11,7 +11,7 @@ be sent; 5 not fixed: a verdict a reload cannot fix (`client_mismatch`, `pending
 
 `--json` prints one object per incident (an array for `--from-scan` without `--incident`):
 `{"table", "column", "schema", "verdict", "summary", "fixed", "evidence", "suggestions",
-"nearest_columns", "steps", "journal", "session"}`.
+"nearest_columns", "established", "not_established", "steps", "journal", "session"}`.
 """
 
 from __future__ import annotations

@@ -130,9 +130,7 @@ def test_dry_run_changes_nothing(stale, capsys, monkeypatch, isolated_state: Pat
     assert [e["status"] for e in reload] == ["dry_run"]
 
 
-def test_without_a_terminal_and_without_yes_nothing_changes(
-    stale, capsys, monkeypatch
-) -> None:
+def test_without_a_terminal_and_without_yes_nothing_changes(stale, capsys, monkeypatch) -> None:
     dsn, server = stale
     loads_before = server.load_count()
     result = run_cli(
@@ -144,9 +142,7 @@ def test_without_a_terminal_and_without_yes_nothing_changes(
     assert server.load_count() == loads_before
 
 
-def test_on_a_terminal_the_operator_is_asked_and_no_means_no(
-    stale, capsys, monkeypatch
-) -> None:
+def test_on_a_terminal_the_operator_is_asked_and_no_means_no(stale, capsys, monkeypatch) -> None:
     dsn, server = stale
     loads_before = server.load_count()
     result = run_cli(
