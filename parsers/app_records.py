@@ -10,6 +10,12 @@ import polars as pl
 
 from runbook.events import Kind
 
+# `docker compose logs` (`bot-1  | `, compose v1 `bot_1  | `) and `pm2 logs` (`0|bot  | `).
+PREFIX = r"(?:\d+\|[\w.-]+\s*\|\s?|[\w.-]+[-_]\d+\s*\|\s?)"
+DATE_TIME = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
+# A timestamp as `parsers.timestamps.iso` reads it: `,mmm` or `.fff`, optional zone.
+TIMESTAMP = DATE_TIME + r"(?:[,.]\d{1,9})?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\b)?"
+
 # Level words as loggers spell them (any case), to the normalized level of the event table.
 LEVEL_WORDS: dict[str, str] = {
     "trace": "debug",

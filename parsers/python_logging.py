@@ -24,6 +24,9 @@ import re
 import polars as pl
 
 from parsers.app_records import (
+    DATE_TIME,
+    PREFIX,
+    TIMESTAMP,
     level_word,
     one_event_per_record,
     quotes_unescaped,
@@ -35,10 +38,6 @@ from parsers.timestamps import iso
 from runbook.events import Kind
 
 LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
-# `docker compose logs` (`bot-1  | `, compose v1 `bot_1  | `) and `pm2 logs` (`0|bot  | `).
-PREFIX = r"(?:\d+\|[\w.-]+\s*\|\s?|[\w.-]+[-_]\d+\s*\|\s?)"
-DATE_TIME = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
-TIMESTAMP = DATE_TIME + r"(?:[,.]\d{1,9})?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\b)?"
 
 RECORD_START = re.compile(rf"^{PREFIX}?(?:\[?{DATE_TIME}|\[?{LEVEL}(?:[:\]]|\s))")
 
