@@ -5,14 +5,17 @@ checked against the CACHED table, giving PGRST204/PGRST205 before any SQL runs; 
 and `select=` go straight to PostgreSQL, so they see the live schema and fail with 42703.
 Everything else is a deliberately small subset (no embedding, casts, logic trees, CSV output).
 
-All identifiers reach SQL through `psycopg.sql.Identifier`. Column *types* come from the
-catalog (`format_type`, already quoted by PostgreSQL) and are spliced as SQL text.
+All identifiers reach SQL through `psycopg.sql.Identifier` (with `%` doubled, since psycopg
+reads it as a placeholder in parametrised queries). Column *types* come from the catalog
+(`format_type`, already quoted by PostgreSQL) and are spliced as SQL text. Quoted names in
+`select`, `columns`, `order`, `on_conflict` and filters unescape `\\"` like `pQuotedValue`.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,23 +141,48 @@ def _fuzzy(word: str, options: list[str]) -> str | None:
     return best[0] if best else None
 
 
-def _ident_list(text: str) -> list[str]:
-    """`a,"b,c", d` -> ['a', 'b,c', 'd'] (PostgREST allows double-quoted names)."""
-    out, cur, quoted = [], "", False
-    for ch in text:
+def _split(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside double quotes; inside them a backslash escapes the next char."""
+    out, cur, quoted, i = [], "", False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted and ch == "\\" and i + 1 < len(text):
+            cur += text[i : i + 2]
+            i += 2
+            continue
         if ch == '"':
             quoted = not quoted
-        elif ch == "," and not quoted:
-            out.append(cur.strip())
+        if ch == sep and not quoted:
+            out.append(cur)
             cur = ""
         else:
             cur += ch
-    out.append(cur.strip())
-    return [c for c in out if c]
+        i += 1
+    out.append(cur)
+    return out
+
+
+def _ident_list(text: str) -> list[str]:
+    """`a,"b,c", d` -> ['a', '"b,c"', 'd']: PostgREST's comma lists, quotes kept."""
+    return [t.strip() for t in _split(text, ",") if t.strip()]
 
 
 def _unquote_ident(name: str) -> str:
-    return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
+    """`"x\\"y"` -> `x"y` (`pQuotedValue`); unquoted names are stripped."""
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", name[1:-1], flags=re.S)
+    return name
+
+
+def _ident(*parts: str) -> sql.Identifier:
+    """An identifier for a query that has parameters: psycopg would read `%` as a placeholder."""
+    return sql.Identifier(*(p.replace("%", "%%") for p in parts))
+
+
+def _raw(text: str) -> sql.SQL:
+    """Catalog text (a `format_type` result) spliced into a parametrised query."""
+    return sql.SQL(text.replace("%", "%%"))
 
 
 class Api:
@@ -202,10 +230,7 @@ class Api:
         cache = self.get_cache()
         if cache is None:
             raise ApiError(
-                503,
-                "PGRST002",
-                "Could not query the database for the schema cache. Retrying.",
-                headers=(("Retry-After", "0"),),
+                503, "PGRST002", "Could not query the database for the schema cache. Retrying."
             )
         segments = [unquote(s) for s in req.path.split("/")[1:]]
         method = req.method
@@ -294,7 +319,9 @@ class Api:
                     conn.execute(f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED, {mode}")
                     if self.cfg.anon_role:
                         conn.execute(
-                            sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.cfg.anon_role))
+                            sql.SQL("SET LOCAL ROLE {}").format(
+                                sql.Identifier(self.cfg.anon_role)
+                            )  # no params
                         )
                     conn.execute(
                         "SELECT set_config('request.method', %s, true), set_config('request.path', %s, true),"
@@ -346,7 +373,7 @@ class Api:
 
     # -- reads -----------------------------------------------------------------------------
     def _read(self, req: Request, schema: str, name: str) -> Response:
-        qi = sql.Identifier(schema, name)
+        qi = _ident(schema, name)
         params = parse_qsl(req.query, keep_blank_values=True)
         select = dict(params).get("select", "*")
         items = [self._select_item(schema, name, item) for item in _ident_list(select)] or [
@@ -379,7 +406,7 @@ class Api:
 
     def _select_item(self, schema: str, name: str, item: str) -> sql.Composable:
         if item == "*":
-            return sql.SQL("{}.*").format(sql.Identifier(schema, name))
+            return sql.SQL("{}.*").format(_ident(schema, name))
         if "(" in item or "::" in item or "->" in item:
             raise ApiError(
                 400,
@@ -387,10 +414,11 @@ class Api:
                 f'"failed to parse select parameter ({item})"',
                 details="embedding, casts and JSON paths are not supported by the test server",
             )
-        alias, _, col = item.rpartition(":") if ":" in item else ("", "", item)
-        expr = sql.Identifier(schema, name, _unquote_ident(col))
+        parts = _split(item, ":")
+        alias, col = (parts[0], parts[1]) if len(parts) == 2 else ("", item)
+        expr = _ident(schema, name, _unquote_ident(col))
         if alias:
-            return sql.SQL("{} AS {}").format(expr, sql.Identifier(_unquote_ident(alias)))
+            return sql.SQL("{} AS {}").format(expr, _ident(_unquote_ident(alias)))
         return expr
 
     def _filters(
@@ -409,7 +437,7 @@ class Api:
                         details="logic trees are not supported by the test server",
                     )
                 continue
-            col = sql.Identifier(schema, name, _unquote_ident(key))
+            col = _ident(schema, name, _unquote_ident(key))
             negate = value.startswith("not.")
             op, _, operand = (value[4:] if negate else value).partition(".")
             if op in _OPS:
@@ -420,7 +448,7 @@ class Api:
             elif op == "is" and operand.lower() in ("null", "true", "false", "unknown"):
                 clause = sql.SQL("{} IS {}").format(col, sql.SQL(operand.upper()))
             elif op == "in" and operand.startswith("(") and operand.endswith(")"):
-                values = _ident_list(operand[1:-1])
+                values = [_unquote_ident(v) for v in _ident_list(operand[1:-1])]
                 if not values:
                     clause = sql.SQL("false")
                 else:
@@ -445,8 +473,8 @@ class Api:
             return sql.SQL("")
         terms = []
         for term in _ident_list(order):
-            col, *mods = term.split(".")
-            parts = [sql.Identifier(schema, name, _unquote_ident(col))]
+            col, *mods = _split(term, ".")
+            parts = [_ident(schema, name, _unquote_ident(col))]
             for mod in mods:
                 kw = {
                     "asc": "ASC",
@@ -520,13 +548,13 @@ class Api:
             return sql.SQL("json_array_elements(%s::json) AS _pgrst_body")
         if table is not None and self.profile.column_check:
             defs = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(table.columns[c].nominal_type))
+                sql.SQL("{} {}").format(_ident(c), _raw(table.columns[c].nominal_type))
                 for c in columns
             )
             return sql.SQL("json_to_recordset(%s::json) AS _pgrst_body({})").format(defs)
         # Before v11 (or a table missing from an old cache): the table's own row type.
         return sql.SQL("json_populate_recordset(NULL::{}, %s::json) AS _pgrst_body").format(
-            sql.Identifier(schema, name)
+            _ident(schema, name)
         )
 
     def _write(self, req: Request, schema: str, name: str, table: Table | None) -> Response:
@@ -534,21 +562,24 @@ class Api:
         qparams = dict(params)
         prefs = self._prefs(req)
         data, keys = self._payload(req)
-        columns = _ident_list(qparams["columns"]) if "columns" in qparams else keys
+        columns = (
+            [_unquote_ident(c) for c in _ident_list(qparams["columns"])]
+            if "columns" in qparams
+            else keys
+        )
         columns = list(dict.fromkeys(columns))
         self._check_columns(table, columns)
         rows = data if isinstance(data, list) else [data]
-        qi = sql.Identifier(schema, name)
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        body_cols = sql.SQL(", ").join(sql.Identifier("_pgrst_body", c) for c in columns)
+        qi = _ident(schema, name)
+        cols = sql.SQL(", ").join(_ident(c) for c in columns)
+        body_cols = sql.SQL(", ").join(_ident("_pgrst_body", c) for c in columns)
         applied: list[str] = []
         if req.method == "PATCH":
             if not columns:
                 return Response(204, b"", [], self._role(req))
             where, args = self._filters(schema, name, params)
             sets = sql.SQL(", ").join(
-                sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("_pgrst_body", c))
-                for c in columns
+                sql.SQL("{} = {}").format(_ident(c), _ident("_pgrst_body", c)) for c in columns
             )
             stmt = sql.SQL(
                 "UPDATE {} SET {} FROM (SELECT * FROM {}) _pgrst_body{} RETURNING {}.*"
@@ -602,20 +633,23 @@ class Api:
             if resolution not in ("merge-duplicates", "ignore-duplicates"):
                 return sql.SQL("")
             applied.append(f"resolution={resolution}")
-            target = _ident_list(qparams["on_conflict"]) if "on_conflict" in qparams else pk
-        target_sql = sql.SQL(", ").join(sql.Identifier(c) for c in target)
+            target = (
+                [_unquote_ident(c) for c in _ident_list(qparams["on_conflict"])]
+                if "on_conflict" in qparams
+                else pk
+            )
+        target_sql = sql.SQL(", ").join(_ident(c) for c in target)
         updates = [c for c in columns if c not in target]
         if resolution == "ignore-duplicates" or not updates:
             return sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(target_sql)
         sets = sql.SQL(", ").join(
-            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-            for c in updates
+            sql.SQL("{} = EXCLUDED.{}").format(_ident(c), _ident(c)) for c in updates
         )
         return sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(target_sql, sets)
 
     def _delete(self, req: Request, schema: str, name: str) -> Response:
         where, args = self._filters(schema, name, parse_qsl(req.query, keep_blank_values=True))
-        stmt = sql.SQL("DELETE FROM {}{} RETURNING *").format(sql.Identifier(schema, name), where)
+        stmt = sql.SQL("DELETE FROM {}{} RETURNING *").format(_ident(schema, name), where)
         return self._mutate(req, stmt, args, self._prefs(req), [], created=False)
 
     def _mutate(
@@ -677,17 +711,15 @@ class Api:
         read_only = req.method in ("GET", "HEAD") or routine.volatility in ("i", "s")
         params = [p for p in routine.params if p.name in args]
         call = sql.SQL("{}({})").format(
-            sql.Identifier(routine.schema, routine.name),
+            _ident(routine.schema, routine.name),
             sql.SQL(", ").join(
-                sql.SQL("{} := _pgrst_args.{}").format(
-                    sql.Identifier(p.name), sql.Identifier(p.name)
-                )
+                sql.SQL("{} := _pgrst_args.{}").format(_ident(p.name), _ident(p.name))
                 for p in params
             ),
         )
         if params:
             defs = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(p.name), sql.SQL(p.type)) for p in params
+                sql.SQL("{} {}").format(_ident(p.name), _raw(p.type)) for p in params
             )
             args_cte = sql.SQL("SELECT * FROM json_to_record(%s::json) AS _pgrst_args({})").format(
                 defs

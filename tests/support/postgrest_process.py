@@ -67,7 +67,7 @@ class PostgrestProcess:
     def load_count(self) -> int:
         """Successful schema cache loads: /metrics where the version has it, else stderr lines."""
         if parse_version(self.version) >= (12, 2, 0):
-            text = httpx.get(self.admin_url + "/metrics", timeout=5).text
+            text = httpx.get(self.admin_url + "/metrics", timeout=5, trust_env=False).text
             m = re.search(
                 r'^pgrst_schema_cache_loads_total\{status="SUCCESS"\} ([0-9.e+-]+)$', text, re.M
             )
@@ -104,12 +104,14 @@ class PostgrestProcess:
     def cache_columns(self, table: str, schema: str = "public") -> set[str]:
         """Columns of `table` in the server's CACHE: /schema_cache, or OpenAPI before v12.2."""
         if parse_version(self.version) >= (12, 2, 0):
-            data = httpx.get(self.admin_url + "/schema_cache", timeout=5).json()
+            data = httpx.get(self.admin_url + "/schema_cache", timeout=5, trust_env=False).json()
             for qi, tbl in data["dbTables"]:
                 if qi == {"qiName": table, "qiSchema": schema}:
                     return set(tbl["tableColumns"])
             return set()
-        doc = httpx.get(self.url + "/", headers={"Accept-Profile": schema}, timeout=5).json()
+        doc = httpx.get(
+            self.url + "/", headers={"Accept-Profile": schema}, timeout=5, trust_env=False
+        ).json()
         return set(doc["definitions"].get(table, {}).get("properties", {}))
 
     def stop(self, timeout: float = 10.0) -> None:

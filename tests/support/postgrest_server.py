@@ -91,6 +91,7 @@ class App:
         self.pending = False
         self.loads = {"SUCCESS": 0, "FAIL": 0}
         self.last_load_time = 0.0
+        self.retry_delay = 0  # seconds until the next load retry, for Retry-After
         self.stopping = threading.Event()
         self.first_attempt = threading.Event()
         self.listener_ready = threading.Event()
@@ -167,9 +168,11 @@ class App:
                     return
                 self.log.write(self.profile.reconnect_in(delay))
             if self._attempt_load():
+                self.retry_delay = 0
                 return
             self.first_attempt.set()
             delay = min(delay * 2, 32) if delay else 1
+            self.retry_delay = delay
 
     def _attempt_load(self) -> bool:
         self.pending = True
@@ -221,9 +224,11 @@ class App:
                 except (psycopg.Error, PoolTimeout) as exc:
                     self.log.write(self._conn_error(exc), self.profile.reconnect_in(prev_delay))
                     self.first_attempt.set()
+                    self.retry_delay = delay
                     if self.stopping.wait(delay):
                         return
                     prev_delay, delay = delay, min(delay * 2, 32)
+            self.retry_delay = 0
             self.log.write("Connection successful")
             if self.cfg.listener and self._listener_thread is None:
                 self._start_listener()
@@ -424,7 +429,8 @@ class App:
         self.log.write(profile.api_listening(cfg.host, port))
         for server in (self.api_server, self.admin_server):
             if server is not None:
-                threading.Thread(target=server.serve_forever, daemon=True).start()
+                # A short poll interval keeps shutdown (and test teardown) fast.
+                threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         if cfg.ready_file:
             info = {
                 "pid": os.getpid(),
@@ -439,6 +445,13 @@ class App:
             pass
         self.shutdown()
         return 0
+
+    def on_service_unavailable(self, headers: list[tuple[str, str]]) -> None:
+        """Every 503 gets `Retry-After` and kicks the loader (`App.hs` up to v16.2; v16 only
+        when a cache exists, since a load is then already running)."""
+        headers.append(("Retry-After", str(self.retry_delay)))
+        if self.profile.version < (16, 0, 0) or self.cache is not None:
+            self.request_reload()
 
     def on_signal(self, signum: int, _frame: Any) -> None:
         if signum == signal.SIGUSR1:
@@ -503,6 +516,8 @@ class _ApiHandler(_BaseHandler):
         )
         assert app.api is not None
         resp = app.api.handle(req)
+        if resp.status == 503:
+            app.on_service_unavailable(resp.headers)
         head = self.command == "HEAD"
         self._send(resp.status, resp.body, resp.headers, head)
         size = None if head else len(resp.body)

@@ -4,6 +4,8 @@ The queries follow PostgREST's own (`SchemaCache.hs@v16.2`, simplified): every t
 materialized view, foreign and partitioned table outside pg_catalog/information_schema, with
 columns only for the exposed schemas. Functions of the exposed schemas are cached too, so an
 RPC created after the last load answers PGRST202 until the next reload, as the real one does.
+Like PostgREST, the exposed schemas are cast with `::regnamespace[]`, so a schema that does not
+exist makes the load fail (3F000) and the server retries with backoff.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ columns AS (
         ON seq.refobjid = a.attrelid AND seq.refobjsubid = a.attnum AND seq.deptype = 'i'
     WHERE a.attnum > 0 AND NOT a.attisdropped AND NOT pg_is_other_temp_schema(c.relnamespace)
       AND c.relkind IN ('r', 'v', 'f', 'm', 'p')
-      AND c.relnamespace IN (SELECT oid FROM pg_namespace WHERE nspname = ANY(%(schemas)s))
+      AND c.relnamespace = ANY(%(schemas)s::regnamespace[])
 )
 SELECT n.nspname::text, c.relname::text, d.description, c.relkind IN ('v', 'm') AS is_view,
     c.relkind IN ('r', 'p') OR (c.relkind IN ('v', 'f')
@@ -89,7 +91,7 @@ SELECT ns1.nspname::text, t1.relname::text, ns2.nspname::text, t2.relname::text,
 FROM pg_constraint k
 JOIN pg_class t1 ON t1.oid = k.conrelid JOIN pg_namespace ns1 ON ns1.oid = t1.relnamespace
 JOIN pg_class t2 ON t2.oid = k.confrelid JOIN pg_namespace ns2 ON ns2.oid = t2.relnamespace
-WHERE k.contype = 'f' AND ns1.nspname = ANY(%(schemas)s)
+WHERE k.contype = 'f' AND ns1.oid = ANY(%(schemas)s::regnamespace[])
 ORDER BY 1, 2, 5
 """
 
@@ -105,7 +107,7 @@ FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
 LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass
-WHERE p.prokind = 'f' AND n.nspname = ANY(%(schemas)s)
+WHERE p.prokind = 'f' AND n.oid = ANY(%(schemas)s::regnamespace[])
 ORDER BY 1, 2
 """
 
