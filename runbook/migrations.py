@@ -76,26 +76,27 @@ def scan_migrations(directory: Path, *, default_schema: str = "public") -> Migra
 
 
 def _scan_file(scan: MigrationScan, path: Path, text: str, default_schema: str) -> None:
+    # pglast reports statement locations and slices in characters, not bytes.
     version = file_version(path)
-    encoded = text.encode("utf-8")
     try:
         statements = [(raw, raw.stmt_location or 0) for raw in pglast.parse_sql(text)]
     except pglast.parser.ParseError:
         # One bad statement (or a psql meta-command) must not hide the others: parse singly.
         statements = []
-        for start, end in pglast.split(text, with_parser=False, only_slices=True):
-            piece = encoded[start:end].decode("utf-8", "replace")
+        for piece in pglast.split(text, with_parser=False, only_slices=True):
+            start = piece.start or 0
             try:
-                for raw in pglast.parse_sql(piece):
+                for raw in pglast.parse_sql(text[piece]):
                     statements.append((raw, start + (raw.stmt_location or 0)))
             except pglast.parser.ParseError as exc:
-                line = encoded[:start].count(b"\n") + 1
+                line = text.count("\n", 0, start) + 1
                 scan.problems.append(f"{path}:{line}: not parsed ({exc})")
     for raw, offset in statements:
-        line = encoded[:offset].count(b"\n") + 1
-        length = raw.stmt_len or (len(encoded) - offset)
-        excerpt = " ".join(encoded[offset : offset + length].decode("utf-8", "replace").split())
-        excerpt = redact(excerpt[:_STATEMENT_EXCERPT]) or ""
+        # Skip the leading whitespace and comments a statement's location includes.
+        body = text[offset : offset + raw.stmt_len] if raw.stmt_len else text[offset:]
+        lead = len(body) - len(body.lstrip())
+        line = text.count("\n", 0, offset + lead) + 1
+        excerpt = redact(" ".join(body.split())[:_STATEMENT_EXCERPT]) or ""
         for action, schema, table, column in _column_changes(raw.stmt, default_schema):
             scan.changes.append(
                 ColumnChange(str(path), version, line, action, schema, table, column, excerpt)

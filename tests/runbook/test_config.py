@@ -1,0 +1,112 @@
+"""Settings: flags > environment > config.toml > defaults; secrets never in repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbook.config import Settings, load_settings
+from runbook.errors import ConfigError
+
+KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXNpZw"
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_flags_beat_environment_which_beats_the_file(tmp_path: Path) -> None:
+    cfg = write_toml(
+        tmp_path,
+        'dsn = "postgresql://file@h/db"\napi_url = "http://file:3000"\nchannel = "from_file"\n'
+        "verify_deadline = 12\n",
+    )
+    env = {"DATABASE_URL": "postgresql://env@h/db", "POSTGREST_URL": "http://env:3000"}
+    s = load_settings({"dsn": "postgresql://flag@h/db", "api_url": None}, env=env, config_path=cfg)
+    assert s.dsn == "postgresql://flag@h/db"
+    assert s.api_url == "http://env:3000"
+    assert s.channel == "from_file"
+    assert s.verify_deadline == 12.0
+    assert s.connect_timeout == 5.0  # default
+
+
+def test_supabase_url_gives_the_rest_root_and_the_service_key(tmp_path: Path) -> None:
+    env = {"SUPABASE_URL": "https://abc.supabase.co/", "SUPABASE_SERVICE_ROLE_KEY": KEY}
+    s = load_settings({}, env=env, config_path=tmp_path / "none.toml")
+    assert s.api_url == "https://abc.supabase.co/rest/v1"
+    assert s.api_key == KEY
+    s = load_settings({"api_key": "flag-key"}, env=env, config_path=tmp_path / "none.toml")
+    assert s.api_key == "flag-key"
+    # --api-url and --supabase-url on one level: the explicit REST URL wins.
+    s = load_settings(
+        {"api_url": "http://x:3000", "supabase_url": "https://abc.supabase.co"},
+        env={},
+        config_path=tmp_path / "none.toml",
+    )
+    assert s.api_url == "http://x:3000"
+
+
+def test_postgrest_environment_names_are_understood(tmp_path: Path) -> None:
+    env = {
+        "PGRST_DB_CHANNEL": "custom",
+        "PGRST_DB_SCHEMAS": "api, public",
+        "PGRST_DB_ANON_ROLE": "web_anon",
+    }
+    s = load_settings({}, env=env, config_path=tmp_path / "none.toml")
+    assert (s.channel, s.schemas, s.api_role) == ("custom", ("api", "public"), "web_anon")
+
+
+def test_an_empty_dsn_leaves_pg_variables_to_libpq(tmp_path: Path) -> None:
+    assert load_settings({}, env={"PGHOST": "db"}, config_path=tmp_path / "n.toml").dsn == ""
+
+
+def test_secrets_are_not_in_repr(tmp_path: Path) -> None:
+    s = load_settings(
+        {"dsn": "postgresql://app:hunter2-pw@db:5432/app", "api_key": KEY},
+        env={},
+        config_path=tmp_path / "none.toml",
+    )
+    text = repr(s) + str(s)
+    assert "hunter2-pw" not in text
+    assert KEY not in text
+    assert "app:***@db:5432/app" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"connect_timeout": 0}, "connect_timeout must be a positive number"),
+        ({"reload_method": "signal"}, "unknown reload method"),
+        ({"reload_method": "rpc"}, "needs a function name"),
+        ({"api_url": "localhost:3000"}, "must start with http"),
+        ({"schemas": ""}, "at least one schema"),
+    ],
+)
+def test_bad_values_are_config_errors(tmp_path: Path, flags: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags, env={}, config_path=tmp_path / "none.toml")
+    assert message in err.value.message
+    assert err.value.exit_code == 2
+
+
+def test_an_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    cfg = write_toml(tmp_path, "dsn = [unclosed")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({}, env={}, config_path=cfg)
+
+
+def test_the_config_file_is_found_in_the_xdg_config_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "pgrst-runbook").mkdir()
+    (tmp_path / "pgrst-runbook" / "config.toml").write_text('admin_url = "http://admin:3001/"\n')
+    assert load_settings({}, env={}).admin_url == "http://admin:3001"
+
+
+def test_with_overrides_validates() -> None:
+    with pytest.raises(ConfigError):
+        Settings().with_overrides(http_timeout=-1)
