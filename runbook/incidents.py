@@ -350,7 +350,11 @@ def _context(
             pl.col("ts").is_between(first - RELOAD_WINDOW, last + RELOAD_WINDOW)
         ).iter_rows(named=True)
     ]
-    loads = reloads.filter((pl.col("kind") == Kind.CACHE_LOAD.value) & (pl.col("ts") > first))
+    loads = reloads.filter(
+        (pl.col("kind") == Kind.CACHE_LOAD.value)
+        & (pl.col("ts") > first)
+        & (pl.col("ts") <= last + RELOAD_WINDOW)
+    )
     context["loads_after_first_error"] = loads.height
     if loads.height:
         load_ts = loads["ts"][0]

@@ -67,7 +67,10 @@ def render_table(doc: dict[str, Any]) -> str:
         out.append("no PGRST204 incidents found")
     related = doc["related"]
     if related:
-        parts = [f"{r['code']} x{r['count']}" for r in related]
+        by_code: dict[str, int] = {}
+        for r in related:
+            by_code[r["code"]] = by_code.get(r["code"], 0) + r["count"]
+        parts = [f"{code} x{n}" for code, n in by_code.items()]
         out.append("related (not PGRST204): " + ", ".join(parts))
     out.append(_summary(doc["stats"]))
     return "\n".join(out) + "\n"
