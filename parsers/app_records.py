@@ -99,8 +99,9 @@ def one_event_per_record(frame: pl.LazyFrame, *, merge_repeats: bool) -> pl.Lazy
     - A bare code line (`code: 'PGRST204',` of a util.inspect object, `Error PGRST204:` of a
       repr) yields nothing when a line of the same record names the table for that code.
     - With `merge_repeats`, the same error repeated in one record (a log message quoting the
-      exception, then the traceback's last line; a chained traceback) counts once. Node
-      records keep repeats: two objects printed back to back can share a record.
+      exception, then the traceback's last line; a chained traceback; an `Error` and its
+      `[cause]`) counts once. Formats whose records may hold several independent prints
+      (text lines between JSON objects) keep repeats.
 
     Rows are not removed: their `kind` becomes null, so the scanner counts them as read.
     """

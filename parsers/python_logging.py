@@ -59,6 +59,7 @@ _SNIFF_HEADER = re.compile(
     rf"^{PREFIX}?(?:"
     rf"\[?\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}(?:[,.]\d+)?(?: ?[+-]\d{{4}})?\]?"
     rf"(?:\s*\[\d+\])?(?:\s*[-|:]\s*|\s+)(?:[\w.<>-]+\s+-\s+)?\[?{LEVEL}\b"
+    r"(?! \(\d+(?: on \S+)?\):)"  # pino-pretty's `ERROR (pid on host):` is Node
     rf"|{LEVEL}:[^\s:]+:|{LEVEL}:\s{{3,}}\S"
     rf"|{LEVEL}\s+\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:"
     r"|Traceback \(most recent call last\):|\s+File \".*\", line \d+"
