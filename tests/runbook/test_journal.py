@@ -1,0 +1,93 @@
+"""The journal: one fsynced JSON line per step, redacted, resumable, crash-tolerant."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from runbook.errors import DatabaseUnreachable, JournalError
+from runbook.evidence import EvidenceRow
+from runbook.journal import Journal, read_entries
+
+KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXNpZw"
+
+
+def test_entries_have_the_documented_fields_and_are_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setenv("USER", "alice")
+    journal = Journal.create(tmp_path)
+    before = len(synced)
+    entry = journal.append(
+        "reload",
+        "sent",
+        target={"schema": "public", "table": "items", "column": "note"},
+        action="NOTIFY \"pgrst\", 'reload schema'",
+        result="sent",
+        evidence=[EvidenceRow("database", "column note exists", True, "text")],
+        verdict="stale_cache",
+        data={"loads_before": 1.0},
+    )
+    assert len(synced) == before + 1
+    on_disk = read_entries(journal.path)
+    assert on_disk == [entry]
+    assert set(entry) >= {
+        "v", "ts", "session", "seq", "user", "host", "step", "status", "target", "action",
+        "result", "evidence", "verdict", "error", "data",
+    }  # fmt: skip
+    assert entry["user"] == "alice" and entry["seq"] == 1 and entry["session"] == journal.session
+    assert entry["evidence"] == [
+        {"source": "database", "check": "column note exists", "fact": True, "detail": "text"}
+    ]
+    assert journal.path == tmp_path / f"{journal.session}.jsonl"
+
+
+def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path)
+    journal.append(
+        "inspect",
+        "failed",
+        action=f"GET /items?apikey={KEY}",
+        error=DatabaseUnreachable("cannot connect to postgresql://app:hunter2-pw@db:5432/app"),
+        data={
+            "dsn": "postgresql://app:hunter2-pw@db/app",
+            "headers": {"Authorization": f"Bearer {KEY}"},
+        },
+    )
+    text = journal.path.read_text()
+    assert KEY not in text and "hunter2-pw" not in text
+    assert json.loads(text)["error"]["title"] == "Database unreachable"
+
+
+def test_resume_reads_back_and_continues_numbering(tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path, session="20260101T000000Z-abcdef")
+    journal.append("session", "started")
+    journal.append("inspect", "ok")
+    with open(journal.path, "a") as handle:  # a crash mid-write leaves a torn line
+        handle.write('{"v": 1, "step": "rel')
+    again = Journal.open("20260101T000000Z-abcdef", tmp_path)
+    assert [e["step"] for e in again.entries] == ["session", "inspect"]
+    assert again.append("verify", "ok")["seq"] == 3
+
+
+def test_bad_or_unknown_sessions(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="invalid session id"):
+        Journal.open("../../etc/passwd", tmp_path)
+    with pytest.raises(JournalError, match="no journal for session"):
+        Journal.open("nope", tmp_path)
+    Journal.create(tmp_path, session="same")
+    with pytest.raises(JournalError, match="already exists"):
+        Journal.create(tmp_path, session="same")
+
+
+def test_an_unwritable_directory_is_a_journal_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(JournalError, match="cannot create the journal"):
+        Journal.create(blocker / "journals")
