@@ -215,7 +215,7 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
     inspection = session.inspect()
     for err in inspection.errors():
         _error(err)
-    if args.allow_write_probe and (inspection.api.reachable or session.client.has_api):
+    if args.allow_write_probe and session.client.has_api:
         plan = session.plan_write_probe()
         session.write_probe(confirm(plan, yes=args.yes, dry_run=args.dry_run))
     diagnosis = session.diagnose()

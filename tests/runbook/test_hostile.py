@@ -239,3 +239,38 @@ def test_usage_errors_exit_2(capsys, monkeypatch, tmp_path: Path) -> None:
         capsys, monkeypatch, "run", "--table", "t", "--column", "c", "--api-url", "localhost:3000"
     )
     assert result.code == 2 and "must start with http://" in result.err
+
+
+def test_api_key_is_sent_and_a_rejected_key_is_one_line_and_never_echoed(
+    db_dsn: str, postgrest, capsys, monkeypatch, isolated_state: Path
+) -> None:
+    key = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2VydmljZS1rZXktc2ln"
+    execute(db_dsn, "CREATE TABLE items (id serial PRIMARY KEY)")
+    server = postgrest(db_dsn, require_key=key)
+    server.wait_for_load_count(1)
+    execute(db_dsn, "ALTER TABLE items ADD COLUMN note text")
+    flags = [
+        "run",
+        "--table",
+        "items",
+        "--column",
+        "note",
+        "--dsn",
+        db_dsn,
+        "--api-url",
+        server.url,
+    ]
+
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", key)
+    result = run_cli(capsys, monkeypatch, *flags, "--json")
+    assert result.json()["verdict"] == "stale_cache"  # the key from the environment was sent
+
+    wrong = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.d3Jvbmcta2V5LXNpZ25hdHVyZQ"
+    result = run_cli(capsys, monkeypatch, *flags, "--api-key", wrong, "--json")
+    assert result.code == 4
+    assert result.json()["verdict"] == "unknown"
+    assert any(
+        line.startswith("pgrst-runbook: Authentication failed") for line in result.err.splitlines()
+    )
+    everything = result.out + result.err + json.dumps(journal_entries(isolated_state))
+    assert key not in everything and wrong not in everything
