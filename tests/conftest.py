@@ -7,6 +7,7 @@ for PostgREST-compatible servers (see tests/support/).
     postgrest   -> factory(dsn, *, version="16.2", channel="pgrst", listener=True,
                    schemas=("public",), log_level="info", tx_end="commit-allow-override",
                    require_key=None, anon_role=None, tz="UTC", extra_args=()) -> PostgrestProcess
+                   (typed as tests.support.postgrest_process.PostgrestFactory)
 
 PostgreSQL that cannot start is a hard error, never a skip: these tests are the evidence.
 """
@@ -15,9 +16,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,9 +27,11 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.support.pg import PgServer, PgServerError  # noqa: E402
-from tests.support.postgrest_process import PostgrestProcess, start_postgrest  # noqa: E402
-
-PostgrestFactory = Callable[..., PostgrestProcess]
+from tests.support.postgrest_process import (  # noqa: E402
+    PostgrestFactory,
+    PostgrestProcess,
+    start_postgrest,
+)
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +69,34 @@ def postgrest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgrestFac
     """Factory for PostgREST-compatible test servers; every one started is stopped at teardown."""
     started: list[PostgrestProcess] = []
 
-    def factory(dsn: str, **kwargs: Any) -> PostgrestProcess:
-        workdir = tmp_path_factory.mktemp("postgrest")
-        proc = start_postgrest(dsn, workdir, **kwargs)
+    def factory(
+        dsn: str,
+        *,
+        version: str = "16.2",
+        channel: str = "pgrst",
+        listener: bool = True,
+        schemas: Sequence[str] = ("public",),
+        log_level: str = "info",
+        tx_end: str = "commit-allow-override",
+        require_key: str | None = None,
+        anon_role: str | None = None,
+        tz: str = "UTC",
+        extra_args: Sequence[str] = (),
+    ) -> PostgrestProcess:
+        proc = start_postgrest(
+            dsn,
+            tmp_path_factory.mktemp("postgrest"),
+            version=version,
+            channel=channel,
+            listener=listener,
+            schemas=schemas,
+            log_level=log_level,
+            tx_end=tx_end,
+            require_key=require_key,
+            anon_role=anon_role,
+            tz=tz,
+            extra_args=extra_args,
+        )
         started.append(proc)
         return proc
 

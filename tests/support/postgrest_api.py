@@ -209,7 +209,8 @@ class Api:
             body = json.dumps(err.body, separators=(",", ":")).encode()
             return Response(err.status, body, [("Content-Type", JSON_CT)], None)
         except ApiError as err:
-            return self._error_response(err, self._role(req))
+            # The role is unknown when no cache exists (reference §2.3: `- -` on the 503).
+            return self._error_response(err, None if err.code == "PGRST002" else self.role)
 
     def _error_response(self, err: ApiError, role: str | None) -> Response:
         body = error_json(err.code, err.message, err.details, err.hint).encode()
@@ -221,7 +222,9 @@ class Api:
             headers.append(("WWW-Authenticate", "Bearer"))
         return Response(err.status, body, headers, role)
 
-    def _role(self, req: Request) -> str | None:
+    @property
+    def role(self) -> str | None:
+        """The access-log role: the anon role, else the authenticator from the DSN."""
         return self.cfg.anon_role or _dsn_user(self.pool.dsn)
 
     def _route(self, req: Request) -> Response:
@@ -229,9 +232,12 @@ class Api:
             self._check_key(req)
         cache = self.get_cache()
         if cache is None:
-            raise ApiError(
+            err = ApiError(
                 503, "PGRST002", "Could not query the database for the schema cache. Retrying."
             )
+            if self.profile.version >= (14, 0, 0) and self.log.level_at_least("error"):
+                self.log.write(error_json(err.code, err.message))  # SchemaCacheEmptyObs
+            raise err
         segments = [unquote(s) for s in req.path.split("/")[1:]]
         method = req.method
         if segments in ([], [""]):
@@ -256,7 +262,7 @@ class Api:
             )
         if method == "OPTIONS":
             return Response(
-                200, b"", [("Allow", "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")], self._role(req)
+                200, b"", [("Allow", "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")], self.role
             )
         if method in ("GET", "HEAD"):
             return self._read(req, schema, name)
@@ -401,7 +407,7 @@ class Api:
         start = offset or 0
         rng = f"{start}-{start + count - 1}/*" if count else "*/*"
         return Response(
-            200, body.encode(), [("Content-Type", JSON_CT), ("Content-Range", rng)], self._role(req)
+            200, body.encode(), [("Content-Type", JSON_CT), ("Content-Range", rng)], self.role
         )
 
     def _select_item(self, schema: str, name: str, item: str) -> sql.Composable:
@@ -576,7 +582,7 @@ class Api:
         applied: list[str] = []
         if req.method == "PATCH":
             if not columns:
-                return Response(204, b"", [], self._role(req))
+                return Response(204, b"", [], self.role)
             where, args = self._filters(schema, name, params)
             sets = sql.SQL(", ").join(
                 sql.SQL("{} = {}").format(_ident(c), _ident("_pgrst_body", c)) for c in columns
@@ -688,8 +694,8 @@ class Api:
             headers.append(("Preference-Applied", ", ".join(applied)))
         if representation:
             headers.insert(0, ("Content-Type", JSON_CT))
-            return Response(201 if created else 200, body.encode(), headers, self._role(req))
-        return Response(201 if created else 204, b"", headers, self._role(req))
+            return Response(201 if created else 200, body.encode(), headers, self.role)
+        return Response(201 if created else 204, b"", headers, self.role)
 
     # -- RPC -------------------------------------------------------------------------------------
     def _rpc(self, req: Request, cache: SchemaCache, schema: str, fn: str) -> Response:
@@ -743,9 +749,9 @@ class Api:
         body = self._tx(req, work, read_only=read_only, rollback=rollback)
         headers = [("Preference-Applied", f"tx={prefs['tx']}")] if report_tx else []
         if routine.returns_void and self.profile.void_rpc_204:
-            return Response(204, b"", headers, self._role(req))
+            return Response(204, b"", headers, self.role)
         return Response(
-            200, (body or "null").encode(), [("Content-Type", JSON_CT), *headers], self._role(req)
+            200, (body or "null").encode(), [("Content-Type", JSON_CT), *headers], self.role
         )
 
     def _find_routine(
@@ -795,7 +801,7 @@ class Api:
             200,
             body,
             [("Content-Type", "application/openapi+json; charset=utf-8")],
-            self._role(req),
+            self.role,
         )
 
 

@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -135,6 +137,26 @@ class PostgrestProcess:
             self.popen.wait(10)
 
 
+class PostgrestFactory(Protocol):
+    """The `postgrest` fixture: start a server on `dsn`; all are stopped at teardown."""
+
+    def __call__(
+        self,
+        dsn: str,
+        *,
+        version: str = "16.2",
+        channel: str = "pgrst",
+        listener: bool = True,
+        schemas: Sequence[str] = ("public",),
+        log_level: str = "info",
+        tx_end: str = "commit-allow-override",
+        require_key: str | None = None,
+        anon_role: str | None = None,
+        tz: str = "UTC",
+        extra_args: Sequence[str] = (),
+    ) -> PostgrestProcess: ...
+
+
 def _read_lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").splitlines()
@@ -149,16 +171,20 @@ def start_postgrest(
     version: str = "16.2",
     channel: str = "pgrst",
     listener: bool = True,
-    schemas: tuple[str, ...] | list[str] = ("public",),
+    schemas: Sequence[str] = ("public",),
     log_level: str = "info",
     tx_end: str = "commit-allow-override",
     require_key: str | None = None,
     anon_role: str | None = None,
     tz: str = "UTC",
-    extra_args: tuple[str, ...] | list[str] = (),
+    extra_args: Sequence[str] = (),
     timeout: float = 30.0,
 ) -> PostgrestProcess:
-    """Launch the server and wait until its first schema cache load was attempted."""
+    """Launch the server and wait until its first schema cache load was attempted.
+
+    `tz` sets the process time zone (log timestamps use it, like PostgREST's zoned time);
+    `extra_args` go to the server's command line (e.g. `--schema-cache-sleep-ms 500`).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     stderr_log = workdir / "postgrest.stderr.log"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from urllib.parse import quote
 
 import httpx
@@ -19,9 +18,8 @@ import pytest
 from psycopg import sql
 
 from tests.support.pg import PgServer
+from tests.support.postgrest_process import PostgrestFactory as Factory
 from tests.support.postgrest_process import PostgrestProcess
-
-Factory = Callable[..., PostgrestProcess]
 
 # reference §1.1 and §2.1
 PREFIX = re.compile(r"^(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}): (.*)$")
@@ -185,8 +183,7 @@ def test_notify_payloads_are_matched_exactly(profiles_dsn: str, postgrest: Facto
     execute(profiles_dsn, "NOTIFY pgrst, 'RELOAD SCHEMA'", "NOTIFY pgrst, 'reload everything'")
     # Notifications arrive in order: once the config message is logged, the others were handled.
     execute(profiles_dsn, "NOTIFY pgrst, 'reload config'")
-    proc.wait_for_stderr(r"Received a config reload message", after=before)
-    time.sleep(0.2)
+    proc.wait_for_stderr(r": Config reloaded$", after=before)
     assert messages(proc, before) == [
         'Received a config reload message on the "pgrst" channel',
         "Config reloaded",
@@ -358,12 +355,15 @@ def test_access_log_lines_match_the_reference(profiles_dsn: str, postgrest: Fact
 
 
 def test_log_level_warn_only_logs_4xx_and_5xx(profiles_dsn: str, postgrest: Factory) -> None:
-    proc = postgrest(profiles_dsn, log_level="warn")
+    proc = postgrest(profiles_dsn, log_level="warn", tz="America/New_York")
     httpx.get(proc.url + "/profiles")
     httpx.post(proc.url + "/profiles", json={"nope": 1})
     assert [m["status"] for m in map(ACCESS.match, proc.access_lines()) if m] == ["400"]
     # Startup and schema cache lines are printed at every level.
     assert any(m.startswith("Schema cache loaded") for m in messages(proc))
+    # Timestamps are in the process time zone, like PostgREST's zoned time.
+    assert all(re.search(r" -0[45]00: ", line) for line in proc.stderr_lines())
+    assert all(re.search(r" -0[45]00\] ", line) for line in proc.access_lines())
 
 
 def test_rpc_is_resolved_from_the_cache(db_dsn: str, postgrest: Factory) -> None:
