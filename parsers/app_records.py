@@ -46,7 +46,7 @@ PYTHON_LEVELS = {"10": "debug", "20": "info", "30": "warning", "40": "error", "5
 # `request_id=abc`, `req=abc`, `requestId: "abc"`, `x-request-id=abc` in free text.
 REQUEST_ID = (
     r"(?i)\b(?:x[-_]request[-_]id|request[-_]?id|req[-_]?id|req)\b[\"']?\s*[=:]\s*[\"']?"
-    r"([A-Za-z0-9][\w.:/-]*)"
+    r"([A-Za-z0-9](?:[\w.:/-]*\w)?)"
 )
 
 # Codes a structured logger may carry in a field of its own (flattened `error_code` ...).
