@@ -13,9 +13,7 @@ reads it as a placeholder in parametrised queries). Column *types* come from the
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,20 +24,23 @@ from psycopg import sql
 
 from tests.support.pg_pool import Pool, PoolTimeout
 from tests.support.postgrest_logs import Profile, StderrLog, error_json
+from tests.support.postgrest_query import (
+    RESERVED,
+    ApiError,
+    filters,
+    fuzzy,
+    ident,
+    ident_list,
+    int_param,
+    order_by,
+    pg_error_status,
+    raw,
+    select_item,
+    unquote_ident,
+)
 from tests.support.schema_cache import Routine, SchemaCache, Table, openapi
 
 JSON_CT = "application/json; charset=utf-8"
-RESERVED = {"select", "order", "limit", "offset", "columns", "on_conflict", "and", "or"}
-_OPS = {
-    "eq": "=",
-    "neq": "<>",
-    "gt": ">",
-    "gte": ">=",
-    "lt": "<",
-    "lte": "<=",
-    "like": "LIKE",
-    "ilike": "ILIKE",
-}
 
 
 @dataclass
@@ -60,23 +61,6 @@ class Response:
     role: str | None = None  # for the access log; None prints `-`
 
 
-class ApiError(Exception):
-    """An error answered with PostgREST's JSON body."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: Any = None,
-        hint: Any = None,
-        headers: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.details, self.hint, self.headers = details, hint, headers
-
-
 @dataclass
 class ApiConfig:
     profile: Profile
@@ -86,103 +70,6 @@ class ApiConfig:
     require_key: str | None
     host: str
     port: int
-
-
-def pg_error_status(sqlstate: str, message: str, authed: bool) -> int:
-    """`mapSQLtoHTTP` from Error.hs@v16.2."""
-    exact = {
-        "23503": 409,
-        "23505": 409,
-        "25006": 405,
-        "53400": 500,
-        "57P01": 503,
-        "P0001": 400,
-        "42P01": 404,
-        "42P17": 500,
-    }
-    if sqlstate in exact:
-        return exact[sqlstate]
-    if sqlstate == "42883":
-        return 406 if message.startswith("function xmlagg(") else 404
-    if sqlstate == "42501":
-        return 403 if authed else 401
-    if sqlstate == "21000":
-        return 400 if message.endswith("requires a WHERE clause") else 500
-    if sqlstate == "22023":
-        return 401 if message.startswith("role") and message.endswith("does not exist") else 400
-    prefixes = {
-        "08": 503,
-        "09": 500,
-        "0L": 403,
-        "0P": 403,
-        "25": 500,
-        "28": 403,
-        "2D": 500,
-        "38": 500,
-        "39": 500,
-        "3B": 500,
-        "40": 500,
-        "53": 503,
-        "54": 500,
-        "55": 500,
-        "57": 500,
-        "58": 500,
-        "F0": 500,
-        "HV": 500,
-        "P0": 500,
-        "XX": 500,
-    }
-    return prefixes.get(sqlstate[:2], 400)
-
-
-def _fuzzy(word: str, options: list[str]) -> str | None:
-    """Stand-in for PostgREST's fuzzyset hint (min similarity 0.75 since v14.6)."""
-    best = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
-    return best[0] if best else None
-
-
-def _split(text: str, sep: str) -> list[str]:
-    """Split on `sep` outside double quotes; inside them a backslash escapes the next char."""
-    out, cur, quoted, i = [], "", False, 0
-    while i < len(text):
-        ch = text[i]
-        if quoted and ch == "\\" and i + 1 < len(text):
-            cur += text[i : i + 2]
-            i += 2
-            continue
-        if ch == '"':
-            quoted = not quoted
-        if ch == sep and not quoted:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-        i += 1
-    out.append(cur)
-    return out
-
-
-def _ident_list(text: str) -> list[str]:
-    """`a,"b,c", d` -> ['a', '"b,c"', 'd']: PostgREST's comma lists, quotes kept."""
-    return [t.strip() for t in _split(text, ",") if t.strip()]
-
-
-def _unquote_ident(name: str) -> str:
-    """`"x\\"y"` -> `x"y` (`pQuotedValue`); unquoted names are stripped."""
-    name = name.strip()
-    if len(name) >= 2 and name[0] == name[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", name[1:-1], flags=re.S)
-    return name
-
-
-def _ident(*parts: str) -> sql.Identifier:
-    """An identifier for a query that has parameters: psycopg would read `%` as a placeholder."""
-    return sql.Identifier(*(p.replace("%", "%%") for p in parts))
-
-
-def _raw(text: str) -> sql.SQL:
-    """Catalog text (a `format_type` result) spliced into a parametrised query."""
-    return sql.SQL(text.replace("%", "%%"))
 
 
 class Api:
@@ -253,7 +140,7 @@ class Api:
         table = cache.tables.get((schema, name))
         if table is None and self.profile.table_check:
             options = [t for (s, t) in cache.tables if s == schema]
-            hint = _fuzzy(name, options)
+            hint = fuzzy(name, options)
             raise ApiError(
                 404,
                 "PGRST205",
@@ -379,16 +266,14 @@ class Api:
 
     # -- reads -----------------------------------------------------------------------------
     def _read(self, req: Request, schema: str, name: str) -> Response:
-        qi = _ident(schema, name)
+        qi = ident(schema, name)
         params = parse_qsl(req.query, keep_blank_values=True)
         select = dict(params).get("select", "*")
-        items = [self._select_item(schema, name, item) for item in _ident_list(select)] or [
-            sql.SQL("*")
-        ]
-        where, args = self._filters(schema, name, params)
-        order = self._order(schema, name, dict(params).get("order"))
-        limit = _int_param(params, "limit")
-        offset = _int_param(params, "offset")
+        items = [select_item(schema, name, item) for item in ident_list(select)] or [sql.SQL("*")]
+        where, args = filters(schema, name, params)
+        order = order_by(schema, name, dict(params).get("order"))
+        limit = int_param(params, "limit")
+        offset = int_param(params, "offset")
         query = sql.SQL("SELECT {} FROM {}{}{}").format(sql.SQL(", ").join(items), qi, where, order)
         if limit is not None:
             query += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
@@ -410,91 +295,6 @@ class Api:
             200, body.encode(), [("Content-Type", JSON_CT), ("Content-Range", rng)], self.role
         )
 
-    def _select_item(self, schema: str, name: str, item: str) -> sql.Composable:
-        if item == "*":
-            return sql.SQL("{}.*").format(_ident(schema, name))
-        if "(" in item or "::" in item or "->" in item:
-            raise ApiError(
-                400,
-                "PGRST100",
-                f'"failed to parse select parameter ({item})"',
-                details="embedding, casts and JSON paths are not supported by the test server",
-            )
-        parts = _split(item, ":")
-        alias, col = (parts[0], parts[1]) if len(parts) == 2 else ("", item)
-        expr = _ident(schema, name, _unquote_ident(col))
-        if alias:
-            return sql.SQL("{} AS {}").format(expr, _ident(_unquote_ident(alias)))
-        return expr
-
-    def _filters(
-        self, schema: str, name: str, params: list[tuple[str, str]]
-    ) -> tuple[sql.Composable, list[Any]]:
-        """`col=op.value` filters -> WHERE clause; columns are not checked against the cache."""
-        clauses: list[sql.Composable] = []
-        args: list[Any] = []
-        for key, value in params:
-            if key in RESERVED:
-                if key in ("and", "or"):
-                    raise ApiError(
-                        400,
-                        "PGRST100",
-                        f'"failed to parse logic tree ({value})"',
-                        details="logic trees are not supported by the test server",
-                    )
-                continue
-            col = _ident(schema, name, _unquote_ident(key))
-            negate = value.startswith("not.")
-            op, _, operand = (value[4:] if negate else value).partition(".")
-            if op in _OPS:
-                if op in ("like", "ilike"):
-                    operand = operand.replace("*", "%")
-                clause = sql.SQL("{} {} %s").format(col, sql.SQL(_OPS[op]))
-                args.append(operand)
-            elif op == "is" and operand.lower() in ("null", "true", "false", "unknown"):
-                clause = sql.SQL("{} IS {}").format(col, sql.SQL(operand.upper()))
-            elif op == "in" and operand.startswith("(") and operand.endswith(")"):
-                values = [_unquote_ident(v) for v in _ident_list(operand[1:-1])]
-                if not values:
-                    clause = sql.SQL("false")
-                else:
-                    clause = sql.SQL("{} IN ({})").format(
-                        col, sql.SQL(", ").join(sql.Placeholder() * len(values))
-                    )
-                    args.extend(values)
-            else:
-                raise ApiError(
-                    400,
-                    "PGRST100",
-                    f'"failed to parse filter ({value})"',
-                    details=f'unexpected "{value[:1]}" expecting "not" or operator (eq, gt, ...)',
-                )
-            clauses.append(sql.SQL("NOT ({})").format(clause) if negate else clause)
-        if not clauses:
-            return sql.SQL(""), args
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), args
-
-    def _order(self, schema: str, name: str, order: str | None) -> sql.Composable:
-        if not order:
-            return sql.SQL("")
-        terms = []
-        for term in _ident_list(order):
-            col, *mods = _split(term, ".")
-            parts = [_ident(schema, name, _unquote_ident(col))]
-            for mod in mods:
-                kw = {
-                    "asc": "ASC",
-                    "desc": "DESC",
-                    "nullsfirst": "NULLS FIRST",
-                    "nullslast": "NULLS LAST",
-                }.get(mod)
-                if kw is None:
-                    raise ApiError(400, "PGRST100", f'"failed to parse order ({order})"')
-                parts.append(sql.SQL(kw))
-            terms.append(sql.SQL(" ").join(parts))
-        return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(terms)
-
-    # -- writes ----------------------------------------------------------------------------
     def _prefs(self, req: Request) -> dict[str, str]:
         prefs: dict[str, str] = {}
         for header in req.prefer:
@@ -554,13 +354,13 @@ class Api:
             return sql.SQL("json_array_elements(%s::json) AS _pgrst_body")
         if table is not None and self.profile.column_check:
             defs = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(_ident(c), _raw(table.columns[c].nominal_type))
+                sql.SQL("{} {}").format(ident(c), raw(table.columns[c].nominal_type))
                 for c in columns
             )
             return sql.SQL("json_to_recordset(%s::json) AS _pgrst_body({})").format(defs)
         # Before v11 (or a table missing from an old cache): the table's own row type.
         return sql.SQL("json_populate_recordset(NULL::{}, %s::json) AS _pgrst_body").format(
-            _ident(schema, name)
+            ident(schema, name)
         )
 
     def _write(self, req: Request, schema: str, name: str, table: Table | None) -> Response:
@@ -569,23 +369,23 @@ class Api:
         prefs = self._prefs(req)
         data, keys = self._payload(req)
         columns = (
-            [_unquote_ident(c) for c in _ident_list(qparams["columns"])]
+            [unquote_ident(c) for c in ident_list(qparams["columns"])]
             if "columns" in qparams
             else keys
         )
         columns = list(dict.fromkeys(columns))
         self._check_columns(table, columns)
         rows = data if isinstance(data, list) else [data]
-        qi = _ident(schema, name)
-        cols = sql.SQL(", ").join(_ident(c) for c in columns)
-        body_cols = sql.SQL(", ").join(_ident("_pgrst_body", c) for c in columns)
+        qi = ident(schema, name)
+        cols = sql.SQL(", ").join(ident(c) for c in columns)
+        body_cols = sql.SQL(", ").join(ident("_pgrst_body", c) for c in columns)
         applied: list[str] = []
         if req.method == "PATCH":
             if not columns:
                 return Response(204, b"", [], self.role)
-            where, args = self._filters(schema, name, params)
+            where, args = filters(schema, name, params)
             sets = sql.SQL(", ").join(
-                sql.SQL("{} = {}").format(_ident(c), _ident("_pgrst_body", c)) for c in columns
+                sql.SQL("{} = {}").format(ident(c), ident("_pgrst_body", c)) for c in columns
             )
             stmt = sql.SQL(
                 "UPDATE {} SET {} FROM (SELECT * FROM {}) _pgrst_body{} RETURNING {}.*"
@@ -640,22 +440,22 @@ class Api:
                 return sql.SQL("")
             applied.append(f"resolution={resolution}")
             target = (
-                [_unquote_ident(c) for c in _ident_list(qparams["on_conflict"])]
+                [unquote_ident(c) for c in ident_list(qparams["on_conflict"])]
                 if "on_conflict" in qparams
                 else pk
             )
-        target_sql = sql.SQL(", ").join(_ident(c) for c in target)
+        target_sql = sql.SQL(", ").join(ident(c) for c in target)
         updates = [c for c in columns if c not in target]
         if resolution == "ignore-duplicates" or not updates:
             return sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(target_sql)
         sets = sql.SQL(", ").join(
-            sql.SQL("{} = EXCLUDED.{}").format(_ident(c), _ident(c)) for c in updates
+            sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in updates
         )
         return sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(target_sql, sets)
 
     def _delete(self, req: Request, schema: str, name: str) -> Response:
-        where, args = self._filters(schema, name, parse_qsl(req.query, keep_blank_values=True))
-        stmt = sql.SQL("DELETE FROM {}{} RETURNING *").format(_ident(schema, name), where)
+        where, args = filters(schema, name, parse_qsl(req.query, keep_blank_values=True))
+        stmt = sql.SQL("DELETE FROM {}{} RETURNING *").format(ident(schema, name), where)
         return self._mutate(req, stmt, args, self._prefs(req), [], created=False)
 
     def _mutate(
@@ -717,15 +517,14 @@ class Api:
         read_only = req.method in ("GET", "HEAD") or routine.volatility in ("i", "s")
         params = [p for p in routine.params if p.name in args]
         call = sql.SQL("{}({})").format(
-            _ident(routine.schema, routine.name),
+            ident(routine.schema, routine.name),
             sql.SQL(", ").join(
-                sql.SQL("{} := _pgrst_args.{}").format(_ident(p.name), _ident(p.name))
-                for p in params
+                sql.SQL("{} := _pgrst_args.{}").format(ident(p.name), ident(p.name)) for p in params
             ),
         )
         if params:
             defs = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(_ident(p.name), _raw(p.type)) for p in params
+                sql.SQL("{} {}").format(ident(p.name), raw(p.type)) for p in params
             )
             args_cte = sql.SQL("SELECT * FROM json_to_record(%s::json) AS _pgrst_args({})").format(
                 defs
@@ -776,7 +575,7 @@ class Api:
         hint = None
         if overloads:
             hint = f"Perhaps you meant to call the function {func}({', '.join(sorted(p.name for p in overloads[0].params))})"
-        elif close := _fuzzy(fn, [n for (s, n) in cache.routines if s == schema]):
+        elif close := fuzzy(fn, [n for (s, n) in cache.routines if s == schema]):
             hint = f"Perhaps you meant to call the function {schema}.{close}"
         raise ApiError(
             404,
@@ -811,16 +610,6 @@ class _GatewayError(ApiError):
     def __init__(self, status: int, body: dict[str, str]) -> None:
         super().__init__(status, "", body["message"])
         self.body = body
-
-
-def _int_param(params: list[tuple[str, str]], key: str) -> int | None:
-    value = dict(params).get(key)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ApiError(400, "PGRST100", f'"failed to parse {key} ({value})"') from None
 
 
 def _dsn_user(dsn: str) -> str | None:
