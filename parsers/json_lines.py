@@ -80,6 +80,10 @@ LOGGER_KEYS = frozenset(
 _PREFIX = re.compile(f"^{PREFIX}")
 _TEXT_START = re.compile(rf"^\[?{TIMESTAMP}")
 NUMBER = r"^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$"
+BROKEN_TS = (
+    r'^\{.*?"(?:timestamp|@timestamp|time|ts|asctime|datetime)"\s*:\s*"?'
+    rf"({TIMESTAMP}|\d{{10,16}}(?:\.\d+)?)"
+)
 
 
 def _schema() -> pl.Struct:
@@ -235,6 +239,11 @@ class JsonLinesFormat(LogFormat):
         ts_text = _first("ts").str.strip_chars()
         json_ts = pl.when(ts_text.str.contains(NUMBER)).then(epoch(ts_text)).otherwise(iso(ts_text, tz))
         text_ts = iso(pl.col("body").str.extract(f"^\\[?({TIMESTAMP})", 1), tz)
+        # A cut or broken object (the head of the text lines after it) still shows its time.
+        broken_ts = pl.col("body").str.extract(BROKEN_TS, 1)
+        broken_ts = pl.when(broken_ts.str.contains(NUMBER)).then(epoch(broken_ts)).otherwise(
+            iso(broken_ts, tz)
+        )
 
         level_text = _first("level")
         level = pl.coalesce(
@@ -251,7 +260,7 @@ class JsonLinesFormat(LogFormat):
 
         found = frame.lazy().with_columns(*error_columns(quotes_unescaped(pl.col("line"))))
         parsed = found.with_columns(
-            pl.coalesce(json_ts, text_ts).alias("ts"),
+            pl.coalesce(json_ts, text_ts, broken_ts).alias("ts"),
             pl.when(broken).then(None).otherwise(
                 pl.coalesce(pl.col("kind"), mine(kind_of(field_code)))
             ).alias("kind"),
