@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from runbook.config import RELOAD_METHODS, Settings, load_settings
+from runbook.config import Settings, load_settings
 
 
 def positive_seconds(text: str) -> float:
@@ -69,5 +69,3 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     return load_settings(flags)
 
-
-__all__ = ["RELOAD_METHODS", "add_connection_arguments", "positive_seconds", "settings_from_args"]
