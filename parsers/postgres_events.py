@@ -319,7 +319,8 @@ def record_events(records: pl.DataFrame) -> pl.DataFrame:
         return records.clear()
     recs = records.with_row_index("_order").with_columns(
         pl.col("severity").str.to_uppercase().alias("severity"),
-        pl.col("message").str.extract(STATEMENT, 1).str.strip_chars().alias("_sql"),
+        # `log_error_verbosity = verbose` puts the SQLSTATE before every message: `00000: statement: ...`
+        pl.col("message").str.replace(VERBOSE_CODE, "").str.extract(STATEMENT, 1).str.strip_chars().alias("_sql"),
     )
     # The session's next record: an ERROR carrying this very statement means it did not apply.
     recs = recs.with_columns(
