@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from tests.support.pg_pool import Pool, PoolTimeout
-from tests.support.postgrest_api import Api, ApiConfig, Request
+from tests.support.postgrest_api import Api, ApiConfig, Request, Response
 from tests.support.postgrest_logs import (
     LEVELS,
     AccessLog,
@@ -99,7 +100,6 @@ class App:
         self._reload_requested = False
         self._loading = False
         self._listener_thread: threading.Thread | None = None
-        self._listener_conn: psycopg.Connection | None = None
         self.api_server: _HttpServer | None = None
         self.admin_server: _HttpServer | None = None
         self.api: Api | None = None
@@ -271,7 +271,6 @@ class App:
                     target_session_attrs="read-write",
                     fallback_application_name=f"PostgREST {self.cfg.version}",
                 )
-                self._listener_conn = conn
                 row = conn.execute("SELECT version()").fetchone()
                 full_version = str(row[0]) if row else ""
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
@@ -298,7 +297,6 @@ class App:
                     return
                 delay = min(delay * 2, 32)
             finally:
-                self._listener_conn = None
                 if conn is not None:
                     conn.close()
 
@@ -515,7 +513,12 @@ class _ApiHandler(_BaseHandler):
             self.command, path, query, self.headers, body, self.headers.get_all("Prefer") or []
         )
         assert app.api is not None
-        resp = app.api.handle(req)
+        try:
+            resp = app.api.handle(req)
+        except Exception:  # a bug in the test server: say so loudly, answer like a crash would
+            traceback.print_exc()  # goes to process.out, next to the logs
+            body = error_json("XX000", "test server bug, see process.out").encode()
+            resp = Response(500, body, [("Content-Type", "application/json; charset=utf-8")])
         if resp.status == 503:
             app.on_service_unavailable(resp.headers)
         head = self.command == "HEAD"

@@ -221,6 +221,21 @@ def test_listener_is_visible_in_pg_stat_activity(profiles_dsn: str, postgrest: F
     assert rows == [('LISTEN "my chan"',)]
 
 
+def test_lost_listener_is_logged_retried_and_reloads(profiles_dsn: str, postgrest: Factory) -> None:
+    proc = postgrest(profiles_dsn)
+    before = len(proc.stderr_lines())
+    execute(
+        profiles_dsn,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+    )
+    # "assume we lost notifications": the reconnected listener reloads the cache.
+    proc.wait_for_load_count(2)
+    new = messages(proc, before)
+    assert new[0].startswith('Failed listening for database notifications on the "pgrst" channel. ')
+    assert new[1] == "Retrying listening for database notifications in 1 seconds..."
+    assert any(m.startswith("Listener connected to PostgreSQL") for m in new)
+
+
 def test_sigusr1_reloads_without_a_received_line(profiles_dsn: str, postgrest: Factory) -> None:
     proc = postgrest(profiles_dsn)
     execute(profiles_dsn, "ALTER TABLE profiles ADD COLUMN bio text")
