@@ -24,10 +24,9 @@ from tests.runbook.conftest import execute, journal_entries, post_json, run_cli
 REPO = Path(__file__).resolve().parents[2]
 
 HOSTILE_TABLE = 'Ünï "tab"; DROP TABLE x; --'
-# The test server cannot serve every name PostgREST can: it does not unescape `\\"` inside a
-# quoted ?columns= name, and `%` in an identifier breaks its parametrised SQL (psycopg). Those
-# two characters are covered on the wire by test_api.py.
-HOSTILE_COLUMN = "nö'te; DELETE FROM y; -- ✓ ,&?#/"
+# Quotes, backslash-escaped in PostgREST's quoted ?columns= syntax; `%`, which psycopg would
+# take for a placeholder in composed SQL with parameters; separators of URLs and of SQL.
+HOSTILE_COLUMN = "nö'te\"; DELETE FROM y; -- ✓ ,&?#/ %"
 HOSTILE_CHANNEL = 'pg"rst; SELECT 1; --'
 
 
