@@ -20,9 +20,11 @@ skipped). A plain-text line between objects (an uncaught traceback on the same s
 as text and takes the time of the object above it.
 
 Decoding: one `str.json_decode` pass with an all-text schema of the fields above (numbers come
-back as text). polars raises on the first value whose type does not fit (an object where a
-string was expected); such a batch is decoded again with `str.json_path_match`, which is slower
-but accepts anything and yields null for invalid JSON.
+back as text). polars raises on invalid JSON and on the first value whose type does not fit (an
+object where a string was expected): then invalid lines are dropped first
+(`str.json_path_match("$")` is null for them), and a batch that still fails is halved until the
+odd rows are found; only those are read with `str.json_path_match`, which accepts anything but
+costs one parse per field.
 """
 
 from __future__ import annotations
@@ -118,23 +120,44 @@ def _json_path(path: tuple[str, ...]) -> str:
     return "$" + "".join(f"['{key}']" for key in path)
 
 
+PATHS = sorted({path for group in FIELDS.values() for path in group})
+# Below this many rows a batch that does not decode is read path by path.
+BISECT_MIN_ROWS = 32
+
+
+def _decode_fast(bodies: pl.DataFrame) -> pl.DataFrame:
+    decoded = pl.col("body").str.json_decode(SCHEMA)
+    return bodies.select("row", *[_field(decoded, path).alias(_name(path)) for path in PATHS])
+
+
+def _decode_slow(bodies: pl.DataFrame) -> pl.DataFrame:
+    body = pl.col("body")
+    return bodies.select(
+        "row", *[body.str.json_path_match(_json_path(p)).alias(_name(p)) for p in PATHS]
+    )
+
+
+def _decode_valid(bodies: pl.DataFrame) -> pl.DataFrame:
+    """Decode valid JSON objects; the few whose types do not fit the schema are found by
+    halving the batch, and only they are read path by path."""
+    try:
+        return _decode_fast(bodies)
+    except pl.exceptions.PolarsError:
+        if bodies.height <= BISECT_MIN_ROWS:
+            return _decode_slow(bodies)
+        mid = bodies.height // 2
+        return pl.concat([_decode_valid(bodies[:mid]), _decode_valid(bodies[mid:])])
+
+
 def _decode(bodies: pl.DataFrame) -> pl.DataFrame:
     """`bodies` (`row`, `body`) -> `row`, `valid` and one text column per path of FIELDS."""
-    paths = {path for group in FIELDS.values() for path in group}
     try:
-        decoded = pl.col("body").str.json_decode(SCHEMA)
-        return bodies.select(
-            "row",
-            pl.lit(True).alias("valid"),
-            *[_field(decoded, path).alias(_name(path)) for path in paths],
-        )
+        return _decode_fast(bodies).with_columns(pl.lit(True).alias("valid"))
     except pl.exceptions.PolarsError:
-        body = pl.col("body")
-        return bodies.select(
-            "row",
-            body.str.json_path_match("$").is_not_null().alias("valid"),
-            *[body.str.json_path_match(_json_path(p)).alias(_name(p)) for p in paths],
-        )
+        pass
+    # `json_path_match` yields null for invalid JSON where `json_decode` raises.
+    valid = bodies.filter(pl.col("body").str.json_path_match("$").is_not_null())
+    return _decode_valid(valid).with_columns(pl.lit(True).alias("valid"))
 
 
 def _first(name: str) -> pl.Expr:

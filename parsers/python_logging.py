@@ -161,6 +161,17 @@ class PythonLoggingFormat(LogFormat):
              "status": 400, "level": "info"},
         ),
         Sample(
+            (
+                "2026-11-18 09:15:01,223 INFO app.sync: started",
+                "2026-11-18 09:15:02,223 ERROR app.sync: insert failed: {'code': 'PGRST204',",
+                " 'details': None,",
+                " 'hint': None,",
+                " 'message': \"Column 'tg' of relation 'members' does not exist\"}",
+            ),
+            {"code": "PGRST204", "table": "members", "column": "tg", "record_no": 2, "line_no": 5,
+             "ts": "2026-11-18 09:15:02.223000+00:00"},
+        ),
+        Sample(
             ("bot-1  | 2026-11-18 09:15:01,223 ERROR bot: " + APIERROR.split(": ", 1)[1],),
             {"code": "PGRST204", "ts": "2026-11-18 09:15:01.223000+00:00", "detail": "bot"},
         ),
