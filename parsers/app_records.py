@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from runbook.events import Kind
+from runbook.events import PGRST204, RELATED_DB_CODES, SCHEMA_CACHE_FAMILY, Kind
 
 # `docker compose logs` (`bot-1  | `, compose v1 `bot_1  | `) and `pm2 logs` (`0|bot  | `).
 PREFIX = r"(?:\d+\|[\w.-]+\s*\|\s?|[\w.-]+[-_]\d+\s*\|\s?)"
@@ -84,12 +84,15 @@ def request_id_in(*texts: pl.Expr) -> pl.Expr:
 
 
 def kind_of(code: pl.Expr) -> pl.Expr:
-    """The event kind of a code taken from a field rather than from a message."""
+    """The event kind of a code taken from a field rather than from a message (as
+    `error_body.error_columns` decides it for codes found in text)."""
     return (
-        pl.when(code.is_in(["42703", "42P01"]))
+        pl.when(code.is_in(list(RELATED_DB_CODES)))
         .then(pl.lit(Kind.DB_ERROR.value))
-        .when(code.is_not_null())
+        .when(code.is_in([PGRST204, *SCHEMA_CACHE_FAMILY]))
         .then(pl.lit(Kind.SCHEMA_CACHE_ERROR.value))
+        .when(code.is_not_null())
+        .then(pl.lit(Kind.OTHER.value))
     )
 
 
