@@ -1,0 +1,139 @@
+"""Reload plumbing against a real PostgreSQL, the PostgREST-compatible server and a replica."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from runbook.plumbing import (
+    PlumbingReport,
+    backend_pid_changes,
+    check_plumbing,
+    pooler_from_dsn,
+    recovery_meaning,
+)
+from tests.diagnosis.conftest import execute
+from tests.diagnosis.replica import Replica, remove, start_primary, start_replica
+
+SUPABASE_TRIGGERS_SQL = """
+CREATE FUNCTION pgrst_ddl_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN NOTIFY pgrst, 'reload schema'; END $$;
+CREATE FUNCTION pgrst_drop_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN NOTIFY pgrst, 'reload schema'; END $$;
+CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end EXECUTE PROCEDURE pgrst_ddl_watch();
+CREATE EVENT TRIGGER pgrst_drop_watch ON sql_drop EXECUTE PROCEDURE pgrst_drop_watch();
+"""
+
+
+def plumbing(dsn: str, channel: str = "pgrst") -> PlumbingReport:
+    with psycopg.connect(dsn) as conn:
+        conn.read_only = True
+        with conn.transaction(force_rollback=True):
+            return check_plumbing(conn, channel=channel, dsn=dsn)
+
+
+def rows(report: PlumbingReport) -> dict[str, object]:
+    return {key: row.fact for key, row in report.keyed_evidence()}
+
+
+def test_a_running_listener_is_found_with_its_pid_name_and_start(db_dsn: str, postgrest) -> None:
+    server = postgrest(db_dsn)
+    server.wait_for_load_count(1)
+    report = plumbing(db_dsn)
+    assert report.listening is True
+    assert len(report.listeners or []) == 1
+    backend = report.listeners[0]
+    assert backend.application_name.startswith("PostgREST 16.2")
+    assert backend.backend_start is not None
+    assert rows(report)["plumbing.listener"] is True
+    assert report.in_recovery is False
+    assert report.queue_usage == 0.0
+    assert not report.pooler.likely
+    assert "no auto-reload event trigger (pgrst_ddl_watch/pgrst_watch) fires" in report.problems()
+
+
+def test_no_listener_when_the_server_runs_without_one(db_dsn: str, postgrest) -> None:
+    server = postgrest(db_dsn, listener=False)
+    server.wait_for_load_count(1)
+    report = plumbing(db_dsn)
+    assert report.listening is False
+    assert rows(report)["plumbing.listener"] is False
+    assert any("no session LISTENs on channel 'pgrst'" in p for p in report.problems())
+
+
+def test_a_listener_on_another_channel_does_not_count(db_dsn: str, postgrest) -> None:
+    server = postgrest(db_dsn, channel="odd channel; --")
+    server.wait_for_load_count(1)
+    assert plumbing(db_dsn).listening is False
+    assert plumbing(db_dsn, channel="odd channel; --").listening is True
+
+
+def test_supabase_triggers_present_then_one_disabled(db_dsn: str) -> None:
+    execute(db_dsn, SUPABASE_TRIGGERS_SQL)
+    report = plumbing(db_dsn)
+    assert {e.name for e in report.auto_reload()} == {"pgrst_ddl_watch", "pgrst_drop_watch"}
+    assert rows(report)["plumbing.event_triggers"] is True
+    assert not any("event trigger" in p for p in report.problems())
+
+    execute(db_dsn, "ALTER EVENT TRIGGER pgrst_ddl_watch DISABLE")
+    report = plumbing(db_dsn)
+    state = {e.name: e.enabled for e in report.event_triggers or []}
+    assert state == {"pgrst_ddl_watch": "disabled", "pgrst_drop_watch": "enabled"}
+    assert "event trigger pgrst_ddl_watch is disabled" in report.problems()
+
+
+def test_missing_triggers_are_a_contributing_factor(db_dsn: str) -> None:
+    report = plumbing(db_dsn)
+    assert report.event_triggers == []
+    assert rows(report)["plumbing.event_triggers"] is False
+
+
+def test_a_direct_connection_keeps_its_backend(db_dsn: str) -> None:
+    assert backend_pid_changes(db_dsn) is False
+
+
+@pytest.mark.parametrize(
+    ("dsn", "likely"),
+    [
+        ("postgresql://u@aws-0-eu-west-1.pooler.supabase.com:6543/postgres", True),
+        ("postgresql://u@aws-0-eu-west-1.pooler.supabase.com:5432/postgres", True),
+        ("host=10.0.0.5 port=6432 dbname=app", True),
+        ("postgresql://u@db.abcdefgh.supabase.co:5432/postgres", None),
+        ("", None),
+    ],
+)
+def test_pooler_conventions_are_said_as_likely(dsn: str, likely: bool | None) -> None:
+    guess = pooler_from_dsn(dsn, env={})
+    assert guess.likely is likely
+    if likely:
+        assert not guess.certain
+        assert guess.describe().startswith("likely pooled")
+
+
+def test_recovery_interpretation() -> None:
+    assert "replica" in recovery_meaning(True) and "primary" in recovery_meaning(True)
+    assert recovery_meaning(False).startswith("false: the primary")
+
+
+@pytest.fixture(scope="module")
+def replica() -> Iterator[Replica]:
+    primary = start_primary()
+    try:
+        standby = start_replica(primary)
+        try:
+            yield standby
+        finally:
+            remove(standby)
+    finally:
+        primary.cleanup()
+
+
+def test_a_real_replica_is_recognised(replica: Replica) -> None:
+    report = plumbing(replica.dsn())
+    assert report.in_recovery is True
+    assert rows(report)["plumbing.replica"] is True
+    assert any("read replica" in p for p in report.problems())
+    # the pooler check does not take a different port for a proxy: the replica listens on it
+    assert not report.pooler.likely
