@@ -27,16 +27,24 @@ DOCKER_PREFIX = r"^[A-Za-z0-9][\w.-]*\s+\|\s?"  # `docker compose logs`: "postgr
 SEVERITIES = "LOG|ERROR|WARNING|NOTICE|INFO|DEBUG[1-5]?|FATAL|PANIC"
 FIELDS = "STATEMENT|DETAIL|HINT|CONTEXT|LOCATION|QUERY"
 # prefix, tag, text: the first `TAG:  ` (two spaces) at the start or after a prefix separator.
-TAGGED = rf"^(?:(.*?)[\s\]:>])?({SEVERITIES}|{FIELDS}):  (.*)$"
+TAGGED = rf"^(?:(.*?)[\s\]:>])?({SEVERITIES}|{FIELDS}):  (\S.*)$"
 TIMESTAMP = (
     r"(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
-    r"(?:Z|[+-]\d{2}(?::?\d{2})?| ?[A-Za-z]{2,5}(?:[+-]\d{1,2})?)?)"
+    r"(?: ?(?:Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{2,5}))?)"
 )
 PID = r"\[(\d+)(?:-\d+)?\]"
+
+# `statement: ` / `execute <name>: ` carry every logged statement (DDL, NOTIFY, pg_notify);
+# `does not exist` and the verbose `ERROR:  42` catch 42703/42P01; `STATEMENT:  ` is the SQL of a
+# failed statement; a tab starts every continuation line of a multi-line message.
+KEYWORDS = ("statement: ", "execute ", "does not exist", "ERROR:  42", "STATEMENT:  ", "\t")
 
 _DOCKER = re.compile(DOCKER_PREFIX)
 _TAGGED = re.compile(TAGGED)
 _START = re.compile(rf"^(?:{SEVERITIES})$")
+# What a log_line_prefix leaves before the severity: a time (%m, %t, %n), a pid, user@db, or
+# nothing. Keeps `<time>: Failed listening ... ERROR:  ...` (PostgREST quoting PostgreSQL) out.
+_PREFIX_LOOK = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\[\d+(?:-\d+)?\]|^\d{10}\.\d{3}|@")
 
 
 def _body(line: str) -> str:
@@ -46,10 +54,7 @@ def _body(line: str) -> str:
 class PostgresLogFormat(LogFormat):
     name = "postgres_log"
     description = "PostgreSQL server log (stderr text, any log_line_prefix)"
-    # `statement: ` / `execute <name>: ` carry every logged statement (DDL, NOTIFY, pg_notify);
-    # `does not exist` and the verbose `ERROR:  42` catch 42703/42P01; `STATEMENT:  ` is the SQL
-    # of a failed statement; a tab starts every continuation line of a multi-line message.
-    keywords = (b"statement: ", b"execute ", b"does not exist", b"ERROR:  42", b"STATEMENT:  ", b"\t")
+    keywords = tuple(keyword.encode() for keyword in KEYWORDS)
     samples = (
         Sample(
             (
@@ -128,7 +133,7 @@ class PostgresLogFormat(LogFormat):
             body = _body(line)
             if body.startswith("\t"):
                 continued += 1
-            elif _TAGGED.match(body):
+            elif (match := _TAGGED.match(body)) and (not match.group(1) or _PREFIX_LOOK.search(match.group(1))):
                 tagged += 1
         return (tagged + continued) / len(considered) if tagged else 0.0
 
@@ -149,13 +154,23 @@ def records(candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame:
     if candidates.height == 0:
         return empty_records()
     body = pl.col("line").str.replace(DOCKER_PREFIX, "")
-    continued = candidates.filter(pl.col("line_no") != pl.col("record_no")).select(
-        "record_no", "line_no", body.alias("body")
+    # Every record's first line comes from `head`, whether or not it was a candidate itself. A
+    # head that holds a keyword but is not among these candidates was read in an earlier chunk
+    # (the scanner keeps context across chunks): that record was reported there, so it is
+    # dropped here rather than reported twice.
+    heads = (
+        candidates.group_by("record_no")
+        .agg(pl.col("head").first(), (pl.col("line_no") == pl.col("record_no")).any().alias("here"))
+        .filter(pl.col("here") | ~pl.col("head").str.contains_any(list(KEYWORDS)))
+        .select(
+            "record_no",
+            pl.col("record_no").alias("line_no"),
+            pl.col("head").str.replace(DOCKER_PREFIX, "").alias("body"),
+        )
     )
-    # Every record's first line comes from `head`, whether or not it was a candidate itself.
-    heads = candidates.group_by("record_no").agg(pl.col("head").first()).select(
-        "record_no", pl.col("record_no").alias("line_no"), pl.col("head").str.replace(DOCKER_PREFIX, "").alias("body")
-    )
+    continued = candidates.filter(
+        (pl.col("line_no") != pl.col("record_no")) & pl.col("record_no").is_in(heads["record_no"].implode())
+    ).select("record_no", "line_no", body.alias("body"))
     rows = (
         pl.concat([heads, continued], how="vertical")
         .unique(subset="line_no", keep="first")
