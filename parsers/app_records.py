@@ -103,8 +103,8 @@ def one_event_per_record(frame: pl.LazyFrame, *, merge_repeats: bool) -> pl.Lazy
       repr) yields nothing when a line of the same record names the table for that code.
     - With `merge_repeats`, the same error repeated in one record (a log message quoting the
       exception, then the traceback's last line; a chained traceback; an `Error` and its
-      `[cause]`) counts once. Formats whose records may hold several independent prints
-      (text lines between JSON objects) keep repeats.
+      `[cause]`; a JSON object and the text traceback printed after it) counts once, as
+      `runbook.incidents` counts a record once.
 
     Rows are not removed: their `kind` becomes null, so the scanner counts them as read.
     """

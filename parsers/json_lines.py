@@ -16,8 +16,9 @@ a parser meets". The logger's own fields give the rest:
   `path` / `req.url`, `status` / `res.statusCode`
 
 A line that starts like an object but is not valid JSON yields no event (it is counted as
-skipped). A plain-text line between objects (an uncaught traceback on the same stream) is read
-as text and takes the time of the object above it.
+skipped). A plain-text line between objects (an uncaught traceback on the same stream, or the
+traceback a stdlib handler appends after structlog's JSON) is read as text, belongs to the
+object above it and takes its time; the same error in both counts once.
 
 Decoding: one `str.json_decode` pass with an all-text schema of the fields above (numbers come
 back as text). polars raises on invalid JSON and on the first value whose type does not fit (an
@@ -299,4 +300,4 @@ class JsonLinesFormat(LogFormat):
             mine(_first("path")).alias("path"),
             mine(_first("status").str.extract(r"^(\d{3})(?:\.0+)?$", 1).cast(pl.Int32)).alias("status"),
         )
-        return one_event_per_record(parsed, merge_repeats=False)
+        return one_event_per_record(parsed, merge_repeats=True)

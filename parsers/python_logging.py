@@ -52,9 +52,10 @@ LOGGER_BASIC = rf"^{PREFIX}?{LEVEL}:([^\s:]+):"
 
 HTTPX_REQUEST = r'HTTP Request: ([A-Z]+) (\S+) "HTTP/[\d.]+ (\d{3})'
 
-# Sniffing. Only Python's own habits count as evidence: asctime with a space (`,mmm`),
-# basicConfig's `LEVEL:name:`, uvicorn's padded `LEVEL:`, tracebacks. An ISO `T...Z` line with a
-# level is common to every stack, so it counts only beside such evidence.
+# Sniffing. Only the headers of Python's own layouts are evidence: asctime with a space
+# (`,mmm`), basicConfig's `LEVEL:name:`, uvicorn's padded `LEVEL:`. Tracebacks (printed by any
+# Python process, also between JSON lines) and ISO `T...Z` lines with a level (common to every
+# stack) count only beside such headers.
 _SNIFF_HEADER = re.compile(
     rf"^{PREFIX}?(?:"
     rf"\[?\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}(?:[,.]\d+)?(?: ?[+-]\d{{4}})?\]?"
@@ -62,12 +63,13 @@ _SNIFF_HEADER = re.compile(
     r"(?! \(\d+(?: on \S+)?\):)"  # pino-pretty's `ERROR (pid on host):` is Node
     rf"|{LEVEL}:[^\s:]+:|{LEVEL}:\s{{3,}}\S"
     rf"|{LEVEL}\s+\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:"
-    r"|Traceback \(most recent call last\):|\s+File \".*\", line \d+"
-    r"|During handling of the above exception|The above exception was the direct cause"
-    r"|Error PGRST\d{3}:)"
+    r")"
 )
 _SNIFF_NEUTRAL = re.compile(
     rf"^{PREFIX}?(?:\[?{DATE_TIME}\S*\]?\s+\[?{LEVEL}\b"
+    r"|Traceback \(most recent call last\):|\s+File \".*\", line \d+"
+    r"|During handling of the above exception|The above exception was the direct cause"
+    r"|Error PGRST\d{3}:"
     r"|[\w.]+(?:Error|Exception|Warning)(?::|$)|(?:Message|Hint|Details): "
     r"|\s+(?!at\s)(?![A-Za-z_$][\w$]*: )\S)"
 )

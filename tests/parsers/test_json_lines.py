@@ -142,6 +142,21 @@ def test_python_json_logger_flattened_nested_and_text(tmp_path: Path) -> None:
     assert not [e for e in events if e["request_id"] == "req_3"]
 
 
+def test_traceback_rendered_twice_counts_once(tmp_path: Path) -> None:
+    # structlog's `.exception()` through a stdlib handler: the JSON, then the same traceback
+    lines = [
+        dumps({"event": "sync failed", "level": "error", "timestamp": "2026-11-18T09:15:01Z",
+               "exception": traceback_text("adminname", "mypoolr")}),
+        *traceback_text("adminname", "mypoolr").splitlines(),
+        dumps({"event": "sync done", "level": "info", "timestamp": "2026-11-18T09:15:02Z"}),
+    ]
+    events, stats = scan(write(tmp_path / "worker.jsonl", lines))
+    assert stats["formats"] == {"json_lines": 1}
+    assert [(e["line_no"], e["ts"], e["column"]) for e in named(events)] == [
+        (1, utc(2026, 11, 18, 9, 15, 1), "adminname")
+    ]
+
+
 def test_naive_asctime_in_the_given_zone(tmp_path: Path) -> None:
     events, _ = scan(write(tmp_path / "app.jsonl", PYTHON_JSON), tz="America/New_York")
     assert named(events)[0]["ts"] == utc(2026, 11, 18, 14, 15, 1, 223000)
