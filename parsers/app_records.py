@@ -106,7 +106,8 @@ def one_event_per_record(frame: pl.LazyFrame, *, merge_repeats: bool) -> pl.Lazy
       `[cause]`; a JSON object and the text traceback printed after it) counts once, as
       `runbook.incidents` counts a record once.
 
-    Rows are not removed: their `kind` becomes null, so the scanner counts them as read.
+    Merged rows keep their place with a null `kind` (the scanner drops them and counts them in
+    `lines_skipped`).
     """
     is_event = pl.col("kind").is_not_null()
     named = is_event & pl.col("table").is_not_null()
