@@ -63,6 +63,10 @@ class IncidentTracker:
         """True when events came in since the incidents were last computed."""
         return self._dirty
 
+    def __len__(self) -> int:
+        """How many events were kept (without merging them)."""
+        return self._events.height + sum(f.height for f in self._frames)
+
     @property
     def events(self) -> pl.DataFrame:
         """Every kept event, ordered by time."""

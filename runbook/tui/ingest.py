@@ -1,0 +1,136 @@
+"""The ingestion loop the app runs in a thread worker: scan, follow or replay, posting messages.
+
+It reads in time slices (`Follower.read`, ~0.1 s each), posts progress after every slice and
+the regrouped incidents every `REGROUP_SECONDS` (and as soon as a source is caught up), so
+the first rows show long before a big input is read, and `cancelled()` is checked between
+slices (Esc). The only way out to the UI is `post` (thread-safe `post_message`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import polars as pl
+from textual.message import Message
+
+from runbook.follow import Follower
+from runbook.live import IncidentTracker
+from runbook.replay import Clock, replay
+from runbook.tui.messages import (
+    CANCELLED,
+    DONE,
+    FOLLOWING,
+    REPLAYING,
+    SCANNING,
+    IncidentsChanged,
+    IngestFinished,
+    IngestNotice,
+    IngestProgress,
+    IngestStarted,
+)
+from runbook.tui.options import AppOptions
+
+REGROUP_SECONDS = 0.3
+SLICE_SECONDS = 0.1
+
+Post = Callable[[Message], object]
+
+
+class _Publisher:
+    """Posts the incidents when they changed, at most every `REGROUP_SECONDS` unless forced."""
+
+    def __init__(self, post: Post, tracker: IncidentTracker) -> None:
+        self.post = post
+        self.tracker = tracker
+        self.last = 0.0
+
+    def maybe(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.tracker.dirty and (force or now - self.last >= REGROUP_SECONDS):
+            incidents = self.tracker.incidents()
+            self.post(IncidentsChanged(list(incidents), len(self.tracker)))
+            self.last = now
+
+
+def run_ingest(
+    options: AppOptions,
+    post: Post,
+    cancelled: Callable[[], bool],
+    *,
+    replay_clock: Clock | None = None,
+) -> None:
+    """Read `options.paths` as the mode says (scan, follow, replay) until done or cancelled."""
+    follower = Follower(
+        options.paths, options.scan, follow=options.follow, stdin_fd=options.stdin_fd
+    )
+    post(IngestStarted(len(follower.tails), follower.bytes_total, list(follower.problems)))
+    tracker = IncidentTracker(options.scan.since, options.scan.until)
+    publisher = _Publisher(post, tracker)
+    replaying = options.replay_speed is not None
+    recorded: list[pl.DataFrame] = []
+    phase = SCANNING
+    try:
+        for batch in follower.batches(stop=cancelled, slice_seconds=SLICE_SECONDS):
+            if replaying:
+                recorded.append(batch.events)
+            else:
+                tracker.add(batch.events)
+            if batch.caught_up and options.follow:
+                phase = FOLLOWING
+            post(
+                IngestProgress(
+                    phase, batch.bytes_done, batch.bytes_total, batch.current, len(tracker)
+                )
+            )
+            for notice in batch.notices:
+                post(IngestNotice(notice))
+            if not replaying:
+                publisher.maybe(force=batch.caught_up or batch.finished)
+        if replaying and not cancelled():
+            _replay(options, post, cancelled, tracker, publisher, recorded, follower, replay_clock)
+    finally:
+        follower.close()
+    publisher.maybe(force=True)
+    post(
+        IngestFinished(
+            CANCELLED if cancelled() else DONE,
+            follower.stats(),
+            list(follower.problems),
+            len(tracker),
+        )
+    )
+
+
+def _replay(
+    options: AppOptions,
+    post: Post,
+    cancelled: Callable[[], bool],
+    tracker: IncidentTracker,
+    publisher: _Publisher,
+    recorded: list[pl.DataFrame],
+    follower: Follower,
+    clock: Clock | None,
+) -> None:
+    frames = [f for f in recorded if f.height]
+    if not frames:
+        return
+    events = pl.concat(frames)
+    assert options.replay_speed is not None
+    for batch in replay(
+        events, options.replay_speed, clock=clock, max_gap=options.max_gap, stop=cancelled
+    ):
+        tracker.add(batch.events)
+        post(
+            IngestProgress(
+                REPLAYING,
+                follower.bytes_done,
+                follower.bytes_total,
+                "",
+                len(tracker),
+                recorded_at=batch.recorded_at,
+                replayed=batch.done,
+                replay_total=batch.total,
+            )
+        )
+        publisher.maybe(force=batch.finished)

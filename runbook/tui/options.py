@@ -1,0 +1,49 @@
+"""What the TUI was started with: inputs, scan options, live mode, connection flags.
+
+The command (`runbook/commands/tui.py`, `runbook/commands/replay.py`) turns flags into
+`AppOptions`; tests build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.config import Settings
+from runbook.scan import ScanOptions
+
+
+@dataclass
+class AppOptions:
+    """Everything the app needs to start.
+
+    `settings` given (tests) wins over `settings_flags` (flags, loaded with env and config file).
+    `stdin_fd` is where `-` is read from when the keyboard took over fd 0.
+    """
+
+    paths: list[str]
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    follow: bool = False
+    replay_speed: float | None = None
+    max_gap: float | None = 300.0
+    settings: Settings | None = None
+    settings_flags: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+    stdin_fd: int | None = None
+    migrations_dir: Path | None = None
+
+    @property
+    def mode(self) -> str:
+        """"replay", "follow" or "scan"."""
+        if self.replay_speed is not None:
+            return "replay"
+        return "follow" if self.follow else "scan"
+
+    def describe_inputs(self) -> str:
+        """The inputs as one short line (for the header)."""
+        names = ["stdin" if p == "-" else p for p in self.paths]
+        text = ", ".join(names[:3])
+        if len(names) > 3:
+            text += f" +{len(names) - 3} more"
+        return text

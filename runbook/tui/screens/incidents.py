@@ -1,0 +1,165 @@
+"""The main screen: ingestion progress, the incidents table, a filter, and the timeline."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from runbook.incidents import Incident
+from runbook.tui.formatting import duration, plural, when
+from runbook.tui.literal import literal
+from runbook.tui.messages import IngestFinished, IngestProgress
+from runbook.tui.widgets.incident_table import IncidentTable, row_key
+from runbook.tui.widgets.scan_progress import ScanProgress
+from runbook.tui.widgets.timeline import Timeline, TimelineData
+
+
+class IncidentsScreen(Screen[None]):
+    """Shows what the app hands it; asks the app to open detail or runbook for the selection."""
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="filter"),
+        Binding("enter", "open_detail", "Details", id="detail", show=True),
+        Binding("r", "open_runbook", "Runbook", id="runbook"),
+        Binding("escape", "escape", "Stop reading", id="stop-reading"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.incidents: list[Incident] = []
+        self.shown: list[Incident] = []
+        self.verdicts: dict[str, str] = {}
+        self.selected: Incident | None = None
+        self.scanning = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ScanProgress(id="progress")
+        yield Input(placeholder="/ filter by table, column, endpoint or source", id="filter")
+        with Vertical(id="incidents-pane"):
+            yield IncidentTable(id="incidents")
+            yield Static(
+                Text("reading the logs… incidents appear here as soon as they are found", style="dim"),
+                id="empty",
+            )
+        yield Static(id="selection")
+        yield Timeline(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline").border_title = "errors per minute"
+        self.query_one(IncidentTable).focus()
+
+    # -- fed by the app ------------------------------------------------------------------
+
+    def show_incidents(self, incidents: list[Incident], verdicts: dict[str, str]) -> None:
+        self.incidents = incidents
+        self.verdicts = verdicts
+        self._refresh_rows()
+
+    def show_progress(self, progress: IngestProgress, speed: float | None) -> None:
+        self.query_one(ScanProgress).show_progress(progress, speed)
+
+    def show_finished(self, finished: IngestFinished, files: int) -> None:
+        self.scanning = False
+        self.query_one(ScanProgress).show_finished(finished, files)
+        if not self.incidents:
+            self.query_one("#empty", Static).update(
+                Text("no PGRST204 incidents in these logs", style="dim")
+            )
+
+    # -- user ------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._refresh_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(IncidentTable).focus()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        self.selected = next((i for i in self.shown if row_key(i) == key), None)
+        self._show_selection()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_detail()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_open_detail(self) -> None:
+        if self.selected is not None:
+            self.app.open_detail(self.selected)  # type: ignore[attr-defined]
+
+    def action_open_runbook(self) -> None:
+        if self.selected is not None:
+            self.app.open_runbook(self.selected)  # type: ignore[attr-defined]
+
+    def action_escape(self) -> None:
+        """Esc: clear the filter when typing in it, else stop reading."""
+        filt = self.query_one("#filter", Input)
+        if filt.has_focus:
+            filt.value = ""
+            self.query_one(IncidentTable).focus()
+        else:
+            self.app.stop_ingest()  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open_detail", "open_runbook"):
+            return self.selected is not None
+        if action == "escape":
+            return self.app.ingesting or self.query_one("#filter", Input).has_focus  # type: ignore[attr-defined]
+        return True
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _refresh_rows(self) -> None:
+        table = self.query_one(IncidentTable)
+        needle = self.query_one("#filter", Input).value.strip()
+        self.shown = table.show(self.incidents, self.verdicts, needle)
+        empty = self.query_one("#empty", Static)
+        empty.display = not self.shown
+        if self.incidents and not self.shown:
+            empty.update(Text("no incident matches the filter (esc clears it)", style="dim"))
+        if self.selected is not None:
+            key = row_key(self.selected)
+            self.selected = next((i for i in self.shown if row_key(i) == key), None)
+        if self.selected is None and self.shown:
+            self.selected = self.shown[0]
+        self._show_selection()
+        self.refresh_bindings()
+
+    def _show_selection(self) -> None:
+        inc = self.selected
+        summary = self.query_one("#selection", Static)
+        timeline = self.query_one(Timeline)
+        if inc is None:
+            summary.update("")
+            timeline.data = None
+            return
+        timeline.data = TimelineData.of(inc)
+        migration = inc.context.get("migration_before")
+        parts: list[str | Text] = [
+            Text(f"{plural(inc.count, 'failed request')} over {duration(inc.duration_seconds)}"),
+            Text(f" · peak {inc.peak_per_minute}/min · "),
+            literal(f"{plural(len(inc.sources), 'source')}: {', '.join(inc.sources[:2])}"),
+        ]
+        if migration:
+            parts += [
+                Text("\nlast migration before: ", style="dim"),
+                literal(migration.get("detail") or migration.get("message") or "DDL"),
+                Text(f" at {when(migration.get('ts'))}", style="dim"),
+            ]
+        else:
+            parts.append(Text("\nno migration of this table seen in the logs", style="dim"))
+        summary.update(Text.assemble(*parts))

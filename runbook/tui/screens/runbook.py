@@ -1,0 +1,380 @@
+"""The guided runbook for one incident: inspect -> (write probe) -> reload -> verify -> prevent.
+
+The checklist is drawn from the session's journal (`step_state`), so a restarted TUI shows
+and continues what was done. Steps run in a thread worker; the reload and the write probe
+first open a `ConfirmModal` with the exact SQL or HTTP request. Failures show inline, under
+their step, with the key that retries them.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, Switch
+from textual.worker import Worker, WorkerState
+
+from runbook.errors import RunbookError
+from runbook.evidence import Target
+from runbook.incidents import Incident
+from runbook.reload import PlannedAction
+from runbook.session import RunbookSession
+from runbook.tui.formatting import plural
+from runbook.tui.literal import literal, plain
+from runbook.tui.screens.detail import evidence_table
+from runbook.tui.sessions import Sessions
+from runbook.tui.step_state import RUNNING, STEPS, StepState, step_states
+from runbook.tui.widgets.confirm_modal import ConfirmModal
+from runbook.tui.widgets.incident_table import VERDICT_LABELS
+
+TITLES = {
+    "inspect": ("Inspect", "read-only: database catalog, API cache, reload plumbing", "i"),
+    "diagnose": ("Diagnose", "weigh the evidence: which verdict, and does a reload help?", "i"),
+    "write_probe": ("Write probe (optional)", "zero-row insert, rolled back; asks first", "w"),
+    "reload": ("Reload the schema cache", "state-changing: asks first, shows what runs", "r"),
+    "verify": ("Verify", "poll the cache, reload counter, probe and logs until the deadline", "v"),
+    "prevent": ("Prevent", "so the next migration does not do this again", ""),
+}
+PREVENT_TEXT = (
+    "install the auto-reload event trigger:  pgrst-runbook install-auto-reload\n"
+    "add to CI after migrations:             pgrst-runbook check   (exit 1 on cache drift)"
+)
+
+
+class StepDone(Message):
+    """A step's worker finished (its outcome is in the journal)."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__()
+        self.step = step
+
+
+class StepView(Static):
+    """One checklist item, rendered from its `StepState`."""
+
+    def __init__(self, step: str, number: int) -> None:
+        super().__init__(id=f"step-{step}", classes="step")
+        self.step = step
+        self.number = number
+
+    def show(self, state: StepState, planned: str | None, extra: RenderableType | None) -> None:
+        title, purpose, key = TITLES[self.step]
+        head = Text.assemble(
+            (f"{state.symbol} {self.number}. {title}", "bold"),
+            f"  — {state.word}",
+            (f"   ({purpose})", "dim"),
+        )
+        parts: list[RenderableType] = [head]
+        action = state.action or planned
+        if action:
+            verb = "ran" if state.action else "advice" if self.step == "prevent" else "will run"
+            parts.append(Text.assemble((f"   {verb}: ", "dim"), literal(action, keep_newlines=True)))
+        if state.result:
+            parts.append(Text.assemble(("   result: ", "dim"), literal(state.result)))
+        if state.error:
+            err = state.error
+            parts.append(
+                Text.assemble(
+                    ("   ✖ ", "bold"),
+                    literal(err.get("title")),
+                    ": ",
+                    literal(err.get("message")),
+                )
+            )
+            if err.get("next_step"):
+                parts.append(Text.assemble(("     next: ", "dim"), literal(err.get("next_step"))))
+        if state.failed and key:
+            parts.append(Text(f"   press {key} to retry", style="italic"))
+        if extra is not None:
+            parts.append(extra)
+        self.update(Group(*parts))
+        for status in ("ok", "failed", "running", "not-run", "skipped"):
+            self.remove_class(f"-{status}")
+        self.add_class(f"-{_css_status(state.status)}")
+
+
+def _css_status(status: str) -> str:
+    if status in ("ok", "sent", "manual"):
+        return "ok"
+    if status in ("failed", "partial"):
+        return "failed"
+    if status == RUNNING:
+        return "running"
+    if status in ("declined", "dry_run"):
+        return "skipped"
+    return "not-run"
+
+
+class RunbookScreen(Screen[None]):
+    """Runs the steps for `incident` through `sessions` (owned by the app)."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("i", "inspect", "Inspect", id="inspect"),
+        Binding("w", "write_probe", "Write probe", id="write-probe"),
+        Binding("r", "reload", "Reload", id="reload"),
+        Binding("v", "verify", "Verify", id="verify"),
+        Binding("t", "toggle_dry_run", "Dry run", id="dry-run"),
+        Binding("f", "finish", "Finish session", id="finish"),
+    ]
+
+    def __init__(self, incident: Incident, sessions: Sessions) -> None:
+        super().__init__()
+        self.incident = incident
+        self.sessions = sessions
+        self.session: RunbookSession | None = None
+        self.running: str | None = None
+
+    def compose(self) -> ComposeResult:
+        self.sub_title = plain(f"runbook · {self.incident.table}.{self.incident.column}")
+        yield Header()
+        yield Static(id="rb-target")
+        with Horizontal(id="rb-toolbar"):
+            yield Switch(value=self.sessions.dry_run, id="dry-run")
+            yield Static("dry run (t): nothing state-changing runs", id="dry-run-label", markup=False)
+            yield Static(id="rb-connection")
+        with VerticalScroll(id="rb-steps"):
+            for number, step in enumerate(STEPS, 1):
+                yield StepView(step, number)
+        yield Static(id="rb-next")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        try:
+            self.session = self.sessions.get(self.incident)
+        except RunbookError as exc:  # a journal that cannot be read back: say so, start fresh
+            self.app.show_error(exc)  # type: ignore[attr-defined]
+        self.render_steps()
+        self.query_one("#rb-steps").focus()
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def render_steps(self) -> None:
+        entries = self.sessions.entries(self.incident)
+        states = step_states(entries)
+        if self.running:
+            for step in _steps_of(self.running):
+                states[step].status = RUNNING
+        planned = self._planned()
+        for view in self.query(StepView):
+            view.show(states[view.step], planned.get(view.step), self._extra(states[view.step]))
+        self._render_target(entries)
+        self._render_next(states)
+        self.query_one("#rb-connection", Static).update(self._connection_text())
+        self.refresh_bindings()
+
+    def _planned(self) -> dict[str, str]:
+        reload = self._plan_reload()
+        target = self.sessions.target_for(self.incident)
+        probe = RunbookSession.plan_write_probe(_PlanOnly(target))  # type: ignore[arg-type]
+        return {
+            "reload": reload.sql_or_http or "nothing: " + reload.description,
+            "write_probe": probe.sql_or_http or "",
+            "prevent": PREVENT_TEXT,
+        }
+
+    def _plan_reload(self) -> PlannedAction:
+        if self.session is not None:
+            return self.session.plan_reload()
+        from runbook.reload import plan_reload
+
+        return plan_reload(self.sessions.settings)
+
+    def _extra(self, state: StepState) -> RenderableType | None:
+        if state.name in ("diagnose", "verify", "inspect") and state.evidence:
+            if state.name == "inspect":
+                return Text(f"   {plural(len(state.evidence), 'observation')} (see Diagnose)", style="dim")
+            blocks: list[RenderableType] = []
+            if state.verdict:
+                label = VERDICT_LABELS.get(state.verdict, state.verdict)
+                blocks.append(Text(f"   verdict: {label}", style="bold"))
+            blocks.append(evidence_table(state.evidence))
+            for suggestion in state.data.get("suggestions") or []:
+                blocks.append(Text.assemble("   → ", literal(suggestion)))
+            return Group(*blocks)
+        return None
+
+    def _render_target(self, entries: list[dict]) -> None:
+        inc = self.incident
+        target = self.sessions.target_for(inc)
+        session = self.session
+        if session is not None:
+            resumed = any(e.get("result") == "resumed" for e in entries)
+            where = f"session {session.journal.session}{' (resumed)' if resumed else ''}"
+        else:
+            where = "no session yet: the first step starts one (journalled)"
+        self.query_one("#rb-target", Static).update(
+            Text.assemble(
+                literal(str(target), style="bold"),
+                f" · {plural(inc.count, 'failed request')} · ",
+                literal(where, style="dim"),
+            )
+        )
+
+    def _render_next(self, states: dict[str, StepState]) -> None:
+        self.query_one("#rb-next", Static).update(Text(next_hint(states, self.running), style="bold"))
+
+    def _connection_text(self) -> Text:
+        s = self.sessions.settings
+        from runbook.db import db_target
+
+        db = str(db_target(s.dsn)) if s.dsn else "libpq defaults (PG* variables)"
+        return Text.assemble(
+            ("db ", "dim"),
+            literal(db),
+            ("  api ", "dim"),
+            literal(s.api_url or "-"),
+            ("  admin ", "dim"),
+            literal(s.admin_url or "-"),
+            ("  (c edits)", "dim"),
+        )
+
+    # -- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("inspect", "write_probe", "reload", "verify", "finish"):
+            if self.running:
+                return None  # shown, greyed out: one step at a time
+            if action == "finish":
+                return self.session is not None
+        return True
+
+    def action_inspect(self) -> None:
+        self._start("inspect", None)
+
+    def action_verify(self) -> None:
+        self._start("verify", None)
+
+    def action_write_probe(self) -> None:
+        target = self.sessions.target_for(self.incident)
+        plan = RunbookSession.plan_write_probe(_PlanOnly(target))  # type: ignore[arg-type]
+        self._confirm("write_probe", plan, "Send the write probe?")
+
+    def action_reload(self) -> None:
+        plan = self._plan_reload()
+        warning = ""
+        verdict = step_states(self.sessions.entries(self.incident))["diagnose"].verdict
+        if verdict and verdict != "stale_cache":
+            warning = (
+                f"the verdict is {VERDICT_LABELS.get(verdict, verdict)}: a reload is not expected "
+                "to fix this (it is harmless)"
+            )
+        elif not verdict:
+            warning = "not inspected yet: press i first to know whether a reload can help"
+        self._confirm("reload", plan, "Reload PostgREST's schema cache?", warning)
+
+    def action_toggle_dry_run(self) -> None:
+        switch = self.query_one("#dry-run", Switch)
+        switch.value = not switch.value
+
+    def action_finish(self) -> None:
+        self.sessions.finish(self.incident)
+        self.session = None
+        self.notify("session finished and journalled; the next step starts a new one", markup=False)
+        self.render_steps()
+        self.app.refresh_verdicts()  # type: ignore[attr-defined]
+
+    @on(Switch.Changed, "#dry-run")
+    def _dry_run_changed(self, event: Switch.Changed) -> None:
+        self.sessions.set_dry_run(event.value)
+        self.notify(
+            "dry run on: reload and write probe are recorded, not run"
+            if event.value
+            else "dry run off: confirmed actions will run",
+            markup=False,
+        )
+        self.render_steps()
+
+    def _confirm(self, step: str, plan: PlannedAction, question: str, warning: str = "") -> None:
+        dry = self.sessions.dry_run
+        if plan.sql_or_http is None:  # manual: the operator does it, then says so
+            description = f"{plan.description}\n\n{plan.instructions}"
+            label = "I have done it"
+        else:
+            description = plan.description
+            label = "Record dry run" if dry else "Run it"
+        if dry:
+            warning = (warning + "\n" if warning else "") + "dry run: nothing will be run"
+
+        def answered(confirmed: bool | None) -> None:
+            self._start(step, bool(confirmed))
+
+        self.app.push_screen(
+            ConfirmModal(question, description, plan.sql_or_http, confirm_label=label, warning=warning),
+            answered,
+        )
+
+    def _start(self, step: str, confirmed: bool | None) -> None:
+        if self.running:
+            return
+        try:
+            self.session = self.sessions.get_or_create(self.incident)
+        except RunbookError as exc:
+            self.app.show_error(exc)  # type: ignore[attr-defined]
+            return
+        self.running = step
+        self.render_steps()
+        self.run_step(self.session, step, confirmed)
+
+    @work(thread=True, exclusive=True, group="runbook", exit_on_error=False)
+    def run_step(self, session: RunbookSession, step: str, confirmed: bool | None) -> None:
+        if step == "inspect":
+            session.inspect()
+            session.diagnose()
+        elif step == "write_probe":
+            session.write_probe(bool(confirmed))
+        elif step == "reload":
+            session.reload(bool(confirmed))
+        elif step == "verify":
+            session.verify()
+        self.post_message(StepDone(step))
+
+    def on_step_done(self, message: StepDone) -> None:
+        self.running = None
+        self.render_steps()
+        self.app.refresh_verdicts()  # type: ignore[attr-defined]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Errors also bubble to the app (one error modal); here the checklist just stops spinning.
+        if event.worker.group == "runbook" and event.state in (
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self.running = None
+            self.render_steps()
+
+
+class _PlanOnly:
+    """Just enough of a session for `plan_write_probe` (a pure function of the target)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+
+def _steps_of(running: str) -> tuple[str, ...]:
+    return ("inspect", "diagnose") if running == "inspect" else (running,)
+
+
+def next_hint(states: dict[str, StepState], running: str | None) -> str:
+    """One line saying what to do next, from the checklist state."""
+    if running:
+        return f"running {TITLES[running][0].lower()}… (the app stays usable; esc goes back)"
+    diagnose, reload, verify = states["diagnose"], states["reload"], states["verify"]
+    if states["inspect"].status == "failed":
+        return "next: fix the connection (c), then press i to inspect again"
+    if not diagnose.verdict:
+        return "next: press i to inspect (read-only) and get a verdict"
+    if verify.status == "ok":
+        return "verified. next: prevent it (see step 6), then f to finish the session"
+    if diagnose.verdict == "stale_cache" and reload.status not in ("sent", "manual"):
+        return "next: press r to reload the schema cache (you will be asked first)"
+    if reload.status in ("sent", "manual"):
+        return "next: press v to verify that the cache now has the column"
+    if diagnose.verdict == "already_resolved":
+        return "the cache already has the column: press v to verify, then f to finish"
+    return "a reload will not fix this verdict: follow the suggestions under Diagnose"

@@ -1,0 +1,130 @@
+"""The runbook sessions of the incidents on screen: created on first use, resumed from journals.
+
+A session is created only when the operator runs a step (opening the screen writes nothing).
+An incident whose newest journalled session was not finished is resumed, so a restarted TUI
+continues where it was. No Textual here: the screen calls these from its workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runbook.config import Settings
+from runbook.evidence import Target
+from runbook.incidents import Incident
+from runbook.journal import read_entries
+from runbook.live import incident_key
+from runbook.session import RunbookSession
+from runbook.tui.journal_index import SessionInfo, index_sessions
+from runbook.tui.step_state import verdict_of
+
+
+class Sessions:
+    """Live `RunbookSession`s by incident, and the journal index of earlier ones."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dry_run: bool = False,
+        migrations_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.dry_run = dry_run
+        self.migrations_dir = migrations_dir
+        self.index: dict[tuple[str, str], SessionInfo] = {}
+        self.live: dict[tuple[str, str], RunbookSession] = {}
+
+    def load_index(self) -> None:
+        """Read the journal directory (call from a worker: it touches the disk)."""
+        self.index = index_sessions(self.settings.journal_dir)
+
+    def target_for(self, incident: Incident) -> Target:
+        schema = incident.schema or self.settings.schemas[0]
+        return Target(incident.table, incident.column, schema)
+
+    def get(self, incident: Incident) -> RunbookSession | None:
+        """The live session, or the resumed unfinished one from the journal; None otherwise.
+
+        Raises `JournalError` when the journal exists but cannot be read back.
+        """
+        key = incident_key(incident)
+        if key in self.live:
+            return self.live[key]
+        info = self.index.get(key)
+        if info is None or info.finished:
+            return None
+        session = RunbookSession.resume(info.session, self.settings, **self._kwargs(incident))
+        self.live[key] = session
+        return session
+
+    def get_or_create(self, incident: Incident) -> RunbookSession:
+        """The session to run a step in (a new journal when there is none to resume)."""
+        session = self.get(incident)
+        if session is None:
+            session = RunbookSession(
+                self.target_for(incident), self.settings, **self._kwargs(incident)
+            )
+            self.live[incident_key(incident)] = session
+        return session
+
+    def entries(self, incident: Incident) -> list[dict]:
+        """The journal entries to show for the incident: live, else the newest on disk."""
+        key = incident_key(incident)
+        if key in self.live:
+            return self.live[key].journal.entries
+        info = self.index.get(key)
+        if info is None:
+            return []
+        try:
+            return read_entries(info.path)
+        except OSError:
+            return []
+
+    def verdicts(self) -> dict[tuple[str, str], str]:
+        """The latest known verdict per incident key (live sessions over the index)."""
+        out = {key: info.verdict for key, info in self.index.items() if info.verdict}
+        for key, session in self.live.items():
+            verdict = verdict_of(session.journal.entries)
+            if verdict:
+                out[key] = verdict
+        return out
+
+    def set_dry_run(self, value: bool) -> None:
+        self.dry_run = value
+        for session in self.live.values():
+            session.dry_run = value
+
+    def replace_settings(self, settings: Settings) -> None:
+        """Use new connection settings: live sessions are reopened from their journals."""
+        self.settings = settings
+        for key, session in list(self.live.items()):
+            session.client.close()
+            self.live[key] = RunbookSession.resume(
+                session.journal.session,
+                settings,
+                dry_run=self.dry_run,
+                migrations_dir=self.migrations_dir,
+                log_paths=session.log_watch.paths if session.log_watch else None,
+            )
+
+    def finish(self, incident: Incident) -> None:
+        """Close the incident's session (journalled "finished"); a new one starts next time."""
+        key = incident_key(incident)
+        session = self.live.pop(key, None)
+        if session is not None:
+            session.close()
+            self.load_index()
+
+    def close_all(self) -> None:
+        """Release HTTP clients at exit; sessions stay unfinished so they can be resumed."""
+        for session in self.live.values():
+            session.client.close()
+
+    def _kwargs(self, incident: Incident) -> dict:
+        logs = [Path(s) for s in incident.sources if s != "-" and Path(s).is_file()]
+        return {
+            "dry_run": self.dry_run,
+            "migrations_dir": self.migrations_dir,
+            "log_paths": logs or None,
+        }

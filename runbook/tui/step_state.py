@@ -1,0 +1,92 @@
+"""The runbook checklist as the journal records it (no Textual: tests read it directly).
+
+The runbook screen renders these states and nothing else, so what it shows after a restart is
+exactly what the journal says was done: resuming is reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NOT_RUN = "not_run"
+RUNNING = "running"
+
+# checklist order; `diagnose` is run together with `inspect` but recorded on its own
+STEPS = ("inspect", "diagnose", "write_probe", "reload", "verify", "prevent")
+
+# status -> (symbol, word): never colour alone
+STATUS_LABELS = {
+    NOT_RUN: ("○", "not run"),
+    RUNNING: ("…", "running"),
+    "ok": ("✔", "done"),
+    "sent": ("✔", "sent"),
+    "manual": ("✋", "done by hand"),
+    "partial": ("◐", "partly done"),
+    "failed": ("✖", "failed"),
+    "declined": ("–", "declined, nothing changed"),
+    "dry_run": ("◌", "dry run, nothing changed"),
+}
+
+
+@dataclass
+class StepState:
+    """The last journal entry of one step, or NOT_RUN."""
+
+    name: str
+    status: str = NOT_RUN
+    action: str | None = None
+    result: str | None = None
+    error: dict[str, str] | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str | None = None
+    ts: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbol(self) -> str:
+        return STATUS_LABELS.get(self.status, ("·", self.status))[0]
+
+    @property
+    def word(self) -> str:
+        return STATUS_LABELS.get(self.status, ("·", self.status))[1]
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "partial")
+
+
+def step_states(entries: list[dict[str, Any]]) -> dict[str, StepState]:
+    """Each checklist step's latest state from a session's journal entries."""
+    states = {name: StepState(name) for name in STEPS}
+    for entry in entries:
+        name = entry.get("step")
+        if name not in states:
+            continue
+        states[name] = StepState(
+            name=name,
+            status=str(entry.get("status") or NOT_RUN),
+            action=entry.get("action"),
+            result=entry.get("result"),
+            error=entry.get("error"),
+            evidence=list(entry.get("evidence") or []),
+            verdict=entry.get("verdict"),
+            ts=entry.get("ts"),
+            data=dict(entry.get("data") or {}),
+        )
+    return states
+
+
+def verdict_of(entries: list[dict[str, Any]]) -> str | None:
+    """The latest verdict: set by diagnose, revised by verify (`reload_not_applied`)."""
+    verdict = None
+    for entry in entries:
+        if entry.get("verdict") and entry.get("step") in ("diagnose", "verify", "session"):
+            verdict = entry["verdict"]
+    return verdict
+
+
+def is_finished(entries: list[dict[str, Any]]) -> bool:
+    """True when the session was closed (its last session entry says "finished")."""
+    sessions = [e for e in entries if e.get("step") == "session"]
+    return bool(sessions) and sessions[-1].get("status") == "finished"

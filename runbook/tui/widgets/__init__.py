@@ -1,0 +1,1 @@
+"""Small widgets that render what they are given (the screens wire them)."""

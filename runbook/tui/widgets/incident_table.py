@@ -1,0 +1,131 @@
+"""The incidents as a table: one row per (table, column), most failed requests first.
+
+Every cell is a `Text` (DataTable parses plain strings as markup; log text must never be).
+The cursor stays on the same incident when rows are replaced (follow, replay, filter).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from runbook.incidents import Incident
+from runbook.live import incident_key
+from runbook.tui.literal import literal
+
+COLUMNS = (
+    ("#", "n"),
+    ("table", "table"),
+    ("column", "column"),
+    ("requests", "count"),
+    ("first seen UTC", "first"),
+    ("last seen UTC", "last"),
+    ("endpoint", "endpoint"),
+    ("after reload", "reload"),
+    ("verdict", "verdict"),
+)
+
+# verdict -> (word, symbol): severity is never shown by colour alone
+VERDICT_LABELS = {
+    "stale_cache": "⟳ stale cache",
+    "client_mismatch": "✎ client mismatch",
+    "pending_migration": "⧗ pending migration",
+    "already_resolved": "✔ resolved",
+    "table_missing": "✖ table missing",
+    "schema_not_exposed": "✖ schema not exposed",
+    "reload_not_applied": "✖ reload not applied",
+    "unknown": "? unknown",
+}
+
+
+ENDPOINT_WIDTH = 28
+
+
+def short_when(ts: datetime | None) -> str:
+    """`11-18 09:15:01` (the header says UTC; the year is in the detail)."""
+    return ts.strftime("%m-%d %H:%M:%S") if ts is not None else "-"
+
+
+def row_key(incident: Incident) -> str:
+    table, column = incident_key(incident)
+    return f"{table}\x00{column}"
+
+
+def reload_note(context: dict[str, Any]) -> Text:
+    """What happened after the cache reloads, in words (and a symbol)."""
+    stopped = context.get("stopped_after_reload")
+    if stopped is True:
+        return Text("✔ errors stopped")
+    if stopped is False:
+        return Text(f"✖ {context.get('errors_after_last_load', '?')} after last load")
+    return Text("– no cache load seen", style="dim")
+
+
+def matches(incident: Incident, needle: str) -> bool:
+    """Case-insensitive filter over table, column, endpoints and sources."""
+    if not needle:
+        return True
+    needle = needle.lower()
+    haystack = [incident.table, incident.column, *incident.endpoints, *incident.sources]
+    return any(needle in item.lower() for item in haystack)
+
+
+class IncidentTable(DataTable):
+    """Shows incidents; `show()` replaces the rows and keeps the cursor on the same incident."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Details", id="detail")]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for label, key in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(
+        self, incidents: list[Incident], verdicts: dict[str, str], needle: str = ""
+    ) -> list[Incident]:
+        """Replace the rows with the incidents matching `needle`; returns those shown."""
+        keep = self._current_key()
+        shown = [inc for inc in incidents if matches(inc, needle)]
+        self.clear()
+        for n, inc in enumerate(shown, 1):
+            self.add_row(*self._cells(n, inc, verdicts.get(row_key(inc))), key=row_key(inc))
+        if keep is not None:
+            keys = [row_key(inc) for inc in shown]
+            if keep in keys:
+                self.move_cursor(row=keys.index(keep), animate=False)
+        return shown
+
+    def _current_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    @staticmethod
+    def _cells(n: int, inc: Incident, verdict: str | None) -> list[Text]:
+        endpoint = inc.endpoints[0] if inc.endpoints else "-"
+        if len(endpoint) > ENDPOINT_WIDTH:
+            endpoint = endpoint[: ENDPOINT_WIDTH - 1] + "…"
+        if len(inc.endpoints) > 1:
+            endpoint += f" +{len(inc.endpoints) - 1}"
+        label = VERDICT_LABELS.get(verdict or "", "· not inspected")
+        return [
+            Text(str(n), style="dim"),
+            literal(inc.table),
+            literal(inc.column, style="bold"),
+            Text(f"{inc.count:,}", justify="right"),
+            Text(short_when(inc.first_seen)),
+            Text(short_when(inc.last_seen)),
+            literal(endpoint),
+            reload_note(inc.context),
+            Text(label, style="" if verdict else "dim"),
+        ]

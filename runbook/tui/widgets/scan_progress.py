@@ -1,0 +1,71 @@
+"""Progress of ingestion: bytes read of total while scanning, then what follow/replay is doing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+from runbook.tui.formatting import plural, size, when
+from runbook.tui.literal import literal
+from runbook.tui.messages import (
+    CANCELLED,
+    FOLLOWING,
+    REPLAYING,
+    SCANNING,
+    IngestFinished,
+    IngestProgress,
+)
+
+
+class ScanProgress(Horizontal):
+    """A bar and one line of words; the bar hides when there is nothing to measure."""
+
+    def compose(self) -> ComposeResult:
+        yield ProgressBar(total=None, show_eta=False, id="scan-bar")
+        yield Static("opening inputs…", id="scan-label", markup=False)
+
+    def show_progress(self, progress: IngestProgress, speed: float | None = None) -> None:
+        bar = self.query_one(ProgressBar)
+        label = self.query_one("#scan-label", Static)
+        if progress.phase == SCANNING:
+            bar.display = True
+            bar.update(total=progress.bytes_total or None, progress=progress.bytes_done)
+            total = f" of {size(progress.bytes_total)}" if progress.bytes_total else ""
+            text = Text.assemble(
+                f"scanning {size(progress.bytes_done)}{total} · {plural(progress.events, 'event')} · ",
+                literal(progress.current),
+                " · esc cancels",
+            )
+        elif progress.phase == REPLAYING:
+            bar.display = True
+            bar.update(total=progress.replay_total or None, progress=progress.replayed)
+            pace = f" at {speed:g}×" if speed else ""
+            text = Text(
+                f"replaying{pace} · recorded time {when(progress.recorded_at)} · "
+                f"{progress.replayed:,} of {plural(progress.replay_total, 'event')} · esc stops"
+            )
+        else:
+            bar.display = False
+            text = Text(
+                f"● following · read {size(progress.bytes_done)} · "
+                f"{plural(progress.events, 'event')} · esc stops following"
+            )
+        label.update(text)
+        self.set_class(progress.phase == FOLLOWING, "-following")
+
+    def show_finished(self, finished: IngestFinished, files: int) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.display = False
+        read = sum(s.bytes_read for s in finished.stats)
+        words = (
+            f"read {plural(files, 'file')}, {size(read)}, {plural(finished.events, 'relevant event')}"
+        )
+        if finished.phase == CANCELLED:
+            words = f"stopped: {words} so far (what was read is shown)"
+        unreadable = len(finished.problems) + sum(1 for s in finished.stats if s.error)
+        if unreadable:
+            words += f" · {plural(unreadable, 'input')} unreadable (see notifications)"
+        self.query_one("#scan-label", Static).update(Text(words))
+        self.remove_class("-following")

@@ -1,0 +1,140 @@
+"""The app driven with Pilot: open, select, detail, filter, help, palette, cancel a scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from runbook.tui.messages import CANCELLED, IncidentsChanged, IngestFinished
+from runbook.tui.screens.detail import DetailScreen
+from runbook.tui.screens.help import HelpScreen
+from runbook.tui.screens.incidents import IncidentsScreen
+from runbook.tui.screens.runbook import RunbookScreen
+from runbook.tui.widgets.incident_table import IncidentTable
+from runbook.tui.widgets.timeline import Timeline
+from tests.tui.conftest import SIZE, STALE, error_lines, make_app, scanned, screen_text, wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_opens_on_the_recorded_incident_sorted_by_count() -> None:
+    seen: list[object] = []
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await scanned(pilot)
+        assert [(i.table, i.column, i.count) for i in app.incidents] == [
+            ("members", "telegram_handle", 37),
+            ("mypoolr", "adminname", 4),
+        ]
+        table = app.main.query_one(IncidentTable)
+        assert table.row_count == 2
+        assert any(isinstance(m, IncidentsChanged) for m in seen)
+        finished = [m for m in seen if isinstance(m, IngestFinished)]
+        assert finished and finished[0].phase == "done"
+        text = screen_text(app)
+        assert "telegram_handle" in text and "read 4 files" in text
+
+
+async def test_selecting_an_incident_moves_the_timeline_and_enter_opens_detail() -> None:
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        screen = app.screen
+        assert isinstance(screen, IncidentsScreen)
+        assert screen.selected is not None and screen.selected.table == "members"
+        timeline = screen.query_one(Timeline)
+        marks = {letter for _, letter in timeline.data.markers}
+        assert {"M", "R", "L"} <= marks  # the ALTER TABLE, the NOTIFY, the load
+        await pilot.press("down")
+        assert screen.selected.table == "mypoolr"
+        assert {letter for _, letter in timeline.data.markers} == {"R", "L"}
+        await pilot.press("up", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert "ALTER TABLE public.members ADD COLUMN telegram_handle" in text
+        assert "POST /members" in text
+        await pilot.press("end")
+        assert "not inspected yet" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, IncidentsScreen)
+
+
+async def test_filter_narrows_rows_and_escape_clears_it() -> None:
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"poolr")
+        table = app.main.query_one(IncidentTable)
+        assert table.row_count == 1
+        assert app.main.selected.table == "mypoolr"
+        await pilot.press("escape")
+        assert app.main.query_one("#filter", Input).value == ""
+        assert table.row_count == 2
+        await pilot.press("slash", *"nothing-like-this")
+        assert table.row_count == 0
+        assert "no incident matches the filter" in screen_text(app)
+
+
+async def test_r_opens_the_runbook_and_help_opens_and_closes() -> None:
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r")
+        assert isinstance(app.screen, RunbookScreen)
+        text = screen_text(app)
+        assert "NOTIFY \"pgrst\", 'reload schema'" in text  # what the reload would run, up front
+        assert "press i to inspect" in text
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Incidents (the first screen)" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, IncidentsScreen)
+
+
+async def test_palette_offers_only_what_is_valid_now() -> None:
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        names = [name for name, _, _ in app.palette_actions(app.screen)]
+        assert "Open runbook for members.telegram_handle" in names
+        assert "Stop reading" not in names  # the scan is over
+        assert "Inspect and diagnose" not in names  # only on the runbook screen
+        await pilot.press("r")
+        names = [name for name, _, _ in app.palette_actions(app.screen)]
+        assert "Inspect and diagnose" in names and "Reload the schema cache…" in names
+        await pilot.press("ctrl+p")
+        await pilot.press(*"verify")
+        await pilot.pause(0.3)
+        assert "Verify the fix" in screen_text(app)
+
+
+async def test_escape_cancels_a_long_scan_and_keeps_what_was_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.log"
+    noise = "2026-11-18 09:00:00,000 INFO bot: nothing to see here, just a busy log line\n" * 20000
+    with big.open("w") as fh:
+        fh.write(error_lines("members", "telegram_handle", 5))
+        for _ in range(60):  # ~90 MB: far more than one time slice
+            fh.write(noise)
+    app = make_app([big])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.incidents)  # rows appear before the scan ends
+        assert app.finished is None
+        await pilot.press("escape")
+        await scanned(pilot)
+        assert app.finished.phase == CANCELLED
+        assert app.incidents[0].count == 5
+        assert "stopped:" in screen_text(app)
+
+
+async def test_unreadable_and_missing_inputs_are_named_not_fatal(tmp_path: Path) -> None:
+    good = tmp_path / "good.log"
+    good.write_text(error_lines("items", "note", 2))
+    app = make_app([good, tmp_path / "missing.log"])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await scanned(pilot)
+        assert app.incidents[0].table == "items"
+        messages = [n.message for n in app._notifications]
+        assert any("missing.log" in m and "no such file" in m for m in messages)
