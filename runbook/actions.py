@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runbook.api import WRITE_PROBE_PREFER, path_segment, pgrst_name
-from runbook.findings import NOT_STALE, STALE, Cause, JournalView
+from runbook.findings import Cause, JournalView, parse_ts
 
 AUTO_RELOAD_SQL = """\
 -- Create an event trigger function
@@ -39,10 +39,9 @@ def action_items(
 ) -> list[dict[str, Any]]:
     """Action items `{key, item, type, priority, why, done}` derived from this incident."""
     table, column = incident["table"], incident["column"]
-    verdict, hint = cause.verdict, cause.hint
-    stale_like = verdict in ("stale_cache", "reload_not_applied") or (
-        verdict is None and hint != NOT_STALE
-    )
+    verdict = cause.effective_verdict  # the journal's, else the logs' when they decide one
+    undecided = verdict in (None, "unknown", "already_resolved")
+    reload_path = verdict in ("stale_cache", "reload_not_applied")
     items: list[dict[str, Any]] = []
 
     def add(
@@ -61,13 +60,13 @@ def action_items(
             "P1",
             "reloads were sent and the cache stayed stale",
         )
-    if stale_like:
+    if reload_path or undecided:
         add(
             "auto-reload-trigger",
             "Install the auto-reload event trigger (`pgrst-runbook install-auto-reload`, or the SQL "
             "in the appendix) so that every DDL statement sends `NOTIFY pgrst, 'reload schema'`",
             "prevent",
-            "P1" if verdict == "stale_cache" or hint == STALE else "P2",
+            "P1" if reload_path else "P2",
             "a migration without a reload leaves PostgREST's cache stale",
             _done(view, "EVENT TRIGGER"),
         )
@@ -81,19 +80,17 @@ def action_items(
             "P1",
             "the column is not in this database",
         )
-    if verdict in ("stale_cache", "reload_not_applied", "pending_migration") or (
-        verdict is None and hint != NOT_STALE
-    ):
+    if reload_path or undecided or verdict == "pending_migration":
         add(
             "ci-check",
             "Run `pgrst-runbook check` after migrations in CI and fail the deploy on drift "
             "between the database and PostgREST's cache",
             "detect",
-            "P1" if stale_like else "P2",
+            "P1" if reload_path else "P2",
             "drift between the database and the cache is caught before clients hit it",
         )
-    if verdict == "client_mismatch" or (verdict is None and hint == NOT_STALE):
-        nearest = [str(n.get("name")) for n in cause.nearest if n.get("name")]
+    if verdict == "client_mismatch":
+        nearest = cause.effective_nearest
         target = f" (the nearest existing column: '{nearest[0]}')" if nearest else ""
         add(
             "fix-client-key",
@@ -102,14 +99,19 @@ def action_items(
             "P1",
             "the failures continue until the client sends a real column",
         )
-    if verdict is None and hint == NOT_STALE:
+    if not cause.verdict and verdict != "stale_cache":
         add(
             "establish-cause",
-            f"Establish the cause with `pgrst-runbook run --table {table} --column {column}` "
-            "(database columns, cache, nearest columns)",
+            f"Confirm the cause against the database and the API with `pgrst-runbook run "
+            f"--table {table} --column {column}`",
             "process",
-            "P1",
-            "the logs rule out a stale cache but cannot tell a wrong key from a missing migration",
+            "P1" if undecided else "P2",
+            "the logs alone "
+            + (
+                "do not decide it"
+                if undecided
+                else f"make it {(cause.logs or {}).get('confidence')}"
+            ),
         )
     if (incident.get("context") or {}).get("renames"):
         add(
@@ -135,7 +137,9 @@ def _done(view: JournalView | None, marker: str) -> str | None:
         return None
     for entry in view.find("prevent", ("ok",)):
         if marker in str(entry.get("action") or ""):
-            return f"done in session {entry.get('session')} at {entry.get('ts')}"
+            ts = parse_ts(entry.get("ts"))
+            when = ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "an unknown time"
+            return f"done in session {entry.get('session')} at {when}"
     return None
 
 

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runbook.incidents import RELOAD_WINDOW
+import polars as pl
 
-STALE, NOT_STALE = "stale", "not_stale"  # where the logs alone point
+from runbook.incidents import RELOAD_WINDOW
+from runbook.log_diagnosis import diagnose_logs
+from runbook.log_facts import facts_from_events, facts_from_incident
 
 VERDICT_TEXT = {
     "stale_cache": "Stale schema cache: the column was in the database, PostgREST's cache lacked it",
@@ -44,6 +46,12 @@ WHY_NO_RELOAD = {
     "schema_not_exposed": "PostgREST does not serve the schema: a reload does not change "
     "`db-schemas`.",
 }
+NOT_FIXED_BY_RELOAD = (
+    "client_mismatch",
+    "pending_migration",
+    "table_missing",
+    "schema_not_exposed",
+)
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
 
 
@@ -152,8 +160,22 @@ class Cause:
     not_established: list[str] = field(default_factory=list)
     logs_prove: list[str] = field(default_factory=list)
     logs_cannot: list[str] = field(default_factory=list)
-    logs_point_to: str | None = None
-    hint: str | None = None  # STALE / NOT_STALE / None: the logs' lean, for action items
+    logs: dict[str, Any] | None = None  # `log_diagnosis.LogDiagnosis.as_dict()` + verdict_text
+    trigger_hint: str | None = None  # the migration the logs show before the failures
+
+    @property
+    def effective_verdict(self) -> str | None:
+        """The journal's verdict, else the logs' when they decide one (confirmed or likely)."""
+        if self.verdict:
+            return self.verdict
+        if self.logs and self.logs.get("confidence") != "unknown":
+            return str(self.logs["verdict"])
+        return None
+
+    @property
+    def effective_nearest(self) -> list[str]:
+        rows = self.nearest or [{"name": n} for n in (self.logs or {}).get("nearest_columns") or []]
+        return [str(n["name"]) for n in rows if n.get("name")]
 
 
 def journal_cause(view: JournalView, cause: Cause) -> None:
@@ -200,6 +222,25 @@ def _evidence(row: Any) -> dict[str, Any]:
 # -- the logs ------------------------------------------------------------------------------
 
 
+def logs_verdict(
+    incident: dict[str, Any], doc: dict[str, Any], events: pl.DataFrame | None, cause: Cause
+) -> None:
+    """Fill `cause.logs` with the verdict the logs alone support (`runbook.log_diagnosis`):
+    exact from the event table when given, else from the scan document."""
+    if events is not None and events.height:
+        facts = facts_from_events(incident, events)
+    else:
+        stats = doc.get("stats") or {}
+        facts = facts_from_incident(incident, doc.get("related") or [], stats.get("formats"))
+    found = diagnose_logs(facts).as_dict()
+    found["verdict_text"] = VERDICT_TEXT.get(found["verdict"], found["verdict"])
+    for row in found["evidence"]:
+        row["answer"] = {True: "yes", False: "no"}.get(row["fact"], "unknown")
+    cause.logs = found
+    if found["confidence"] != "unknown":
+        cause.why_no_reload = WHY_NO_RELOAD.get(found["verdict"])
+
+
 def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause) -> None:
     """Fill `cause.logs_prove`, `logs_cannot`, `logs_point_to` and `hint` from the logs alone."""
     ctx = incident.get("context") or {}
@@ -216,14 +257,20 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
         f"column '{column}' of '{table}' in its schema cache, from "
         f"{_clock(incident.get('first_seen'), first)} to {_clock(incident.get('last_seen'), first)}."
     )
-    migration = ctx.get("migration_before")
+    migration, adds = _trigger_migration(ctx, column, first)
     if migration:
         gap = seconds_between(migration.get("ts"), incident.get("first_seen"))
+        what = f"added column '{column}' to" if adds else "touched"
         prove.append(
-            f"A migration touching '{table}' ran at {_clock(migration.get('ts'), first)} "
+            f"A migration {what} '{table}' at {_clock(migration.get('ts'), first)} "
             f"(`{where(migration)}`), {span(gap)} before the first failure."
         )
         _load_between(migration, incident, reloads, postgrest_log, first, prove)
+        statement = " ".join(str(migration.get("message") or migration.get("detail") or "").split())
+        cause.trigger_hint = (
+            f"the logs show {statement or 'a migration'} at {_clock(migration.get('ts'), first)} "
+            f"({where(migration)})"
+        )
     else:
         cannot.append(
             f"When '{table}' last changed: no migration (DDL statement) touching it is in the logs "
@@ -259,10 +306,38 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
         cannot.append(
             f"When {ctx['untimed_errors']} of the failures happened: their lines carry no time."
         )
-    cannot.append(
-        f"Whether column '{column}' exists in the database: the logs do not show the database's "
-        f"columns (`pgrst-runbook run --table {table} --column {column}` checks it)."
-    )
+    if adds:
+        cannot.append(
+            f"Whether the database the failing clients reach is the one whose log shows '{column}' "
+            f"added (`pgrst-runbook run --table {table} --column {column}` checks it)."
+        )
+    else:
+        cannot.append(
+            f"Whether column '{column}' exists in the database: the logs do not show the "
+            f"database's columns (`pgrst-runbook run --table {table} --column {column}` checks it)."
+        )
+
+
+def _trigger_migration(
+    ctx: dict[str, Any], column: str, first: datetime | None
+) -> tuple[dict[str, Any] | None, bool]:
+    """The migration before the first failure that adds `column` (latest), else the last one
+    touching the table; and whether it adds the column."""
+    candidates = [*(ctx.get("migrations") or []), ctx.get("migration_before")]
+    before = [
+        m
+        for m in candidates
+        if m and (t := parse_ts(m.get("ts"))) and (first is None or t <= first)
+    ]
+    adding = [
+        m
+        for m in before
+        if str(m.get("column") or "").lower() == column.lower()
+        and "ADD" in str(m.get("detail") or "").upper()
+    ]
+    if adding:
+        return max(adding, key=lambda m: parse_ts(m["ts"])), True  # type: ignore[arg-type,return-value]
+    return ctx.get("migration_before"), False
 
 
 def _load_between(
@@ -315,15 +390,6 @@ def _after_loads(
             f"PostgREST loaded its schema cache at {_clock(load['ts'], first)} (`{where(load)}`); "
             "no failure follows it in the logs read."
         )
-        cannot.append(
-            "Whether the column was in the database all along (a stale cache) or clients stopped "
-            "sending the key at that time: the logs show only that the failures stopped."
-        )
-        cause.hint = STALE
-        cause.logs_point_to = (
-            "The failures stopped after a confirmed schema cache load: consistent with a stale "
-            "cache, not proof of it."
-        )
         return
     after = f"{ctx.get('errors_after_last_load')} failure(s) followed"
     if first_load == last_load:
@@ -343,12 +409,6 @@ def _after_loads(
     )
     cannot.append(
         "Whether another PostgREST instance, whose log was not read, served the failing requests."
-    )
-    cause.hint = NOT_STALE
-    cause.logs_point_to = (
-        f"The failures continued after a confirmed reload: this points to a client sending a key "
-        f"that is not a column of '{table}', or a migration not applied to this database; not "
-        "to a stale cache."
     )
 
 
@@ -423,7 +483,7 @@ def _mitigation_and_resolution(
         "basis": None,
         "prompt": "when the fix was confirmed",
     }
-    if cause.verdict is not None and cause.reload_helps is False:
+    if cause.effective_verdict in NOT_FIXED_BY_RELOAD:
         mitigation["definition"] = (
             "the fix of the client or the database (a reload does not fix this verdict)"
         )

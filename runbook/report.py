@@ -33,6 +33,7 @@ from runbook.findings import (
     journal_cause,
     key_times,
     log_findings,
+    logs_verdict,
     parse_ts,
     severity,
     span,
@@ -165,6 +166,7 @@ def build_report(
     formats = dict((doc.get("stats") or {}).get("formats") or {})
     cause = Cause()
     log_findings(incident, formats, cause)
+    logs_verdict(incident, doc, events, cause)
     if journal is not None:
         journal_cause(journal, cause)
     target_schema = incident.get("schema") or (
@@ -250,10 +252,11 @@ def _summary(
         sentences.append(f"The runbook's diagnosis: {cause.verdict_text}.")
         if cause.summary:
             sentences.append(cause.summary)
-    elif cause.logs_point_to:
+    elif cause.effective_verdict and cause.logs:
         sentences.append(
-            f"From the logs alone: {cause.logs_point_to[0].lower()}{cause.logs_point_to[1:]}"
+            f"From the logs alone ({cause.logs['confidence']}): {cause.logs['verdict_text']}."
         )
+        sentences.append(cause.logs["summary"])
     else:
         sentences.append("The logs alone do not establish the cause.")
         to_fill.append("the cause, once established")

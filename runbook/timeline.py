@@ -56,7 +56,7 @@ def timeline(
         add(
             m.get("ts"),
             f"Migration on '{m.get('table') or table}': {what}"
-            + (f" ({m['message']})" if m.get("message") else ""),
+            + (f" ({' '.join(str(m['message']).split())})" if m.get("message") else ""),
             where(m),
         )
     for r in ctx.get("renames") or []:
