@@ -35,13 +35,17 @@ TIMESTAMP = (
 PID = r"\[(\d+)(?:-\d+)?\]"
 
 # `statement: ` / `execute <name>: ` carry every logged statement (DDL, NOTIFY, pg_notify);
-# `does not exist` and the verbose `ERROR:  42` catch 42703/42P01; `STATEMENT:  ` is the SQL of a
-# failed statement; a tab starts every continuation line of a multi-line message.
-KEYWORDS = ("statement: ", "execute ", "does not exist", "ERROR:  42", "STATEMENT:  ", "\t")
+# `does not exist` is in every 42703/42P01 message (verbose ones too); `STATEMENT:  ` is the SQL
+# of a failed statement; a tab starts every continuation line of a multi-line message. Few on
+# purpose: the scanner makes one pass over the bytes per keyword (a tab costs least).
+KEYWORDS = ("statement: ", "execute ", "does not exist", "STATEMENT:  ", "\t")
+# A record can matter only if it holds one of these (see parsers.postgres_events).
+INTERESTING = r"(?i)\b(?:alter|create|drop|notify|pg_notify)\b|\b(?:ERROR|FATAL|PANIC|STATEMENT):  "
 
 _DOCKER = re.compile(DOCKER_PREFIX)
 _TAGGED = re.compile(TAGGED)
-_START = re.compile(rf"^(?:{SEVERITIES})$")
+# A record's first line: not indented (after any compose prefix), a severity tag, a message.
+_RECORD_START = re.compile(rf"(?:{DOCKER_PREFIX[1:]})?(?![ \t])(?:[^\t]*?[\s\]:>])?(?:{SEVERITIES}):  \S")
 # What a log_line_prefix leaves before the severity: a time (%m, %t, %n), a pid, user@db, or
 # nothing. Keeps `<time>: Failed listening ... ERROR:  ...` (PostgREST quoting PostgreSQL) out.
 _PREFIX_LOOK = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\[\d+(?:-\d+)?\]|^\d{10}\.\d{3}|@")
@@ -138,11 +142,7 @@ class PostgresLogFormat(LogFormat):
         return (tagged + continued) / len(considered) if tagged else 0.0
 
     def is_record_start(self, line: str) -> bool:
-        body = _body(line)
-        if body[:1].isspace():
-            return False
-        match = _TAGGED.match(body)
-        return bool(match and _START.match(match.group(2)))
+        return _RECORD_START.match(line) is not None
 
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame:
         return record_events(records(candidates, tz))
@@ -157,11 +157,19 @@ def records(candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame:
     # Every record's first line comes from `head`, whether or not it was a candidate itself. A
     # head that holds a keyword but is not among these candidates was read in an earlier chunk
     # (the scanner keeps context across chunks): that record was reported there, so it is
-    # dropped here rather than reported twice.
+    # dropped here rather than reported twice. Records with no DDL/NOTIFY word and no error are
+    # dropped before any real work (with log_statement = 'all' that is nearly all of them).
     heads = (
         candidates.group_by("record_no")
-        .agg(pl.col("head").first(), (pl.col("line_no") == pl.col("record_no")).any().alias("here"))
-        .filter(pl.col("here") | ~pl.col("head").str.contains_any(list(KEYWORDS)))
+        .agg(
+            pl.col("head").first(),
+            (pl.col("line_no") == pl.col("record_no")).any().alias("here"),
+            pl.col("line").str.contains(INTERESTING).any().alias("interesting"),
+        )
+        .filter(
+            (pl.col("here") | ~pl.col("head").str.contains_any(list(KEYWORDS)))
+            & (pl.col("interesting") | pl.col("head").str.contains(INTERESTING))
+        )
         .select(
             "record_no",
             pl.col("record_no").alias("line_no"),
