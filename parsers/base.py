@@ -12,6 +12,9 @@ The scanner hands `parse` a frame with `line_no`, `record_no`, `line` (the candi
 `head` (the first line of its record; equal to `line` for one-line records), and conforms what
 comes back to the event schema (`runbook.events`). `parse` returns the candidate frame with
 event columns added (keep `line` and `head`: `raw` is built from them when a parser sets none).
+A parser may add a boolean `malformed` column for lines it recognised as broken records (a cut
+JSON object): they are counted in `lines_skipped`, as are candidate lines whose whole record
+yielded no event.
 
 Formats whose records are not lines (a JSON array export, CSV with quoted newlines) set
 `whole_file = True` and implement `parse_document(data, tz)` instead: the scanner hands them the

@@ -47,6 +47,9 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
     Rows with no recognisable error get nulls everywhere. A bare code (`PGRST204` mentioned in
     an alert rule) yields the code with null table and column: never an incident by itself.
     """
+    # Python's repr and util.inspect escape the quotes around names as \' when a message holds
+    # both quote kinds; the wording is matched on the unescaped form.
+    text = text.str.replace_all("\\'", "'", literal=True)
     new_col, new_tab = _group(text, PGRST204_NEW, 1), _group(text, PGRST204_NEW, 2)
     old_col, old_tab = _group(text, PGRST204_OLD, 1), _group(text, PGRST204_OLD, 2)
     qname205 = _group(text, PGRST205, 1)

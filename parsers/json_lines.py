@@ -293,6 +293,7 @@ class JsonLinesFormat(LogFormat):
             pl.coalesce(pl.col("table"), mine(_first("table"))).alias("table"),
             pl.coalesce(pl.col("column"), mine(_first("column"))).alias("column"),
             pl.coalesce(pl.col("message"), mine(_first("message"))).alias("message"),
+            broken.alias("malformed"),  # counted as skipped by the scanner
             mine(level).alias("level"),
             mine(_first("logger")).alias("detail"),
             pl.coalesce(mine(_first("request_id")), request_id_in(pl.col("line"))).alias("request_id"),

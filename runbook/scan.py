@@ -95,7 +95,7 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
     scanner: SourceScanner | None = None
     try:
         with source.open() as stream:
-            first = stream.read(options.chunk_bytes)
+            first = stream.read(max(options.chunk_bytes, SNIFF_BYTES))
             scanner = scanner_for(source, first, options)
             if scanner.fmt.whole_file:
                 frames.append(scanner.document(first + stream.read()))

@@ -38,6 +38,7 @@ class SourceStats:
     invalid_utf8_lines: int = 0
     events: int = 0
     error: str | None = None
+    store: dict[str, object] | None = None  # a log store's own stats (runbook.stores)
 
 
 def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -66,6 +67,7 @@ class SourceScanner:
         self._pending = b""  # an incomplete last line, completed by the next feed
         self._context = b""  # the tail of processed complete lines (for record heads)
         self._lines_done = 0  # complete lines processed so far
+        self._multiline = type(fmt).is_record_start is not LogFormat.is_record_start
 
     @property
     def lines_done(self) -> int:
@@ -85,20 +87,53 @@ class SourceScanner:
         else:
             work = bytes(data)
         end = work.rfind(b"\n") + 1
+        if self._multiline and end > offset:
+            # Hold back the last record: its continuation lines may come with the next feed,
+            # and a record's lines must reach `parse` together to become one event.
+            end = self._last_record_start(work, offset, end)
         if end <= offset:
             self._pending = work[offset:]
             return empty_events()
         self._pending = work[end:]
         return self._process(work, offset, end)
 
-    def finish(self) -> pl.DataFrame:
-        """Scan what remains (a last line without a newline)."""
+    def flush(self) -> pl.DataFrame:
+        """Scan the complete lines held back (the last, maybe unfinished, record) now.
+
+        For live follow when the input goes quiet; a later continuation line then forms an
+        event of its own, which incident counting still joins to its record.
+        """
         if not self._pending:
             return empty_events()
         offset = len(self._context)
-        work = self._context + self._pending + b"\n"
+        work = self._context + self._pending
+        end = work.rfind(b"\n") + 1
+        if end <= offset:
+            return empty_events()
+        self._pending = work[end:]
+        return self._process(work, offset, end)
+
+    def finish(self) -> pl.DataFrame:
+        """Scan what remains (the held-back record, a last line without a newline)."""
+        if not self._pending:
+            return empty_events()
+        offset = len(self._context)
+        tail = self._pending if self._pending.endswith(b"\n") else self._pending + b"\n"
+        work = self._context + tail
         self._pending = b""
         return self._process(work, offset, len(work))
+
+    def _last_record_start(self, work: bytes, offset: int, end: int) -> int:
+        """Where the last record in `work[offset:end]` begins (or `end` if none is near)."""
+        line_end = end - 1
+        for _ in range(MAX_LOOKBACK_LINES):
+            begin = work.rfind(b"\n", offset, line_end) + 1 or offset
+            if self.fmt.is_record_start(self._decode(work[begin:line_end], count=False)):
+                return begin
+            if begin <= offset:
+                return end  # the record began before this region: nothing to hold back
+            line_end = begin - 1
+        return end
 
     def document(self, data: bytes) -> pl.DataFrame:
         """Scan a whole input at once, for formats whose records are not lines."""
@@ -193,14 +228,23 @@ class SourceScanner:
             return raw.decode("utf-8", "replace")
 
     def _events(self, candidates: pl.DataFrame) -> pl.DataFrame:
-        parsed = conform(with_raw(self.fmt.parse(candidates, self.tz))).collect()
-        return self._finish(parsed, candidates)
+        parsed = with_raw(self.fmt.parse(candidates, self.tz)).collect()
+        malformed: list[int] = []
+        if "malformed" in parsed.columns:  # lines a parser recognised as broken records
+            malformed = parsed.filter(pl.col("malformed").fill_null(False))["line_no"].to_list()
+        return self._finish(conform(parsed).collect(), candidates, malformed)
 
-    def _finish(self, parsed: pl.DataFrame, candidates: pl.DataFrame | None) -> pl.DataFrame:
+    def _finish(
+        self, parsed: pl.DataFrame, candidates: pl.DataFrame | None, malformed: list[int] | None = None
+    ) -> pl.DataFrame:
         events = parsed.filter(pl.col("kind").is_not_null())
         if candidates is not None:
-            used = events["line_no"].n_unique() if events.height else 0
-            self.stats.lines_skipped += candidates.height - used
+            # A candidate line is skipped when nothing came of its record (a line merged into
+            # its record's event was used, not skipped).
+            kept = events["record_no"].unique().to_list() if events.height else []
+            self.stats.lines_skipped += candidates.filter(
+                ~pl.col("record_no").is_in(kept) | pl.col("line_no").is_in(malformed or [])
+            ).height
         if events.height == 0:
             return empty_events()
         events = events.with_columns(
