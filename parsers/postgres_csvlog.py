@@ -228,6 +228,6 @@ def document_events(rows: pl.DataFrame, base_line: int, tz: str) -> pl.DataFrame
     ).cast(RECORD_SCHEMA)
     events = record_events(recs)
     if torn.height:
-        events = pl.concat([events, torn.with_columns(pl.lit(None, dtype=pl.String).alias("kind"))],
+        events = pl.concat([events, torn.with_columns(pl.lit(None, dtype=pl.String).alias("kind"), pl.lit(True).alias("malformed"))],
                            how="diagonal_relaxed")
     return events

@@ -57,8 +57,8 @@ def detect(sample: bytes) -> LogFormat:
     """The format of a source from its first bytes (decoded leniently)."""
     text = sample.decode("utf-8", "replace")
     lines = text.splitlines()
-    if len(sample) >= 64 * 1024 and lines:
-        lines = lines[:-1]  # the cut may have split the last line
+    if len(sample) >= 64 * 1024 and len(lines) > 1:
+        lines = lines[:-1]  # the cut may have split the last line (unless it is the only one)
     lines = lines[:SNIFF_LINES]
     best, best_share = BY_NAME["generic"], 0.0
     for fmt in FORMATS:

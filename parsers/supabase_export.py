@@ -498,8 +498,8 @@ def flat_events(flat: pl.DataFrame, torn: list[int] | None = None) -> pl.DataFra
     frames = [_edge_events(rows), _postgrest_events(rows), _postgres_events(rows), _app_events(rows)]
     frames = [frame for frame in frames if frame.height]
     if torn:
-        frames.append(pl.DataFrame({"line_no": torn, "kind": [None] * len(torn)},
-                                   schema={"line_no": pl.Int64, "kind": pl.String}))
+        frames.append(pl.DataFrame({"line_no": torn, "kind": [None] * len(torn), "malformed": [True] * len(torn)},
+                                   schema={"line_no": pl.Int64, "kind": pl.String, "malformed": pl.Boolean}))
     if not frames:
         return pl.DataFrame(schema={"line_no": pl.Int64, "kind": pl.String})
     events = pl.concat(frames, how="diagonal_relaxed")

@@ -139,8 +139,10 @@ class SourceScanner:
         """Scan a whole input at once, for formats whose records are not lines."""
         self.stats.bytes_read += len(data)
         self.stats.lines_read += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-        parsed = conform(with_raw(self.fmt.parse_document(data, self.tz))).collect()
-        return self._finish(parsed, candidates=None)
+        parsed = with_raw(self.fmt.parse_document(data, self.tz)).collect()
+        if "malformed" in parsed.columns:  # torn records the format recognised
+            self.stats.lines_skipped += int(parsed["malformed"].fill_null(False).sum())
+        return self._finish(conform(parsed).collect(), candidates=None)
 
     # -- internals -------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from parsers.supabase_export import SupabaseCsvExportFormat, SupabaseJsonExportFormat
 from runbook.scan import ScanOptions, scan_paths
@@ -81,7 +80,6 @@ def test_json_lines_with_a_torn_line() -> None:
     assert rows(result.events, "line_no", "kind") == [(1, "migration"), (2, "cache_reload"), (5, "cache_load")]
 
 
-@pytest.mark.xfail(strict=True, reason="core: SourceScanner.document() never adds to lines_skipped")
 def test_torn_json_records_are_counted() -> None:
     assert scan(NDJSON).stats()["lines_skipped"] == 1
 
@@ -132,11 +130,6 @@ def test_error_reply_and_empty_inputs_never_raise(tmp_path) -> None:
     assert result.stats()["unreadable"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: registry.detect() drops the last (cut) line of a 64 KiB sample, so a one-line "
-    "JSON document larger than that leaves nothing to sniff",
-)
 def test_large_one_line_api_reply_is_detected(tmp_path) -> None:
     reply = json.loads(REPLY.read_text())
     reply["result"] = reply["result"] * 200
