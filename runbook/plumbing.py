@@ -401,7 +401,8 @@ def _backends(
                     ELSE host(client_addr) || ':' || client_port END,
                coalesce(query, '')
         FROM pg_catalog.pg_stat_activity
-        WHERE backend_type = 'client backend' AND datname = current_database()
+        WHERE ((backend_type = 'client backend' AND datname = current_database())
+               OR backend_type IS NULL)  -- other roles' sessions: hidden, unless we may see them
           AND pid <> pg_catalog.pg_backend_pid()
         ORDER BY backend_start
         """

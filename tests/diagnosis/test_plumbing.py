@@ -137,3 +137,18 @@ def test_a_real_replica_is_recognised(replica: Replica) -> None:
     assert any("read replica" in p for p in report.problems())
     # the pooler check does not take a different port for a proxy: the replica listens on it
     assert not report.pooler.likely
+
+
+def test_an_unprivileged_role_cannot_prove_there_is_no_listener(
+    db_dsn: str, pg_server, postgrest
+) -> None:
+    """Other roles' queries read `<insufficient privilege>`: no listener seen proves nothing."""
+    server = postgrest(db_dsn, listener=False)
+    server.wait_for_load_count(1)
+    dbname = db_dsn.rsplit("/", 1)[1]
+    weak = pg_server.dsn(dbname, user=pg_server.password_role, password=pg_server.password)
+    report = plumbing(weak)
+    assert report.listeners == [] and report.listeners_visible is False
+    assert report.listening is None
+    assert rows(report)["plumbing.listener"] is None
+    assert not any("LISTENs" in p for p in report.problems())
