@@ -95,6 +95,13 @@ class PostgresLogFormat(LogFormat):
         ),
         Sample(
             (
+                "2026-11-25 13:18:05 UTC [31700]: [3-1] user=postgres,db=app,app=psql,client=[local] "
+                'LOG:  statement: DROP TABLE IF EXISTS "Billing"."Old ""Invoices""", public.tmp;',
+            ),
+            {"kind": "migration", "schema": "Billing", "table": 'Old "Invoices"', "detail": "DROP TABLE"},
+        ),
+        Sample(
+            (
                 "postgres-1  | 2026-11-25 13:02:35.968 UTC [6710] postgres@app LOG:  execute <unnamed>: "
                 "SELECT pg_notify('pgrst', 'reload schema')",
             ),
@@ -116,6 +123,14 @@ class PostgresLogFormat(LogFormat):
                 "2026-11-25 13:02:35.952 UTC [6707] postgres@app STATEMENT:  SELECT adminname FROM mypoolr;",
             ),
             {"kind": "db_error", "code": "42703", "table": "mypoolr", "column": "adminname"},
+        ),
+        Sample(
+            (
+                "2026-11-25 13:02:35.983 UTC [31615] postgres@app ERROR:  column p.adminname does not exist "
+                "at character 8",
+                "2026-11-25 13:02:35.983 UTC [31615] postgres@app STATEMENT:  SELECT p.adminname FROM public.mypoolr p;",
+            ),
+            {"kind": "db_error", "code": "42703", "schema": "public", "table": "mypoolr", "column": "adminname"},
         ),
         Sample(
             (

@@ -87,3 +87,35 @@ def event_keys(events: pl.DataFrame) -> list[tuple]:
         events.select("kind", "schema", "table", "column", "detail", "code").iter_rows(),
         key=repr,
     )
+
+
+HOSTILE_TOKENS = (b'"', b"\n", b"\r\n", b"\t", b",", b"{", b"}", b"[", b"\\", b"\xff", b"\x00", b"'",
+                  b"ERROR:  ", b"statement: ALTER TABLE ", b"STATEMENT:  ", b'"result": [', b"1e400")
+
+
+def mangled(data: bytes, seed: int) -> bytes:
+    """`data` with random cuts, insertions of syntax characters and flipped bytes (reproducible)."""
+    import random
+
+    rnd = random.Random(seed)
+    out = bytearray(data)
+    for _ in range(rnd.randint(1, 40)):
+        at = rnd.randrange(len(out)) if out else 0
+        roll = rnd.random()
+        if roll < 0.3:
+            del out[at : at + rnd.randint(1, 50)]
+        elif roll < 0.6:
+            out[at:at] = b"".join(rnd.choice(HOSTILE_TOKENS) for _ in range(rnd.randint(1, 5)))
+        elif out:
+            out[at] = rnd.randrange(256)
+    return bytes(out)
+
+
+def scan_bytes(fmt, data: bytes) -> pl.DataFrame:
+    """Events of `data` in format `fmt`, straight through the scanner (no detection)."""
+    from runbook.scanner import SourceScanner
+
+    scanner = SourceScanner("hostile", fmt)
+    if fmt.whole_file:
+        return scanner.document(data)
+    return pl.concat([scanner.feed(data), scanner.finish()])

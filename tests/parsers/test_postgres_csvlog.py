@@ -19,9 +19,11 @@ from tests.parsers.postgres_fixtures import (
     STDERR,
     db_errors,
     event_keys,
+    mangled,
     migrations,
     reloads,
     scan,
+    scan_bytes,
 )
 
 
@@ -130,3 +132,9 @@ def test_sniff() -> None:
     assert fmt.sniff(CSVLOG.read_text().splitlines()[:40]) >= 0.95
     assert fmt.sniff(STDERR.read_text().splitlines()[:40]) == 0
     assert fmt.sniff(["id,timestamp,event_message", "1,2026-06-22T09:34:06,hello"]) == 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mangled_input_never_raises(seed) -> None:
+    events = scan_bytes(PostgresCsvlogFormat(), mangled(CSVLOG.read_bytes(), seed))
+    assert set(events["kind"].drop_nulls()) <= {"migration", "cache_reload", "config_reload", "db_error"}

@@ -18,9 +18,11 @@ from tests.parsers.postgres_fixtures import (
     STDERR,
     db_errors,
     event_keys,
+    mangled,
     migrations,
     reloads,
     scan,
+    scan_bytes,
 )
 
 
@@ -85,3 +87,9 @@ def test_sniff_is_specific() -> None:
     supabase_row = '{"event_message": "x", "timestamp": 1, "error_severity": "LOG"}'
     pino = '{"level":50,"time":1732539755000,"pid":7,"msg":"insert failed"}'
     assert fmt.sniff([supabase_row, pino]) == 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mangled_input_never_raises(seed) -> None:
+    events = scan_bytes(PostgresJsonlogFormat(), mangled(JSONLOG.read_bytes(), seed))
+    assert set(events["kind"].drop_nulls()) <= {"migration", "cache_reload", "config_reload", "db_error"}

@@ -18,9 +18,11 @@ from tests.parsers.postgres_fixtures import (
     STDERR,
     db_errors,
     event_keys,
+    mangled,
     migrations,
     reloads,
     scan,
+    scan_bytes,
 )
 
 
@@ -141,3 +143,9 @@ def test_sniff_is_specific() -> None:
                       '"pgrst" channel. ERROR:  could not access status of transaction 12345']) == 0
     assert fmt.sniff(["ERROR:    Exception in ASGI application"]) == 0
     assert fmt.sniff(["2026-11-18 09:15:01,223 ERROR app: insert failed"]) == 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mangled_input_never_raises(seed) -> None:
+    events = scan_bytes(PostgresLogFormat(), mangled(STDERR.read_bytes(), seed))
+    assert set(events["kind"].drop_nulls()) <= {"migration", "cache_reload", "config_reload", "db_error"}

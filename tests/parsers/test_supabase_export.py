@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from parsers.supabase_export import SupabaseCsvExportFormat, SupabaseJsonExportFormat
 from runbook.scan import ScanOptions, scan_paths
+from tests.parsers.postgres_fixtures import mangled, scan_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "supabase"
 EDGE = FIXTURES / "edge_logs_bigquery.json"
@@ -146,3 +148,11 @@ def test_sniff_is_specific() -> None:
     assert csv_fmt.sniff(["2026-11-25 13:02:26.894 UTC,,,6623,,6b06dc62.19df,1,,2026-11-25 13:02:26 UTC"]) == 0
     assert csv_fmt.sniff(CSV.read_text().splitlines()[:3]) == 1.0
     assert json_fmt.sniff(EDGE.read_text().splitlines()[:50]) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize(("fmt", "path"), [(SupabaseJsonExportFormat(), EDGE), (SupabaseJsonExportFormat(), REPLY),
+                                           (SupabaseCsvExportFormat(), CSV)], ids=["edge", "reply", "csv"])
+def test_mangled_input_never_raises(fmt, path, seed) -> None:
+    events = scan_bytes(fmt, mangled(path.read_bytes(), seed))
+    assert events.filter(pl.col("code") == "PGRST204")["kind"].unique().to_list() in ([], ["schema_cache_error"])
