@@ -143,10 +143,18 @@ def key(value: object) -> Md:
 
 
 def yaml(value: object) -> Md:
-    """A YAML scalar: numbers, booleans and null as they are, text as a JSON-quoted string."""
+    """A YAML scalar: numbers, booleans and null as they are, text as a JSON-quoted string.
+
+    Markdown metacharacters become `\\uXXXX` escapes (valid YAML and JSON): a renderer that does
+    not know front matter shows it as text, which must then be as inert as the rest.
+    """
     if value is None or isinstance(value, bool | int | float):
         return Md(json.dumps(value))
-    return Md(json.dumps(_one_line(value), ensure_ascii=False))
+    text = json.dumps(_one_line(value), ensure_ascii=False)
+    return Md(_YAML_INERT.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+_YAML_INERT = re.compile(r"[<>&`\[\]|*#$~]|(?<!\w)_|_(?!\w)")
 
 
 def label(value: object) -> Md:

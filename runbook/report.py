@@ -42,6 +42,7 @@ from runbook.findings import (
 from runbook.incidents import endpoint, pgrst204_requests, table_of_path
 from runbook.journal import read_entries
 from runbook.markdown import render
+from runbook.redact import redact
 from runbook.timeline import chart as build_chart
 from runbook.timeline import timeline as build_timeline
 
@@ -94,7 +95,19 @@ class Report:
         return ".".join(p for p in (self.schema, self.table, self.column) if p)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "target": self.target}
+        """The model as JSON-ready data, every string redacted (a journal written by hand, or
+        an old one, may hold what `runbook.journal` would have masked)."""
+        return _redacted({**asdict(self), "target": self.target})
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
 
 
 # -- inputs --------------------------------------------------------------------------------

@@ -107,12 +107,14 @@ def run(args: argparse.Namespace) -> int:
             save_text(args.output, text, force=args.force)
             _warn(f"report written to {args.output}")
         if args.checklist is not None:
+            existed = args.checklist.exists()
             added = save_checklist(args.checklist, report, args.templates)
-            _warn(
-                f"checklist {args.checklist}: added {len(added)} item(s)"
-                if added
-                else f"checklist {args.checklist}: up to date"
-            )
+            if not existed:
+                _warn(f"checklist {args.checklist}: created with {len(added)} item(s)")
+            elif added:
+                _warn(f"checklist {args.checklist}: added {len(added)} item(s)")
+            else:
+                _warn(f"checklist {args.checklist}: up to date")
     except ReportError as exc:
         return _fail(str(exc), Exit.USAGE)
     except TemplateProblem as exc:
