@@ -299,7 +299,7 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
     _after_loads(ctx, table, column, first, postgrest_log, cause)
     if ctx.get("access_400s"):
         prove.append(
-            f"The PostgREST access log shows {ctx['access_400s']} failed write(s) (HTTP 400) to "
+            f"The access or gateway log shows {ctx['access_400s']} failed write(s) (HTTP 400) to "
             f"'{table}' in the same period."
         )
     if ctx.get("untimed_errors"):
