@@ -1,0 +1,303 @@
+"""The SQL sent to a log store: one aggregate per window, a few samples, column discovery.
+
+Every query returns rows of the same eight columns (`COLUMNS`), told apart by `k` (`KIND`):
+- `e`: PGRST204 errors of one (table, column, minute): count, first and last time (µs).
+- `c`: the control row, always exactly one per window (`count()` over the window). A reply
+  without it was not an answer, so a window is never read as "no incidents" by mistake.
+- `x`: a context row (a PostgREST reload/load/listener line or a DDL statement), with its
+  message, at most `CONTEXT_LIMIT` per window.
+- `s`: a sample row of one (table, column), with its message, for the parsers to read.
+
+Both PGRST204 wordings are matched with the parsers' own patterns (`parsers.error_body`), and
+table and column are cut out in the engine with `extract()`. Values reach the SQL through a
+`Binder`: ClickHouse binds every value server-side (`{v0:String}` + `param_v0`, names as
+`{v1:Identifier}`); Supabase's endpoint binds nothing, so values are inlined as escaped literals
+and names are fixed identifiers. (Hence the `noqa: S608` below: the f-strings assemble SQL
+from fixed text and binder output only, never from a raw value.)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from parsers.error_body import PGRST204_NEW, PGRST204_OLD
+
+# Short names: one aggregate row per (table, column, minute) is most of what crosses the wire.
+KIND, TABLE, COLUMN, COUNT, FIRST, LAST, SERVICE, MESSAGE = "k", "t", "c", "n", "f", "l", "s", "m"
+COLUMNS = (KIND, TABLE, COLUMN, COUNT, FIRST, LAST, SERVICE, MESSAGE)
+ERRORS, CONTROL, CONTEXT, SAMPLE = "e", "c", "x", "s"
+CONTEXT_LIMIT = 200
+
+GROUP = "(.*?)"
+# One capture group each, so that `extract()` (first group) returns the table or the column of
+# exactly the match the parsers' two-group patterns find.
+NEW_COLUMN = PGRST204_NEW.replace(GROUP, ".*?", 2).replace(".*?", GROUP, 1)
+NEW_TABLE = PGRST204_NEW.replace(GROUP, ".*?", 1)
+OLD_COLUMN = PGRST204_OLD.replace(GROUP, ".*?", 2).replace(".*?", GROUP, 1)
+OLD_TABLE = PGRST204_OLD.replace(GROUP, ".*?", 1)
+# Cheap substring tests before the regular expressions (`position` is SIMD, `match` is not).
+NEEDLES = ("' column of '", "' of relation '")
+
+# PostgREST stderr lines about the schema cache and its listener (parsers.postgrest_stderr).
+RELOAD_NEEDLES = (
+    "schema cache reload message",
+    "Schema cache loaded",
+    "loading the schema cache",
+    "Failed to load the schema cache",
+    "notifications on the",
+    "listening for database notifications",
+    "Failed listening for",
+    "Retrying listening for",
+)
+# DDL and reload requests in PostgreSQL logs, any case (parsers.postgres_log).
+DDL_NEEDLES = ("alter table", "create table", "drop table", "reload schema", "notify pgrst")
+
+SOURCE_NAME = re.compile(r"^[a-z_]+$")
+DT64 = "DateTime64(6, 'UTC')"
+DT = "DateTime('UTC')"
+_PLAIN_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Binder(Protocol):
+    """How values and names get into a query."""
+
+    def value(self, value: object, ch_type: str) -> str:
+        """SQL text standing for `value` of ClickHouse type `ch_type`."""
+        ...
+
+    def ident(self, name: str) -> str:
+        """SQL text standing for the column or table `name`."""
+        ...
+
+
+def sql_time(moment: datetime) -> str:
+    """`2026-11-18 09:00:00.000000`: a UTC datetime as ClickHouse reads a DateTime64(6)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def literal(text: str) -> str:
+    """`text` as a ClickHouse string literal: quotes and backslashes escaped."""
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace("'", "\\'")
+        .replace("\0", "\\0")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f"'{escaped}'"
+
+
+def escaped_param(text: str) -> str:
+    """`text` in ClickHouse's "escaped" format, as `param_<name>` values are parsed."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\0", "\\0")
+    )
+
+
+def _text(value: object, ch_type: str) -> str:
+    if isinstance(value, datetime):
+        return sql_time(value) if ch_type.startswith("DateTime64") else f"{value:%Y-%m-%d %H:%M:%S}"
+    return str(value)
+
+
+@dataclass
+class Bound:
+    """ClickHouse: every value and name bound server-side; `params` go out as `param_<key>`."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def _bind(self, text: str, ch_type: str) -> str:
+        key = self._keys.get((text, ch_type))
+        if key is None:
+            key = f"v{len(self._keys)}"
+            self._keys[(text, ch_type)] = key
+            self.params[key] = escaped_param(text)
+        return f"{{{key}:{ch_type}}}"
+
+    def value(self, value: object, ch_type: str) -> str:
+        return self._bind(_text(value, ch_type), ch_type)
+
+    def ident(self, name: str) -> str:
+        return self._bind(name, "Identifier")
+
+    def url_params(self) -> dict[str, str]:
+        return {f"param_{key}": text for key, text in self.params.items()}
+
+
+class Inlined:
+    """Supabase: values inlined as escaped literals; names must be plain fixed identifiers."""
+
+    def value(self, value: object, ch_type: str) -> str:
+        if ch_type.startswith("DateTime64"):
+            assert isinstance(value, datetime)
+            return f"toDateTime64({literal(sql_time(value))}, 6, 'UTC')"
+        if ch_type.startswith("DateTime"):
+            assert isinstance(value, datetime)
+            return f"toDateTime({literal(value.strftime('%Y-%m-%d %H:%M:%S'))}, 'UTC')"
+        if ch_type == "UInt64":
+            return str(int(value))  # type: ignore[call-overload]
+        return literal(str(value))
+
+    def ident(self, name: str) -> str:
+        if not _PLAIN_IDENT.match(name):
+            raise ValueError(f"not a plain identifier: {name!r}")
+        return name
+
+
+def check_source_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` when every one matches `^[a-z_]+$`; ValueError naming the first that does not."""
+    for name in names:
+        if not SOURCE_NAME.match(name):
+            raise ValueError(f"invalid source name {name!r} (expected lower-case letters and _)")
+    return names
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """Where the logs are and which columns hold what.
+
+    `database` None means an unqualified table (Supabase's `logs`). `prune` is a DateTime
+    column equal to the timestamp cut to whole seconds (otel's `TimestampTime`, in the
+    table's sort key): bounding it too lets the engine skip granules.
+    """
+
+    database: str | None
+    name: str
+    ts: str
+    message: str
+    service: str | None = None
+    prune: str | None = None
+
+
+@dataclass(frozen=True)
+class Range:
+    """The half-open `[start, end)` one query reads, and the sources it is narrowed to."""
+
+    start: datetime
+    end: datetime
+    services: tuple[str, ...] = ()
+
+
+def _table_ref(table: LogTable, b: Binder) -> str:
+    if table.database is None:
+        return b.ident(table.name)
+    return f"{b.ident(table.database)}.{b.ident(table.name)}"
+
+
+def _where_range(table: LogTable, b: Binder, rng: Range, *, services: bool = True) -> str:
+    ts = b.ident(table.ts)
+    parts = [
+        f"{ts} >= {b.value(rng.start, DT64)}",
+        f"{ts} < {b.value(rng.end, DT64)}",
+    ]
+    if table.prune:
+        prune = b.ident(table.prune)
+        # Whole seconds: [floor(start), floor(end)] holds every timestamp in [start, end).
+        parts.append(f"{prune} >= {b.value(rng.start.replace(microsecond=0), DT)}")
+        parts.append(f"{prune} <= {b.value(rng.end.replace(microsecond=0), DT)}")
+    if services and rng.services and table.service:
+        names = ", ".join(b.value(name, "String") for name in rng.services)
+        parts.append(f"{b.ident(table.service)} IN ({names})")
+    return " AND ".join(parts)
+
+
+def _micros(expr: str) -> str:
+    return f"toUnixTimestamp64Micro(toDateTime64({expr}, 6, 'UTC'))"
+
+
+def _service(table: LogTable, b: Binder) -> str:
+    return f"toString({b.ident(table.service)})" if table.service else "''"
+
+
+def _matched(table: LogTable, b: Binder, rng: Range, *, with_text: bool) -> str:
+    """Rows in range with either PGRST204 wording, with table and column cut out."""
+    msg = b.ident(table.message)
+    new, old = b.value(PGRST204_NEW, "String"), b.value(PGRST204_OLD, "String")
+    is_new = f"match({msg}, {new})"
+    needles = " OR ".join(f"position({msg}, {b.value(n, 'String')}) > 0" for n in NEEDLES)
+    extra = f", {_service(table, b)} AS _pgr_svc, {msg} AS _pgr_msg" if with_text else ""
+    return (
+        f"SELECT {b.ident(table.ts)} AS _pgr_ts, "  # noqa: S608 - values only via the binder
+        f"if({is_new}, extract({msg}, {b.value(NEW_TABLE, 'String')}), "
+        f"extract({msg}, {b.value(OLD_TABLE, 'String')})) AS _pgr_tbl, "
+        f"if({is_new}, extract({msg}, {b.value(NEW_COLUMN, 'String')}), "
+        f"extract({msg}, {b.value(OLD_COLUMN, 'String')})) AS _pgr_col{extra} "
+        f"FROM {_table_ref(table, b)} "
+        f"WHERE {_where_range(table, b, rng)} AND ({needles}) "
+        f"AND ({is_new} OR match({msg}, {old}))"
+    )
+
+
+def _context_predicate(table: LogTable, b: Binder) -> str:
+    msg = b.ident(table.message)
+    exact = [f"position({msg}, {b.value(n, 'String')}) > 0" for n in RELOAD_NEEDLES]
+    folded = [f"positionCaseInsensitive({msg}, {b.value(n, 'String')}) > 0" for n in DDL_NEEDLES]
+    return " OR ".join(exact + folded)
+
+
+def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONTEXT_LIMIT) -> str:
+    """Errors per (table, column, minute), the control row and the context rows of one window.
+
+    Context rows are looked for in every source (reloads are in `postgrest_logs` and DDL in
+    `postgres_logs` even when errors are searched elsewhere).
+    """
+    limit = b.value(context_limit, "UInt64")
+    errors = (
+        f"SELECT '{ERRORS}' AS k, _pgr_tbl AS t, _pgr_col AS c, "  # noqa: S608 - values only via the binder
+        f"count() AS n, {_micros('min(_pgr_ts)')} AS f, "
+        f"{_micros('max(_pgr_ts)')} AS l, '' AS s, '' AS m "
+        f"FROM ({_matched(table, b, rng, with_text=False)}) "
+        f"GROUP BY _pgr_tbl, _pgr_col, toStartOfMinute(_pgr_ts)"
+    )
+    control = (
+        f"SELECT '{CONTROL}', '', '', count(), {_micros('min(_pgr_ts)')}, "  # noqa: S608 - values only via the binder
+        f"{_micros('max(_pgr_ts)')}, '', '' "
+        f"FROM (SELECT {b.ident(table.ts)} AS _pgr_ts FROM {_table_ref(table, b)} "
+        f"WHERE {_where_range(table, b, rng)})"
+    )
+    context = (
+        f"SELECT '{CONTEXT}', '', '', 1, {_micros('_pgr_ts')}, {_micros('_pgr_ts')}, "  # noqa: S608 - values only via the binder
+        f"_pgr_svc, _pgr_msg FROM (SELECT {b.ident(table.ts)} AS _pgr_ts, "
+        f"{_service(table, b)} AS _pgr_svc, {b.ident(table.message)} AS _pgr_msg "
+        f"FROM {_table_ref(table, b)} "
+        f"WHERE {_where_range(table, b, rng, services=False)} AND ({_context_predicate(table, b)}) "
+        f"ORDER BY _pgr_ts LIMIT {limit})"
+    )
+    return f"{errors} UNION ALL {control} UNION ALL {context}"
+
+
+def samples_sql(
+    table: LogTable, b: Binder, rng: Range, pairs: list[tuple[str, str]], per_pair: int
+) -> str:
+    """The first `per_pair` rows of each (table, column) in `pairs` (names as the SQL cut them)."""
+    if not pairs:
+        raise ValueError("no pairs to sample")
+    wanted = " OR ".join(
+        f"(_pgr_tbl = {b.value(t, 'String')} AND _pgr_col = {b.value(c, 'String')})"
+        for t, c in pairs
+    )
+    return (
+        f"SELECT '{SAMPLE}' AS k, _pgr_tbl AS t, _pgr_col AS c, "  # noqa: S608 - values only via the binder
+        f"1 AS n, {_micros('_pgr_ts')} AS f, {_micros('_pgr_ts')} AS l, "
+        f"_pgr_svc AS s, _pgr_msg AS m "
+        f"FROM ({_matched(table, b, rng, with_text=True)}) WHERE {wanted} "
+        f"ORDER BY _pgr_ts LIMIT {b.value(per_pair, 'UInt64')} BY _pgr_tbl, _pgr_col"
+    )
+
+
+def columns_sql(b: Binder, database: str, name: str) -> str:
+    """Name and type of every column of `database.name` (empty when it does not exist)."""
+    return (
+        "SELECT name, type FROM system.columns "  # noqa: S608 - values only via the binder
+        f"WHERE database = {b.value(database, 'String')} AND table = {b.value(name, 'String')} "
+        "ORDER BY position"
+    )
