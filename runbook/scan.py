@@ -18,6 +18,7 @@ from parsers.base import LogFormat
 from runbook.events import empty_events
 from runbook.scanner import SourceScanner, SourceStats
 from runbook.sources import InputProblem, Source, expand
+from runbook.stores import StoreSettings, is_store_url, scan_store
 
 CHUNK_BYTES = 16 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
@@ -42,6 +43,7 @@ class ScanOptions:
     chunk_bytes: int = CHUNK_BYTES
     progress: Progress | None = None
     parallel: bool = True  # large plain files on every core (see runbook.parallel)
+    store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
 
 
 @dataclass
@@ -58,6 +60,12 @@ class ScanResult:
         for stat in self.sources:
             if stat.error is None:
                 formats[stat.format] = formats.get(stat.format, 0) + 1
+        stores = [s.store for s in self.sources if s.store is not None]
+        dark = [
+            {"source": s.source, "reason": f"no answer for {w['start']} – {w['end']}: {w['reason']}"}
+            for s in self.sources
+            for w in (s.store or {}).get("dark_windows", [])  # type: ignore[union-attr]
+        ]
         return {
             "files": sum(1 for s in self.sources if s.error is None),
             "bytes_read": sum(s.bytes_read for s in self.sources),
@@ -69,7 +77,9 @@ class ScanResult:
             "unreadable": [
                 {"source": p.name, "reason": p.reason} for p in self.problems
             ]
-            + [{"source": s.source, "reason": s.error} for s in self.sources if s.error],
+            + [{"source": s.source, "reason": s.error} for s in self.sources if s.error]
+            + dark,
+            **({"stores": stores} if stores else {}),
         }
 
 
@@ -149,8 +159,14 @@ def _start_parallel(sources: list[Source], options: ScanOptions):
 
 
 def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanResult:
-    """Scan files, folders, globs and `-` (stdin) into one event table sorted by time."""
+    """Scan files, folders, globs, `-` (stdin) and log stores into one event table sorted by time.
+
+    Store URLs (`supabase://`, `clickhouse+http(s)://`) are read by `runbook.stores`, which
+    raises `StoreUnreachable` when one cannot be reached at all.
+    """
     options = options or ScanOptions()
+    store_urls = [item for item in inputs if is_store_url(item)]
+    inputs = [item for item in inputs if not is_store_url(item)]
     for name in options.format_of.values():
         resolve_format(name)
     if options.default_format:
@@ -160,6 +176,10 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
     total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
     frames: list[pl.DataFrame] = []
     stats: list[SourceStats] = []
+    for url in store_urls:
+        frame, stat = scan_store(url, options.since, options.until, options.store, options.progress)
+        frames.append(frame)
+        stats.append(stat)
     pool = _start_parallel(sources, options)
     done = 0
     try:

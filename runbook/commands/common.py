@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers import registry
 from runbook.scan import ScanOptions
+from runbook.stores import StoreSettings, is_store_url
+from runbook.stores.sql import SOURCE_NAME
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -48,13 +50,50 @@ def format_override(text: str) -> tuple[str, str]:
     return path, name
 
 
+def source_names(text: str) -> tuple[str, ...]:
+    """`edge_logs,function_logs` -> a tuple of checked source names."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if not SOURCE_NAME.match(name):
+            raise argparse.ArgumentTypeError(
+                f"invalid source name {name!r} (lower-case letters and _, e.g. edge_logs)"
+            )
+    return names
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the central log stores (supabase://, clickhouse+http(s)://)."""
+    group = parser.add_argument_group(
+        "log stores",
+        "PATH may be supabase://<project-ref> (token from SUPABASE_ACCESS_TOKEN, API from "
+        "SUPABASE_MANAGEMENT_API_URL) or clickhouse+http(s)://[user[:password]@]host[:port]/"
+        "<database>/<table> (password also from CLICKHOUSE_PASSWORD). Without --since a store "
+        "is read for the last 24 h.",
+    )
+    group.add_argument(
+        "--access-token",
+        metavar="TOKEN",
+        help="Supabase access token (default $SUPABASE_ACCESS_TOKEN; the variable keeps it out of ps)",
+    )
+    group.add_argument(
+        "--source",
+        type=source_names,
+        default=(),
+        metavar="NAMES",
+        help="only these sources/services for errors, e.g. edge_logs,function_logs (default all)",
+    )
+    group.add_argument("--ts-column", metavar="NAME", help="ClickHouse: the timestamp column")
+    group.add_argument("--message-column", metavar="NAME", help="ClickHouse: the log line column")
+    group.add_argument("--service-column", metavar="NAME", help="ClickHouse: the service column")
+
+
 def add_input_arguments(parser: argparse.ArgumentParser, *, default_sample: bool = False) -> None:
     """PATH... and the flags that shape a scan."""
     parser.add_argument(
         "paths",
         nargs="*" if default_sample else "+",
         metavar="PATH",
-        help="log files, folders (recursive), globs, .gz/.bz2/.zst, or - for stdin"
+        help="log files, folders (recursive), globs, .gz/.bz2/.zst, - for stdin, or a log store URL"
         + (" (default: sample_logs/)" if default_sample else ""),
     )
     parser.add_argument("--since", type=when, help="only events at or after this time (ISO-8601, or 2h, 7d)")
@@ -73,6 +112,18 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, default_sample: bool
     parser.add_argument(
         "--input-format", choices=registry.names(), help="force one format for every input"
     )
+    add_store_arguments(parser)
+
+
+def store_settings(args: argparse.Namespace) -> StoreSettings:
+    """Store settings from the flags; unset secrets are read from the environment later."""
+    return StoreSettings(
+        access_token=getattr(args, "access_token", None),
+        sources=tuple(getattr(args, "source", ()) or ()),
+        ts_column=getattr(args, "ts_column", None),
+        message_column=getattr(args, "message_column", None),
+        service_column=getattr(args, "service_column", None),
+    )
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
@@ -82,6 +133,7 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
         default_format=args.input_format,
         since=args.since,
         until=args.until,
+        store=store_settings(args),
     )
 
 
@@ -94,15 +146,27 @@ def default_paths(paths: list[str]) -> list[str]:
     return [str(sample_logs_dir())]
 
 
-def stderr_progress(enabled: bool):
-    """A progress callback printing bytes read of total on stderr, or None when not wanted."""
-    if not enabled or not sys.stderr.isatty():
+def stderr_progress(enabled: bool, paths: list[str] | None = None):
+    """A progress callback on stderr, or None when not wanted.
+
+    Files: bytes read of total, redrawn on one terminal line (terminals only). Log stores: one
+    line per window (or wait); when `paths` name a store, also when stderr is not a terminal,
+    since each window takes seconds to minutes.
+    """
+    tty = sys.stderr.isatty()
+    if not enabled or not (tty or any(is_store_url(p) for p in paths or ())):
         return None
     state = {"last": 0.0}
 
     def report(done: int, total: int | None, name: str) -> None:
         import time
 
+        if is_store_url(name):
+            sys.stderr.write(("\r\x1b[K" if tty else "") + name + ("" if tty else "\n"))
+            sys.stderr.flush()
+            return
+        if not tty:
+            return
         now = time.monotonic()
         if now - state["last"] < 0.2:
             return
