@@ -68,7 +68,7 @@ def action_items(
             "prevent",
             "P1" if reload_path else "P2",
             "a migration without a reload leaves PostgREST's cache stale",
-            _done(view, "EVENT TRIGGER"),
+            _done(view, "CREATE EVENT TRIGGER"),
         )
     if verdict == "pending_migration":
         add(

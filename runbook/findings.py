@@ -77,6 +77,18 @@ def where(ref: dict[str, Any] | None) -> str:
     return f"{ref['source']}:{ref['line_no']}" if ref.get("line_no") else str(ref["source"])
 
 
+def short_action(action: object, limit: int = 120) -> str | None:
+    """A journal action on one line for a table cell: a multi-line script or a long one is cut,
+    saying where the full text is (the report's appendix)."""
+    if not action:
+        return None
+    text = str(action).strip()
+    first = text.splitlines()[0] if text else ""
+    if first == text and len(text) <= limit:
+        return text
+    return f"{first[:limit].rstrip()} … (full text in the appendix)"
+
+
 def _clock(ts: object, day: datetime | None) -> str:
     t = parse_ts(ts)
     if t is None:

@@ -36,6 +36,7 @@ from runbook.findings import (
     logs_verdict,
     parse_ts,
     severity,
+    short_action,
     span,
     where,
 )
@@ -422,6 +423,7 @@ def _step(entry: dict[str, Any]) -> dict[str, Any]:
         "status": entry.get("status"),
         "by": entry.get("user"),
         "action": entry.get("action"),
+        "command": short_action(entry.get("action")),  # one line, for tables
         "result": entry.get("result"),
         "error": (error.get("title") or error.get("message"))
         if isinstance(error, dict)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from runbook.findings import JournalView, parse_ts, where
+from runbook.findings import JournalView, parse_ts, short_action, where
 
 CHART_MAX_BARS = 60
 # Marks this close to the failures widen the chart: a migration up to an hour before them, a
@@ -121,7 +121,7 @@ def _journal_event(entry: dict[str, Any]) -> str:
 
 
 def _journal_source(entry: dict[str, Any]) -> str:
-    action = entry.get("action")
+    action = short_action(entry.get("action"))
     ref = f"journal #{entry.get('seq')}"
     return f"{ref}: {action}" if action else ref
 
