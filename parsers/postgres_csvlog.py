@@ -20,7 +20,7 @@ import warnings
 import polars as pl
 
 from parsers.base import LogFormat, Sample
-from parsers.postgres_events import RECORD_SCHEMA, STATEMENT, record_events
+from parsers.postgres_events import RECORD_SCHEMA, RELEVANT, record_events
 from parsers.timestamps import iso
 
 COLUMNS = (
@@ -52,6 +52,9 @@ COLUMNS = (
     "query_id",
 )
 NEEDED = COLUMNS[:20]
+# Free-text fields: the only ones a newline can be in.
+TEXT_COLUMNS = ("message", "detail", "hint", "internal_query", "context", "query")
+ERROR_SEVERITIES = ("ERROR", "FATAL", "PANIC")
 MIN_FIELDS = 23  # PostgreSQL 9.0-12; 24 in 13, 26 from 14
 LOG_TIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \S+$"
 SEVERITIES = ("DEBUG", "DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5", "INFO", "NOTICE",
@@ -120,51 +123,81 @@ class PostgresCsvlogFormat(LogFormat):
         if first is None:
             return pl.DataFrame(schema={"line_no": pl.Int64, "kind": pl.String})
         base_line = data.count(b"\n", 0, first.start())
-        rows = read_rows(data[first.start():] if first.start() else data)
-        return document_events(rows, base_line, tz)
+        rows = read_rows(data[first.start():] if first.start() else data, base_line)
+        return document_events(rows, tz)
 
 
-def read_rows(data: bytes) -> pl.DataFrame:
-    """The csvlog rows as strings, columns named as PostgreSQL names them, plus `_newlines`
-    (newlines inside the row's fields, for line numbers). Never raises."""
+def read_rows(data: bytes, base_line: int = 0) -> pl.DataFrame:
+    """The rows that can matter (DDL or NOTIFY words, errors) and the torn ones, with their
+    `line_no` and the columns of `NEEDED` as strings. Never raises.
+
+    polars streams the file: only those rows are ever held, so memory stays near the input's
+    size. A file polars refuses (mostly a record torn at the end) is read eagerly: every record
+    before the last natively, the tail with Python's lenient csv module.
+    """
     try:
-        frame = _read_fast(data)
+        return _rows_that_matter(_scan(data), base_line)
     except Exception:
-        # Mostly a record torn at the end (the file was cut mid-write): read all records before
-        # the last one natively and only the tail leniently.
-        cut = _last_record_start(data)
-        try:
-            if not cut:
-                raise ValueError("no record start to cut at")
-            frame = pl.concat([_read_fast(data[:cut]), _read_slowly(data[cut:])], how="diagonal_relaxed")
-        except Exception:
-            frame = _read_slowly(data)
-    if frame.width == 0:
-        return pl.DataFrame(schema={name: pl.String for name in (*NEEDED, "_newlines")})
-    names = list(COLUMNS[: frame.width]) + [f"extra_{i}" for i in range(frame.width - len(COLUMNS))]
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    newlines = pl.sum_horizontal(
-        pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in frame.columns
-    )
-    frame = frame.with_columns(newlines.alias("_newlines"))
-    missing = [pl.lit(None, dtype=pl.String).alias(name) for name in NEEDED if name not in frame.columns]
-    return frame.with_columns(missing).select(*NEEDED, "_newlines")
+        pass
+    cut = _last_record_start(data)
+    try:
+        if not cut:
+            raise ValueError("no record start to cut at")
+        frame = pl.concat([_read_fast(data[:cut]), _read_slowly(data[cut:])], how="diagonal_relaxed")
+    except Exception:
+        frame = _read_slowly(data)
+    return _rows_that_matter(frame.lazy(), base_line)
+
+
+_CSV_OPTIONS = {
+    "has_header": False,
+    "infer_schema": False,
+    "truncate_ragged_lines": True,
+    "ignore_errors": True,
+    "encoding": "utf8-lossy",
+    "raise_if_empty": False,
+}
+
+
+def _scan(data: bytes) -> pl.LazyFrame:
+    return pl.scan_csv(data, **_CSV_OPTIONS)
 
 
 def _read_fast(data: bytes) -> pl.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # polars warns about rows it had to repair
-        frame = pl.read_csv(
-            data,
-            has_header=False,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            ignore_errors=True,
-            encoding="utf8-lossy",
-            raise_if_empty=False,
-            missing_columns="insert",
+        return pl.read_csv(data, missing_columns="insert", **_CSV_OPTIONS)
+
+
+def _rows_that_matter(rows: pl.LazyFrame, base_line: int) -> pl.DataFrame:
+    names = rows.collect_schema().names()
+    if not names:
+        return pl.DataFrame(schema={**{name: pl.String for name in NEEDED}, "line_no": pl.Int64, "_valid": pl.Boolean})
+    named = rows.rename(dict(zip(names, COLUMNS, strict=False))).with_columns(
+        pl.lit(None, dtype=pl.String).alias(name) for name in NEEDED[len(names):]
+    )
+    # Newlines inside quoted fields, for line numbers: only free-text columns can hold them.
+    newlines = pl.sum_horizontal(
+        pl.col(name).str.count_matches("\n", literal=True).fill_null(0).cast(pl.Int64) for name in TEXT_COLUMNS
+    )
+    valid = pl.col("log_time").str.contains(LOG_TIME).fill_null(False) & pl.col("error_severity").is_in(
+        SEVERITIES
+    ).fill_null(False)
+    matters = pl.col("message").str.contains(RELEVANT).fill_null(False) | pl.col("error_severity").is_in(
+        ERROR_SEVERITIES
+    ).fill_null(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (
+            named.select(*NEEDED, newlines.alias("_newlines"))
+            .with_columns(
+                ((pl.col("_newlines") + 1).cum_sum() - pl.col("_newlines") + base_line).alias("line_no"),
+                valid.alias("_valid"),
+            )
+            .filter(~pl.col("_valid") | matters)
+            .drop("_newlines")
+            .collect(engine="streaming")
         )
-    return frame.rename({name: f"column_{i + 1}" for i, name in enumerate(frame.columns)})
 
 
 def _last_record_start(data: bytes, window: int = 4 << 20) -> int:
@@ -195,16 +228,10 @@ def _read_slowly(data: bytes) -> pl.DataFrame:
     )
 
 
-def document_events(rows: pl.DataFrame, base_line: int, tz: str) -> pl.DataFrame:
-    """Events of csvlog rows; torn rows come back with a null `kind`."""
-    line_no = (pl.col("_newlines").cast(pl.Int64) + 1).cum_sum().shift(1, fill_value=0) + base_line + 1
-    rows = rows.with_columns(line_no.alias("line_no"))
-    valid = pl.col("log_time").str.contains(LOG_TIME).fill_null(False) & pl.col("error_severity").is_in(
-        SEVERITIES
-    ).fill_null(False)
-    torn = rows.filter(~valid).select("line_no")
-    wanted = pl.col("message").str.contains(STATEMENT) | (pl.col("error_severity") == "ERROR")
-    recs = rows.filter(valid & wanted.fill_null(False)).select(
+def document_events(rows: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Events of csvlog rows (see `read_rows`); torn rows come back as `malformed`."""
+    torn = rows.filter(~pl.col("_valid")).select("line_no")
+    recs = rows.filter(pl.col("_valid")).select(
         iso(pl.col("log_time"), tz).alias("ts"),
         pl.col("process_id").alias("pid"),
         pl.col("error_severity").alias("severity"),
@@ -228,6 +255,6 @@ def document_events(rows: pl.DataFrame, base_line: int, tz: str) -> pl.DataFrame
     ).cast(RECORD_SCHEMA)
     events = record_events(recs)
     if torn.height:
-        events = pl.concat([events, torn.with_columns(pl.lit(None, dtype=pl.String).alias("kind"), pl.lit(True).alias("malformed"))],
-                           how="diagonal_relaxed")
+        malformed = torn.with_columns(pl.lit(None, dtype=pl.String).alias("kind"), pl.lit(True).alias("malformed"))
+        events = pl.concat([events, malformed], how="diagonal_relaxed")
     return events

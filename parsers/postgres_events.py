@@ -58,6 +58,9 @@ DDL_HINT = (
     r"|create\s+(?:or\s+replace\s+)?(?:(?:global|local|temp|temporary|unlogged|recursive"
     r"|materialized|foreign)\s+)*(?:table|view)\b|notify\s|pg_notify\s*\()"
 )
+# A cheap first filter for formats that see whole records: a statement without one of these
+# words can be neither a migration nor a reload request.
+RELEVANT = r"(?i)\b(?:alter|create|drop|notify|pg_notify)\b"
 VERBOSE_CODE = r"^([0-9A-Z]{5}): "
 CURSOR_SUFFIX = r" at character \d+$"
 COLUMN_ONLY = r'^column "(.*)" does not exist$'

@@ -20,7 +20,7 @@ import re
 import polars as pl
 
 from parsers.base import LogFormat, Sample
-from parsers.postgres_events import RECORD_SCHEMA, empty_records, record_events
+from parsers.postgres_events import RECORD_SCHEMA, RELEVANT, empty_records, record_events
 from parsers.timestamps import iso
 
 DOCKER_PREFIX = r"^[A-Za-z0-9][\w.-]*\s+\|\s?"  # `docker compose logs`: "postgres-1  | "
@@ -39,8 +39,8 @@ PID = r"\[(\d+)(?:-\d+)?\]"
 # of a failed statement; a tab starts every continuation line of a multi-line message. Few on
 # purpose: the scanner makes one pass over the bytes per keyword (a tab costs least).
 KEYWORDS = ("statement: ", "execute ", "does not exist", "STATEMENT:  ", "\t")
-# A record can matter only if it holds one of these (see parsers.postgres_events).
-INTERESTING = r"(?i)\b(?:alter|create|drop|notify|pg_notify)\b|\b(?:ERROR|FATAL|PANIC|STATEMENT):  "
+# A record can matter only if a line of it holds one of these: a DDL/NOTIFY word or an error.
+INTERESTING = rf"{RELEVANT}|\b(?:ERROR|FATAL|PANIC|STATEMENT):  "
 
 _DOCKER = re.compile(DOCKER_PREFIX)
 _TAGGED = re.compile(TAGGED)
