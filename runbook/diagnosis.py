@@ -67,6 +67,8 @@ class Diagnosis:
     reload_helps: bool = False
     established: list[str] = field(default_factory=list)
     not_established: list[str] = field(default_factory=list)
+    # confirmed | likely | unknown (set by runbook.deep_diagnosis.refine; None from diagnose())
+    confidence: str | None = None
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

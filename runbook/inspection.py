@@ -24,6 +24,7 @@ from runbook.config import Settings
 from runbook.errors import ApiUnreachable, RunbookError
 from runbook.evidence import EvidenceRow, Target
 from runbook.migrations import MigrationScan, column_added_by, scan_migrations
+from runbook.plumbing import PlumbingReport, check_plumbing
 
 # Roles PostgREST deployments commonly use; checked when no API role is configured.
 COMMON_API_ROLES = ["anon", "authenticated", "service_role", "web_anon", "authenticator"]
@@ -48,6 +49,7 @@ class DbView:
     event_triggers: list[catalog.EventTrigger] | None = None
     applied_versions: set[str] | None = None
     notes: list[str] = field(default_factory=list)  # optional checks that failed, and why
+    plumbing: PlumbingReport | None = None  # reload plumbing (runbook.plumbing)
 
     @property
     def reachable(self) -> bool:
@@ -143,21 +145,41 @@ def inspect_database(target: Target, settings: Settings) -> DbView:
                     )
                     or []
                 )
-            found = _optional(
-                view, conn, "listeners", lambda: catalog.listeners(conn, settings.channel)
-            )
-            if found is not None:
-                view.listeners, view.listeners_visible = found
-            view.in_recovery = _optional(view, conn, "recovery", lambda: catalog.in_recovery(conn))
-            view.event_triggers = _optional(
-                view, conn, "event triggers", lambda: catalog.event_triggers(conn)
-            )
+            _plumbing(view, conn, settings)
             view.applied_versions = _optional(
                 view, conn, "migration ledger", lambda: catalog.applied_migration_versions(conn)
             )
     except RunbookError as exc:
         view.error = exc
     return view
+
+
+def _plumbing(view: DbView, conn: psycopg.Connection, settings: Settings) -> None:
+    """Reload plumbing (`runbook.plumbing`), also kept in the listener/recovery/trigger fields.
+
+    Sessions hidden from an unprivileged user (NULL backend_type, `<insufficient privilege>`)
+    make "no listener" unknown rather than proven.
+    """
+    report = check_plumbing(conn, channel=settings.channel, dsn=settings.dsn)
+    view.plumbing = report
+    view.notes += report.notes
+    if report.listeners is not None:
+        view.listeners = [
+            catalog.Listener(
+                x.pid,
+                x.application_name,
+                x.state,
+                x.backend_start.isoformat() if x.backend_start else "",
+            )
+            for x in report.listeners
+        ]
+        view.listeners_visible = report.listeners_visible
+    view.in_recovery = report.in_recovery
+    if report.event_triggers is not None:
+        view.event_triggers = [
+            catalog.EventTrigger(e.name, e.event, e.fires, e.function, e.notifies)
+            for e in report.event_triggers
+        ]
 
 
 def _optional(
