@@ -304,16 +304,37 @@ def _template_frame(exc: BaseException, env: jinja2.Environment) -> str | None:
 
 def unfiltered_expressions(template: nodes.Template) -> list[int]:
     """Lines of `{{ ... }}` expressions whose outermost node is not an escaping filter, a
-    literal, or a call (a macro or `caller()`, whose own output is checked where it is made)."""
+    literal, or a macro call (a macro, an imported template's macro, `caller()`: their own
+    output is checked where it is written). `{{ x.upper() }}` is not a macro call."""
+    macros = _macro_names(template)
     bad: list[int] = []
     for output in template.find_all(nodes.Output):
         for node in output.nodes:
-            if isinstance(node, nodes.TemplateData | nodes.Const | nodes.Call):
+            if isinstance(node, nodes.TemplateData | nodes.Const):
                 continue
             if isinstance(node, nodes.Filter) and node.name in FILTERS:
                 continue
+            if isinstance(node, nodes.Call) and _calls_macro(node, macros):
+                continue
             bad.append(node.lineno)
     return bad
+
+
+def _macro_names(template: nodes.Template) -> set[str]:
+    names = {"caller"} | {m.name for m in template.find_all(nodes.Macro)}
+    names |= {i.target for i in template.find_all(nodes.Import)}
+    for imported in template.find_all(nodes.FromImport):
+        names |= {n if isinstance(n, str) else n[1] for n in imported.names}
+    return names
+
+
+def _calls_macro(call: nodes.Call, macros: set[str]) -> bool:
+    fn = call.node
+    if isinstance(fn, nodes.Name):
+        return fn.name in macros
+    return (
+        isinstance(fn, nodes.Getattr) and isinstance(fn.node, nodes.Name) and fn.node.name in macros
+    )
 
 
 class _MarkdownEnvironment(jinja2.Environment):

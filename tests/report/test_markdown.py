@@ -108,6 +108,22 @@ def test_unfiltered_value_is_a_template_error_naming_file_and_line(
     assert "without an escaping filter" in err
 
 
+@pytest.mark.parametrize(
+    "expression",
+    ["report.table", "report.table.upper()", "'a' ~ report.table", "report.table | upper"],
+)
+def test_only_escaping_filters_and_macros_may_print(tmp_path: Path, expression: str) -> None:
+    templates = write(
+        tmp_path / "tpl",
+        "t.md.j2",
+        "{% macro m() %}{{ 1 | md }}{% endmacro %}\n"
+        "{{ m() }} {{ 'literal' }}\n{{ " + expression + " }}\n",
+    )
+    with pytest.raises(TemplateProblem) as err:
+        render("t.md.j2", {"report": {"table": "<b>"}}, templates)
+    assert str(err.value).startswith(f"{templates / 't.md.j2'}:3:")
+
+
 def test_runtime_error_names_file_and_line(tmp_path: Path) -> None:
     templates = write(
         tmp_path / "tpl", "t.md.j2", "ok\n{{ report.id | md }}\n{{ report.nope | md }}\n"
