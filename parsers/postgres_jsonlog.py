@@ -15,8 +15,15 @@ from __future__ import annotations
 import polars as pl
 
 from parsers.base import LogFormat, Sample
-from parsers.postgres_events import RECORD_SCHEMA, empty_records, record_events
+from parsers.postgres_events import RECORD_SCHEMA, RELEVANT, empty_records, record_events
 from parsers.timestamps import iso
+
+INTERESTING = rf'{RELEVANT}|"error_severity":"(?:ERROR|FATAL|PANIC)"|"state_code":"42(?:703|P01)"'
+
+
+_FIELDS = pl.Struct(
+    {name: pl.String for name in ("timestamp", "pid", "error_severity", "state_code", "message", "statement")}
+)
 
 
 def _key(name: str) -> pl.Expr:
@@ -96,14 +103,22 @@ def records(candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame:
     """One record per valid jsonlog line (invalid JSON gives null fields and is dropped)."""
     if candidates.height == 0:
         return empty_records()
+    # Decoding JSON is the costly part: only lines that can matter get there.
+    lines = candidates.filter(pl.col("line").str.contains(INTERESTING))
+    try:
+        # One decode per line; polars refuses the whole column if one line is not JSON.
+        fields = lines.select(pl.col("line").str.json_decode(_FIELDS).alias("j")).unnest("j")
+    except Exception:
+        fields = lines.select(_key(name).alias(name) for name in _FIELDS.to_schema())
     return (
-        candidates.select(
-            iso(_key("timestamp"), tz).alias("ts"),
-            _key("pid").alias("pid"),
-            _key("error_severity").alias("severity"),
-            _key("state_code").alias("sql_state"),
-            _key("message").alias("message"),
-            _key("statement").alias("statement"),
+        pl.concat([lines.select("line_no", "record_no", "line"), fields], how="horizontal")
+        .select(
+            iso(pl.col("timestamp"), tz).alias("ts"),
+            pl.col("pid"),
+            pl.col("error_severity").alias("severity"),
+            pl.col("state_code").alias("sql_state"),
+            "message",
+            "statement",
             "line_no",
             "record_no",
             pl.col("line").alias("raw"),
