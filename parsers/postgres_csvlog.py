@@ -1,13 +1,14 @@
-"""PostgreSQL `csvlog`: quoted fields hold newlines, so the whole file is read by polars' CSV reader.
+"""PostgreSQL `csvlog`: quoted fields hold newlines, so the whole file goes to polars' CSV reader.
 
 Columns as the PostgreSQL 15 documentation ("Using CSV-Format Log Output") lists them and
 `src/backend/utils/error/csvlog.c` writes them, checked against a PostgreSQL 15 server: 26 from
 PostgreSQL 14 on, 24 in 13 (no `leader_pid`, `query_id`), 23 before (no `backend_type`). Only
 the first 20 matter here, so every version reads the same way.
 
-A file that starts in the middle of a record (`tail` of a log) is read from its first record
-start. Rows whose time or severity is not what PostgreSQL writes (a torn or garbled record) are
-returned with a null `kind`, so they count as skipped where the scanner counts them.
+polars streams the rows and keeps only those with a DDL/NOTIFY word or an error. A file that
+starts in the middle of a record (`tail` of a log) is read from its first record start. Rows
+whose time or severity is not what PostgreSQL writes (a torn or garbled record) come back as
+`malformed`, so the scanner counts them as skipped.
 """
 
 from __future__ import annotations
