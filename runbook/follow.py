@@ -112,7 +112,8 @@ class Tail:
             self._close()
             self.finished = True
             return self._flush(), True
-        return self._check_rotation(notices), True
+        quiet = self._quiet()
+        return _concat([quiet, self._check_rotation(notices)]), True
 
     def _check_rotation(self, notices: list[str]) -> pl.DataFrame:
         assert self._fh is not None
@@ -186,6 +187,13 @@ class Tail:
             return empty_events()
         return self.scanner.feed(data)
 
+    def _quiet(self) -> pl.DataFrame:
+        """The input went quiet: scan the last record the scanner holds back for continuations."""
+        flush = getattr(self.scanner, "flush", None)  # scanners of multi-line formats have it
+        if flush is None or self._whole is not None:
+            return empty_events()
+        return flush()
+
     def _flush(self) -> pl.DataFrame:
         """Scan what is held back: a last line without a newline, or a whole document."""
         if self.scanner is None and self._held:
@@ -226,7 +234,7 @@ class StdinTail(Tail):
         try:
             ready, _, _ = select.select([self.fd], [], [], 0)
             if not ready:
-                return empty_events(), True  # nothing now; more may come
+                return self._quiet(), True  # nothing now; more may come
             data = os.read(self.fd, max_bytes)
         except (OSError, ValueError) as exc:
             self.error = _reason(exc)
@@ -338,14 +346,22 @@ class Follower:
 
 
 def _expand_for_follow(inputs: list[str], follow: bool) -> tuple[list[Source], list[InputProblem]]:
-    """`expand()`, except that a followed file that does not exist yet is waited for."""
-    if not follow:
-        return expand(inputs)
-    sources, problems = expand(inputs)
-    waiting = [p for p in problems if p.reason == "no such file or directory"]
-    for problem in waiting:
-        sources.append(Source(problem.name))
-    return sources, [p for p in problems if p not in waiting]
+    """`expand()`, except that an existing file is taken by its name even when the name looks
+    like a glob (`[red]app.log`), and a followed file that does not exist yet is waited for."""
+    sources: list[Source] = []
+    problems: list[InputProblem] = []
+    for item in inputs:
+        if item != STDIN and os.path.isfile(item):
+            found, missing = [Source(item)], []
+        else:
+            found, missing = expand([item])
+        sources += [s for s in found if s not in sources]
+        for problem in missing:
+            if follow and problem.reason == "no such file or directory":
+                sources.append(Source(problem.name))
+            else:
+                problems.append(problem)
+    return sources, problems
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
