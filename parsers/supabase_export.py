@@ -97,6 +97,7 @@ NESTED = ("metadata", "log_attributes")
 
 EDGE_MESSAGE = r"^([A-Z]{3,7}) \| (\d{3}) \|"
 POSTGREST_PREFIX = r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}: "
+PG_STATEMENT = r"^(?:[0-9A-Z]{5}: )?(?:duration: [0-9.]+ ms\s+)?(?:statement|execute [^:]*): "
 PG_TAGGED = (
     r"^(?:.*?[\s\]:>])?(LOG|ERROR|WARNING|NOTICE|INFO|DEBUG[1-5]?|FATAL|PANIC):  (.*)$"
 )
@@ -493,6 +494,8 @@ def flat_events(flat: pl.DataFrame, torn: list[int] | None = None) -> pl.DataFra
             pl.when(pl.col("sql_state").is_not_null() | pl.col("query").is_not_null()).then(pl.lit("postgres_logs")),
             pl.when(pl.col("method").is_not_null() & pl.col("status").is_not_null()).then(pl.lit("edge_logs")),
             pl.when(pl.col("_pgrst_kind").is_not_null()).then(pl.lit("postgrest_logs")),
+            # `select timestamp, event_message from postgres_logs` keeps nothing else
+            pl.when(message.str.contains(PG_STATEMENT) | message.str.contains(PG_TAGGED)).then(pl.lit("postgres_logs")),
         ).alias("_source"),
     )
     frames = [_edge_events(rows), _postgrest_events(rows), _postgres_events(rows), _app_events(rows)]

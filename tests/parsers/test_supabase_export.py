@@ -156,3 +156,26 @@ def test_sniff_is_specific() -> None:
 def test_mangled_input_never_raises(fmt, path, seed) -> None:
     events = scan_bytes(fmt, mangled(path.read_bytes(), seed))
     assert events.filter(pl.col("code") == "PGRST204")["kind"].unique().to_list() in ([], ["schema_cache_error"])
+
+
+def test_csv_of_timestamp_and_event_message_only(tmp_path) -> None:
+    # The Logs Explorer's default `select timestamp, event_message ...`: the source is told
+    # from the message itself.
+    path = tmp_path / "explorer.csv"
+    path.write_text(
+        "timestamp,event_message\n"
+        "2026-06-22T09:30:00.102000,statement: ALTER TABLE public.mypoolr RENAME COLUMN adminname TO admin_id\n"
+        '2026-06-22T09:34:06.215000,"POST | 400 | 203.0.113.7 | 9f1c2a3b4d5e6f71 | '
+        'https://qzvrtxmplbkaedwnhyuc.supabase.co/rest/v1/mypoolr | pool-bot/1.4"\n'
+        '2026-06-22T09:34:07.010000,"column ""adminname"" of relation ""mypoolr"" does not exist"\n'
+        '2026-06-22T09:35:00.000000,"22/Jun/2026:09:35:00 +0000: Schema cache loaded 32 Relations, '
+        '27 Relationships, 14 RPCs, 0 Domain Representations, 4 Media Type Handlers"\n'
+    )
+    result = scan(path)
+    assert result.stats()["formats"] == {"supabase_csv": 1}
+    assert rows(result.events, "line_no", "kind", "code", "table", "column", "detail") == [
+        (2, "migration", None, "mypoolr", "adminname", "RENAME COLUMN adminname TO admin_id"),
+        (3, "access", None, "mypoolr", None, "edge_logs"),
+        (4, "db_error", "42703", "mypoolr", "adminname", None),
+        (5, "cache_load", None, None, None, "loaded"),
+    ]
