@@ -27,12 +27,16 @@ from typing import Any
 
 from runbook.api import WRITE_PROBE_PREFER, PostgrestClient, ProbeResult, path_segment, pgrst_name
 from runbook.config import Settings
+from runbook.deep_diagnosis import not_applied_suggestions, refine
 from runbook.diagnosis import Diagnosis, Verdict, diagnose
 from runbook.errors import JournalError, RunbookError
 from runbook.evidence import EvidenceRow, Target
 from runbook.inspection import Inspection, build_rows, inspect_target
 from runbook.journal import Journal
+from runbook.log_diagnosis import LogDiagnosis
+from runbook.recurrence import PastIncident, earlier_incidents, recurrence_note
 from runbook.reload import PlannedAction, ReloadOutcome, plan_reload, send_reload
+from runbook.reload_watch import LoadLine, LoadLineWatch, load_evidence
 from runbook.verify import LogWatch, VerifyResult, current_loads, verify_fix
 
 OK, PARTIAL, FAILED, DECLINED, DRY_RUN = "ok", "partial", "failed", "declined", "dry_run"
@@ -80,6 +84,9 @@ class RunbookSession:
         log_paths: list[Path] | None = None,
         dry_run: bool = False,
         reload_method: str | None = None,
+        log_diagnosis: LogDiagnosis | None = None,
+        incident: dict[str, Any] | None = None,
+        load_log_paths: list[Path] | None = None,
     ) -> None:
         self.target = target
         self.settings = settings
@@ -98,6 +105,16 @@ class RunbookSession:
         self._loads_before: float | None = None
         self._log_mark: dict[Path, int] | None = None
         self._resumed_reload = False
+        # Deeper diagnosis (issue 8): the logs' verdict, the incident they describe, PostgREST's
+        # stderr followed across the reload, and earlier incidents from the journal directory.
+        self.log_diagnosis = log_diagnosis
+        self.incident = incident
+        self.load_watch = LoadLineWatch(load_log_paths) if load_log_paths else None
+        self._load_mark: dict[Path, tuple[int, int]] | None = None
+        self.load_lines: list[LoadLine] = []
+        self.confidence: str | None = None
+        self.recurrence: list[PastIncident] = []
+        self.recurrence_note: str | None = None
         if journal is None:
             journal = Journal.create(settings.journal_dir)
             journal.append(
@@ -230,9 +247,18 @@ class RunbookSession:
         """The verdict from the inspection (inspects first if that has not run)."""
         insp = self.inspection or self.inspect()
         step = self._start("diagnose")
-        diagnosis = diagnose(insp, self.settings)
+        diagnosis = refine(
+            diagnose(insp, self.settings),
+            insp,
+            self.settings,
+            logs=self.log_diagnosis,
+            incident=self.incident,
+            migrations_dir=self.migrations_dir,
+        )
         self.diagnosis = diagnosis
         self.verdict = diagnosis.verdict
+        self.confidence = diagnosis.confidence
+        self._find_recurrence()
         self._finish(step, OK, f"{diagnosis.verdict}: {diagnosis.summary}")
         self.journal.append(
             "diagnose",
@@ -247,6 +273,9 @@ class RunbookSession:
                 "reload_helps": diagnosis.reload_helps,
                 "established": diagnosis.established,
                 "not_established": diagnosis.not_established,
+                "confidence": diagnosis.confidence,
+                "logs": self.log_diagnosis.as_dict() if self.log_diagnosis else None,
+                "recurrence": self._recurrence_dict(),
             },
         )
         return diagnosis
@@ -273,6 +302,7 @@ class RunbookSession:
             return outcome
         self._loads_before = current_loads(self.client)
         self._log_mark = self.log_watch.mark() if self.log_watch else None
+        self._load_mark = self.load_watch.mark() if self.load_watch else None
         outcome = send_reload(plan, self.settings, self.client, self.target.schema)
         self.reload_outcome = outcome
         self._finish(step, outcome.status, outcome.detail)
@@ -307,15 +337,23 @@ class RunbookSession:
             log_mark=self._log_mark,
         )
         self.verification = result
+        if self.load_watch is not None and self._load_mark:
+            self.load_lines = self.load_watch.lines_since(self._load_mark)
         reloaded = self._resumed_reload or (
             self.reload_outcome is not None and self.reload_outcome.status in ("sent", "manual")
         )
         revised = None
-        if not result.verified and reloaded and self.verdict in (Verdict.STALE_CACHE, None):
+        stale_like = (Verdict.STALE_CACHE, Verdict.RELOAD_NOT_APPLIED, None)
+        if not result.verified and reloaded and self.verdict in stale_like:
             cache = result.check("cache has column")
             if cache is not None and cache.status == "failed":
                 revised = Verdict.RELOAD_NOT_APPLIED
                 self.verdict = revised
+                self.confidence = "confirmed"
+        if result.verified and reloaded and self.verdict is Verdict.RELOAD_NOT_APPLIED:
+            # The reload landed after all (the plumbing check could not see everything).
+            self.verdict = Verdict.STALE_CACHE
+            self.confidence = "confirmed"
         if result.verified:
             self._resumed_reload = False
         status = OK if result.verified else FAILED
@@ -326,7 +364,10 @@ class RunbookSession:
             status,
             target=self.target.as_dict(),
             result="verified" if result.verified else "not verified",
-            evidence=[r.as_dict() for r in result.evidence + self._plumbing_rows(revised)],
+            evidence=[
+                r.as_dict()
+                for r in result.evidence + self._load_rows() + self._plumbing_rows(revised)
+            ],
             verdict=str(revised) if revised else None,
             data={"attempts": result.attempts, "elapsed_s": result.elapsed},
         )
@@ -346,6 +387,7 @@ class RunbookSession:
         rows = list(self.diagnosis.evidence) if self.diagnosis else []
         if self.verification is not None:
             rows += self.verification.evidence
+            rows += self._load_rows()
             rows += self._plumbing_rows(
                 self.verdict if self.verdict is Verdict.RELOAD_NOT_APPLIED else None
             )
@@ -354,11 +396,11 @@ class RunbookSession:
     def suggestions(self) -> list[str]:
         """Next steps for the final verdict."""
         if self.verdict is Verdict.RELOAD_NOT_APPLIED:
+            plumbing = self.inspection.db.plumbing if self.inspection else None
             return [
-                "The reload did not take effect. Check that PostgREST listens on the channel "
-                f"{self.settings.channel!r} (db-channel, db-channel-enabled), that it is not behind "
-                "a transaction pooler or connected to a replica, then reload by hand (SIGUSR1 / "
-                "docker kill -s SIGUSR1 <container>) and run again with --resume.",
+                "The reload did not take effect (not fixed). Reload another way, then verify "
+                f"with: pgrst-runbook run --resume {self.journal.session}",
+                *not_applied_suggestions(self.settings, plumbing),
             ]
         if self.diagnosis is None:
             return []
@@ -374,6 +416,7 @@ class RunbookSession:
             "column": self.target.column,
             "schema": self.target.schema,
             "verdict": str(self.verdict) if self.verdict else None,
+            "confidence": self.confidence,
             "summary": self.diagnosis.summary if self.diagnosis else None,
             "fixed": self.fixed,
             "evidence": [r.as_dict() for r in self.evidence()],
@@ -384,6 +427,8 @@ class RunbookSession:
             "steps": [s.as_dict() for s in self.steps],
             "journal": str(self.journal.path),
             "session": self.journal.session,
+            "logs": self.log_diagnosis.as_dict() if self.log_diagnosis else None,
+            "recurrence": self._recurrence_dict(),
         }
 
     def close(self) -> None:
@@ -424,7 +469,37 @@ class RunbookSession:
         if revised is not Verdict.RELOAD_NOT_APPLIED or self.inspection is None:
             return []
         keys = ("db.listener", "db.recovery", "db.auto_reload")
-        return [self.inspection.rows[k] for k in keys if k in self.inspection.rows]
+        rows = [self.inspection.rows[k] for k in keys if k in self.inspection.rows]
+        plumbing = self.inspection.db.plumbing
+        if plumbing is not None:
+            extra = ("plumbing.postgrest_sessions", "plumbing.queue", "plumbing.pooler")
+            rows += [row for key, row in plumbing.keyed_evidence() if key in extra]
+        shown = set(self.diagnosis.evidence) if self.diagnosis else set()
+        return [r for r in rows if r not in shown]
+
+    def _load_rows(self) -> list[EvidenceRow]:
+        """Whether PostgREST's followed stderr logged a load after our reload."""
+        return load_evidence(self._load_mark, self.load_lines)
+
+    def _find_recurrence(self) -> None:
+        """Earlier incidents on the same table/column from the journal directory."""
+        t = self.target
+        self.recurrence = earlier_incidents(
+            t.schema,
+            t.table,
+            t.column,
+            journal_dir=self.settings.journal_dir,
+            exclude_session=self.journal.session,
+        )
+        self.recurrence_note = recurrence_note(
+            self.recurrence, t.column, str(self.verdict) if self.verdict else None
+        )
+
+    def _recurrence_dict(self) -> dict[str, Any]:
+        return {
+            "earlier": [p.as_dict() for p in self.recurrence],
+            "note": self.recurrence_note,
+        }
 
 
 def _all_unreachable(insp: Inspection) -> bool:

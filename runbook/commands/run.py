@@ -1,17 +1,22 @@
 """`pgrst-runbook run`: inspect, diagnose, reload (with consent) and verify one incident.
 
 Targets: `--table T --column C [--schema S]`, or `--from-scan FILE` (the `scan --format json`
-output; every incident, or `--incident N`), or `--resume SESSION`.
+output; every incident, or `--incident N`), or `--logs PATH...` (every incident in them), or
+`--resume SESSION`. Logs given by `--logs` or `--from-scan` are weighed with the database and
+API, or decide alone (with a stated confidence) when those cannot be reached. `--migrations`
+defaults to `supabase/migrations` when present.
 
 Exit codes: 0 fixed and verified, or nothing to fix (`already_resolved`); 4 the database or API
 was unreachable (or credentials/timeouts) so no verdict could be reached, or the reload could not
 be sent; 5 not fixed: a verdict a reload cannot fix (`client_mismatch`, `pending_migration`,
-`table_missing`, `schema_not_exposed`), a reload declined / dry run, or not verified;
+`table_missing`, `schema_not_exposed`, `reload_not_applied`), a reload declined / dry run, or
+not verified;
 2 usage. With several incidents, the worst code wins (4 over 5 over 0).
 
 `--json` prints one object per incident (an array for `--from-scan` without `--incident`):
-`{"table", "column", "schema", "verdict", "summary", "fixed", "evidence", "suggestions",
-"nearest_columns", "established", "not_established", "steps", "journal", "session"}`.
+`{"table", "column", "schema", "verdict", "confidence", "summary", "fixed", "evidence",
+"suggestions", "nearest_columns", "established", "not_established", "steps", "journal",
+"session", "logs", "recurrence"}` (plus `"columns"` with `--columns`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from runbook.commands.connection import (
     settings_from_args,
 )
 from runbook.commands.consent import confirm, wait_for_operator
+from runbook.commands.run_logs import LogContext, columns_of, render_columns, render_deeper
 from runbook.config import RELOAD_METHODS, Settings
 from runbook.diagnosis import Verdict
 from runbook.errors import RunbookError, UsageError
 from runbook.evidence import Target
 from runbook.exit_codes import Exit
+from runbook.migrations_ledger import default_migrations_dir
 from runbook.session import RunbookSession
 from runbook.terminal import printable
 
@@ -54,6 +61,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--incident", type=int, metavar="N", help="with --from-scan: only incident N (1-based)"
     )
     target.add_argument("--resume", metavar="SESSION", help="continue a journalled session")
+    target.add_argument(
+        "--logs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="logs to weigh with (or, unreachable, instead of) the database and API; without "
+        "--table every incident in them",
+    )
     add_connection_arguments(p)
     steps = p.add_argument_group("steps")
     steps.add_argument(
@@ -91,6 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     steps.add_argument(
         "--dry-run", action="store_true", help="run nothing state-changing; show what would run"
     )
+    p.add_argument("--columns", action="store_true", help="also list the table's full column list")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
@@ -99,8 +116,13 @@ def run(args: argparse.Namespace) -> int:
     """Entry point: returns an `Exit` code; errors are one line on stderr, never a traceback."""
     try:
         settings = settings_from_args(args)
+        if args.migrations is None:
+            args.migrations = default_migrations_dir()
+        args.log_context = LogContext.load(args)
         if args.resume:
             targets: list[Target | None] = [None]
+        elif args.logs and not (args.table or args.column or args.from_scan):
+            targets = list(args.log_context.targets())
         else:
             targets = _targets(args)
     except RunbookError as exc:
@@ -114,11 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if summary is not None:
             results.append(summary)
     if args.json:
-        payload: Any = (
-            results
-            if (args.from_scan and args.incident is None)
-            else (results[0] if results else {})
-        )
+        several = (args.from_scan or (args.logs and not args.table)) and args.incident is None
+        payload: Any = results if several else (results[0] if results else {})
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     return _worst(codes)
@@ -184,10 +203,15 @@ def run_one(
 ) -> tuple[int, dict[str, Any] | None]:
     """Work one incident through the steps; returns (exit code, the --json object)."""
     out = sys.stderr if args.json else sys.stdout
+    context: LogContext | None = getattr(args, "log_context", None)
+    incident, logs = context.for_target(target) if (context and target) else (None, None)
     session_kwargs = {
         "migrations_dir": args.migrations,
         "log_paths": args.watch_log or None,
         "dry_run": args.dry_run,
+        "log_diagnosis": logs,
+        "incident": incident,
+        "load_log_paths": context.files if context else None,
     }
     try:
         if target is None:
@@ -202,7 +226,11 @@ def run_one(
     finally:
         session.close()
     _render_result(session, out)
-    return exit_code(session), session.summary()
+    summary = session.summary()
+    if getattr(args, "columns", False):
+        render_columns(session, out)
+        summary["columns"] = columns_of(session)
+    return exit_code(session), summary
 
 
 def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> None:
@@ -220,7 +248,13 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
         session.write_probe(confirm(plan, yes=args.yes, dry_run=args.dry_run))
     diagnosis = session.diagnose()
     _render_diagnosis(session, out)
-    if not diagnosis.reload_helps:
+    render_deeper(session, out)
+    if diagnosis.verdict is Verdict.RELOAD_NOT_APPLIED and session.plan_reload().method != "manual":
+        # Not expected to land; sent (with consent) as a test: counter and load line will tell.
+        out.write(
+            "A NOTIFY is not expected to reach PostgREST; sending it tests the reload path.\n"
+        )
+    elif not diagnosis.reload_helps:
         if diagnosis.verdict not in (Verdict.ALREADY_RESOLVED, Verdict.UNKNOWN):
             out.write("No reload offered: it would not fix this.\n")
         return
