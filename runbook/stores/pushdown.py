@@ -221,6 +221,12 @@ def scan_windows(
         _collect(rows, window, collected, stats)
         done += 1
     stats.windows = done
+    if stats.windows_answered == 0 and stats.dark_windows:
+        first = stats.dark_windows[0]["reason"]
+        raise StoreUnreachable(
+            f"{store.name} answered no window of {done}: {first}",
+            next_step="check that the store is up and the range is right, then scan again",
+        )
     if progress:
         progress(done, total, f"{store.name}: {done} window(s) read")
     samples = [] if stopped else _samples(store, collected, since, until, settings, stats)

@@ -89,6 +89,7 @@ class Faults:
     """What goes wrong next. Counters count down as requests use them."""
 
     token_expired: bool = False
+    expire_after: int | None = None  # the token is rejected after N Supabase requests
     rate_limit: int | None = 10  # Supabase requests per minute per token and project
     storm: int = 0  # next N Supabase requests: 429
     storm_retry_after: int = 7
@@ -98,6 +99,7 @@ class Faults:
     )
     cut_replies: int = 0  # next N replies (either face): half the body, then the connection closes
     late_errors: int = 0  # next N ClickHouse queries: half the body, then an exception block
+    late_errors_in: str = ""  # ... only queries whose SQL contains this text
     die_after: int | None = None  # after N requests, every connection closes without a reply
     readonly: bool = True  # the ClickHouse user may not change settings
 
@@ -334,7 +336,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(entry, 410, {"message": "This endpoint has been removed"})
             return
         store, faults = self.store, self.store.faults
-        if self.headers.get("Authorization") != f"Bearer {store.token}" or faults.token_expired:
+        expired = faults.token_expired or (
+            faults.expire_after is not None and count > faults.expire_after
+        )
+        if self.headers.get("Authorization") != f"Bearer {store.token}" or expired:
             self._json(entry, 401, {"message": "Unauthorized"})
             return
         if match.group(1) != store.project:
@@ -445,7 +450,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, entry: Recorded, sql: str, fmt: str, bound: dict[str, str], buffered: bool
     ) -> None:
         tag = "".join(random.choices(string.ascii_lowercase, k=16))
-        late = self.store.take("late_errors")
+        late = self.store.faults.late_errors_in in sql and self.store.take("late_errors")
         if buffered and not late:
             try:
                 result = self.store.execute(sql, fmt, bound)
