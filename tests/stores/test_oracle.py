@@ -50,12 +50,17 @@ def comparable(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def from_files(export_file: Path) -> list[dict[str, Any]]:
-    return comparable(document(scan_paths([str(export_file)], ScanOptions(since=SINCE, until=UNTIL))))
+    return comparable(
+        document(scan_paths([str(export_file)], ScanOptions(since=SINCE, until=UNTIL)))
+    )
 
 
 @pytest.mark.parametrize("url_fixture", ["supabase_url", "clickhouse_url", "clickhouse_v0_url"])
 def test_a_store_gives_the_incidents_the_files_give(
-    request: pytest.FixtureRequest, url_fixture: str, settings: StoreSettings, from_files: list[dict[str, Any]]
+    request: pytest.FixtureRequest,
+    url_fixture: str,
+    settings: StoreSettings,
+    from_files: list[dict[str, Any]],
 ) -> None:
     url = request.getfixturevalue(url_fixture)
     doc = document(scan_paths([url], ScanOptions(since=SINCE, until=UNTIL, store=settings)))
@@ -82,9 +87,16 @@ def test_the_oracle_is_not_empty(from_files: list[dict[str, Any]]) -> None:
 def test_a_store_and_files_scanned_together_are_one_source_each(
     supabase_url: str, export_file: Path, settings: StoreSettings
 ) -> None:
-    doc = document(scan_paths([supabase_url, str(export_file)], ScanOptions(since=SINCE, until=UNTIL, store=settings)))
+    doc = document(
+        scan_paths(
+            [supabase_url, str(export_file)], ScanOptions(since=SINCE, until=UNTIL, store=settings)
+        )
+    )
     by_name = {(inc["table"], inc["column"]): inc for inc in doc["incidents"]}
     assert by_name[("Member Details", "O'Brien")]["count"] == 6  # 3 from each source
-    assert set(by_name[("Member Details", "O'Brien")]["sources"]) == {supabase_url, str(export_file)}
+    assert set(by_name[("Member Details", "O'Brien")]["sources"]) == {
+        supabase_url,
+        str(export_file),
+    }
     assert doc["stats"]["files"] == 2
     assert doc["stats"]["formats"] == {"supabase": 1, "supabase_json": 1}
