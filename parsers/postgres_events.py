@@ -36,6 +36,7 @@ from typing import NamedTuple
 import polars as pl
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
+from pglast.parser import scan
 from pglast.visitors import Visitor
 
 from parsers.error_body import error_columns
@@ -129,11 +130,17 @@ def _statement_text(sql: str, raw: ast.RawStmt) -> str:
 
 @lru_cache(maxsize=8192)
 def statement_actions(sql: str) -> tuple[Action, ...]:
-    """The migration/reload actions in `sql` (one or more statements). Never raises."""
+    """The migration/reload actions in `sql` (one or more statements). Never raises.
+
+    A statement the parser refuses is mostly one cut short (a log that lost the continuation
+    lines of a multi-line statement): its head still names the relation, which the scanner of
+    the same parser reads (`truncated_action`).
+    """
     try:
         statements = parse_sql(sql)
     except Exception:  # pglast's ParseError, or anything odd in what a log holds
-        return ()
+        action = truncated_action(sql)
+        return (action,) if action else ()
     actions: list[Action] = []
     for raw in statements:
         try:
@@ -141,6 +148,55 @@ def statement_actions(sql: str) -> tuple[Action, ...]:
         except Exception:  # an unexpected node shape must not cost the other statements
             continue
     return tuple(actions)
+
+
+_CREATE_MODIFIERS = {"OR", "REPLACE", "GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "RECURSIVE"}
+_OBJECTS = {"TABLE": "TABLE", "VIEW": "VIEW"}
+
+
+def _identifier(text: str) -> str:
+    """An identifier as PostgreSQL resolves it: quoted keeps its case, bare folds ASCII to lower."""
+    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
+        return text[1:-1].replace('""', '"')
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def truncated_action(sql: str) -> Action | None:
+    """`CREATE/ALTER/DROP [MATERIALIZED|FOREIGN] TABLE|VIEW [IF [NOT] EXISTS] [ONLY] name` at the
+    start of an incomplete statement, read with PostgreSQL's scanner (which takes any prefix)."""
+    try:
+        tokens = [t for t in scan(sql) if t.name not in ("SQL_COMMENT", "C_COMMENT")]
+    except Exception:
+        return None
+    names = [t.name for t in tokens]
+    if not names or names[0] not in ("CREATE", "ALTER", "DROP"):
+        return None
+    verb, at, replace, materialized = names[0], 1, False, ""
+    while at < len(names) and (names[at] in _CREATE_MODIFIERS or names[at] in ("MATERIALIZED", "FOREIGN")):
+        replace = replace or names[at] == "REPLACE"
+        materialized = "MATERIALIZED " if names[at] == "MATERIALIZED" else "FOREIGN " if names[at] == "FOREIGN" else materialized
+        at += 1
+    if at >= len(names) or names[at] not in _OBJECTS or (verb != "CREATE" and replace):
+        return None
+    what = f"{materialized}{_OBJECTS[names[at]]}"
+    at += 1
+    while at < len(names) and names[at] in ("IF_P", "NOT", "EXISTS", "ONLY"):
+        at += 1
+    parts: list[str] = []
+    while at < len(tokens) and tokens[at].kind != "RESERVED_KEYWORD" and not names[at].startswith("ASCII_"):
+        parts.append(_identifier(sql[tokens[at].start : tokens[at].end + 1]))
+        if at + 1 < len(names) and names[at + 1] == "ASCII_46":  # "."
+            at += 2
+            continue
+        break
+    if not parts:
+        return None
+    schema = parts[-2] if len(parts) >= 2 else None
+    detail = f"{verb} {'OR REPLACE ' if replace else ''}{what}"
+    return Action(Kind.MIGRATION.value, schema, parts[-1], None, detail, sql.strip())
 
 
 def _relation(rv: ast.RangeVar | None) -> tuple[str | None, str | None]:

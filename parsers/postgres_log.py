@@ -204,14 +204,21 @@ def records(candidates: pl.DataFrame, tz: str = "UTC") -> pl.DataFrame:
         )
         .unnest("parts")
     )
-    # A segment: a tagged line and the tab lines right below it. A tab line after a gap (its
-    # tagged line was not a candidate) starts a segment without a tag, which is ignored.
+    # A segment: a tagged line and the untagged lines right below it (tab-led as PostgreSQL
+    # writes them, or bare where something stripped the tab). One after a gap (its tagged line
+    # was not a candidate) starts a segment without a tag, which is ignored.
     seg_start = (
-        ~pl.col("is_tab")
+        (~pl.col("is_tab") & pl.col("tag").is_not_null())
         | (pl.col("line_no") != pl.col("line_no").shift(1) + 1)
         | (pl.col("record_no") != pl.col("record_no").shift(1))
     ).fill_null(True)
-    piece = pl.when(pl.col("is_tab")).then(pl.col("body").str.slice(1)).otherwise(pl.col("text"))
+    piece = (
+        pl.when(pl.col("is_tab"))
+        .then(pl.col("body").str.slice(1))
+        .when(pl.col("tag").is_null())
+        .then(pl.col("body"))
+        .otherwise(pl.col("text"))
+    )
     segments = (
         rows.with_columns(seg_start.cum_sum().alias("seg"), piece.alias("piece"))
         .group_by("seg", maintain_order=True)

@@ -149,3 +149,22 @@ def test_sniff_is_specific() -> None:
 def test_mangled_input_never_raises(seed) -> None:
     events = scan_bytes(PostgresLogFormat(), mangled(STDERR.read_bytes(), seed))
     assert set(events["kind"].drop_nulls()) <= {"migration", "cache_reload", "config_reload", "db_error"}
+
+
+def test_statement_whose_continuation_lost_its_tab(tmp_path) -> None:
+    # Something between the server and the file replaced PostgreSQL's tab with spaces: the
+    # continuation lines hold no keyword, so only the head is seen; it still names the table.
+    path = tmp_path / "postgres.log"
+    path.write_text(
+        "2026-11-17 18:41:58.604 UTC [733104] postgres@mypoolr LOG:  statement: CREATE TABLE public.MyPoolr (\n"
+        "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+        "    admin_id bigint NOT NULL\n"
+        ");\n"
+        '2026-11-17 18:41:58.655 UTC [733104] postgres@mypoolr LOG:  statement: ALTER TABLE ONLY "Members"\n'
+        "    ADD COLUMN pool_id bigint;\n"
+    )
+    result = scan(path)
+    assert migrations(result.events) == {
+        ("public", "mypoolr", None, "CREATE TABLE", "info"),
+        (None, "Members", None, "ALTER TABLE", "info"),
+    }
