@@ -157,7 +157,7 @@ class IncidentsScreen(Screen[None]):
         if migration:
             parts += [
                 Text("\nlast migration before: ", style="dim"),
-                literal(migration.get("detail") or migration.get("message") or "DDL"),
+                literal(migration.get("message") or migration.get("detail") or "DDL"),
                 Text(f" at {when(migration.get('ts'))}", style="dim"),
             ]
         else:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Switch
@@ -42,7 +42,7 @@ TITLES = {
 }
 PREVENT_TEXT = (
     "install the auto-reload event trigger:  pgrst-runbook install-auto-reload\n"
-    "add to CI after migrations:             pgrst-runbook check   (exit 1 on cache drift)"
+    "           add to CI after migrations:  pgrst-runbook check   (exit 1 on cache drift)"
 )
 
 
@@ -133,11 +133,13 @@ class RunbookScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         self.sub_title = plain(f"runbook · {self.incident.table}.{self.incident.column}")
         yield Header()
-        yield Static(id="rb-target")
         with Horizontal(id="rb-toolbar"):
+            with Vertical(id="rb-about"):
+                yield Static(id="rb-target")
+                yield Static(id="rb-session")
+                yield Static(id="rb-connection")
+            yield Static("dry run (t)", id="dry-run-label", markup=False)
             yield Switch(value=self.sessions.dry_run, id="dry-run")
-            yield Static("dry run (t): nothing state-changing runs", id="dry-run-label", markup=False)
-            yield Static(id="rb-connection")
         with VerticalScroll(id="rb-steps"):
             for number, step in enumerate(STEPS, 1):
                 yield StepView(step, number)
@@ -210,11 +212,10 @@ class RunbookScreen(Screen[None]):
             where = "no session yet: the first step starts one (journalled)"
         self.query_one("#rb-target", Static).update(
             Text.assemble(
-                literal(str(target), style="bold"),
-                f" · {plural(inc.count, 'failed request')} · ",
-                literal(where, style="dim"),
+                literal(str(target), style="bold"), f" · {plural(inc.count, 'failed request')}"
             )
         )
+        self.query_one("#rb-session", Static).update(literal(where, style="dim"))
 
     def _render_next(self, states: dict[str, StepState]) -> None:
         self.query_one("#rb-next", Static).update(Text(next_hint(states, self.running), style="bold"))
@@ -227,11 +228,10 @@ class RunbookScreen(Screen[None]):
         return Text.assemble(
             ("db ", "dim"),
             literal(db),
-            ("  api ", "dim"),
+            (" · api ", "dim"),
             literal(s.api_url or "-"),
-            ("  admin ", "dim"),
+            (" · admin ", "dim"),
             literal(s.admin_url or "-"),
-            ("  (c edits)", "dim"),
         )
 
     # -- actions -------------------------------------------------------------------------

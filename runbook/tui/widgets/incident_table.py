@@ -19,10 +19,9 @@ from runbook.live import incident_key
 from runbook.tui.literal import literal
 
 COLUMNS = (
-    ("#", "n"),
     ("table", "table"),
     ("column", "column"),
-    ("requests", "count"),
+    ("count", "count"),
     ("first seen UTC", "first"),
     ("last seen UTC", "last"),
     ("endpoint", "endpoint"),
@@ -60,10 +59,10 @@ def reload_note(context: dict[str, Any]) -> Text:
     """What happened after the cache reloads, in words (and a symbol)."""
     stopped = context.get("stopped_after_reload")
     if stopped is True:
-        return Text("✔ errors stopped")
+        return Text("✔ stopped")
     if stopped is False:
-        return Text(f"✖ {context.get('errors_after_last_load', '?')} after last load")
-    return Text("– no cache load seen", style="dim")
+        return Text(f"✖ {context.get('errors_after_last_load', '?')} after load")
+    return Text("– no load seen", style="dim")
 
 
 def matches(incident: Incident, needle: str) -> bool:
@@ -93,8 +92,8 @@ class IncidentTable(DataTable):
         keep = self._current_key()
         shown = [inc for inc in incidents if matches(inc, needle)]
         self.clear()
-        for n, inc in enumerate(shown, 1):
-            self.add_row(*self._cells(n, inc, verdicts.get(row_key(inc))), key=row_key(inc))
+        for inc in shown:
+            self.add_row(*self._cells(inc, verdicts.get(row_key(inc))), key=row_key(inc))
         if keep is not None:
             keys = [row_key(inc) for inc in shown]
             if keep in keys:
@@ -111,15 +110,14 @@ class IncidentTable(DataTable):
         return key.value
 
     @staticmethod
-    def _cells(n: int, inc: Incident, verdict: str | None) -> list[Text]:
+    def _cells(inc: Incident, verdict: str | None) -> list[Text]:
         endpoint = inc.endpoints[0] if inc.endpoints else "-"
         if len(endpoint) > ENDPOINT_WIDTH:
             endpoint = endpoint[: ENDPOINT_WIDTH - 1] + "…"
         if len(inc.endpoints) > 1:
             endpoint += f" +{len(inc.endpoints) - 1}"
-        label = VERDICT_LABELS.get(verdict or "", "· not inspected")
+        label = VERDICT_LABELS.get(verdict or "", "not inspected")
         return [
-            Text(str(n), style="dim"),
             literal(inc.table),
             literal(inc.column, style="bold"),
             Text(f"{inc.count:,}", justify="right"),

@@ -29,8 +29,9 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 MARKERS = {"migration": "M", "cache_load_failed": "!", "cache_reload": "R", "cache_load": "L"}
 PRIORITY = {"M": 0, "!": 1, "R": 2, "L": 3}
 LEGEND = "M migration · R reload asked · L cache loaded · ! load failed"
-MIN_REACH = timedelta(minutes=60)
-MAX_COLUMNS_PER_MINUTE = 6  # markers this close to the errors are drawn on the axis
+# markers this close to the errors (or within the errors' own span) are drawn on the axis;
+# farther ones are named under it, so a startup load hours earlier does not squash the bars
+MIN_REACH = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def chart_lines(data: TimelineData, width: int, bar_rows: int = 3) -> list[Text]
     end = max([last, *[t for t, _ in near]]).replace(second=0, microsecond=0)
     minutes = int((end - start).total_seconds() // 60) + 1
     per_col = max(1, math.ceil(minutes / width))  # minutes in one column (long spans)
-    widen = max(1, min(MAX_COLUMNS_PER_MINUTE, width // minutes)) if per_col == 1 else 1
+    widen = max(1, width // minutes) if per_col == 1 else 1
     buckets = [0] * math.ceil(minutes / per_col)
     for minute, count in data.per_minute:
         buckets[int((minute - start).total_seconds() // 60) // per_col] += count
@@ -99,15 +100,16 @@ def chart_lines(data: TimelineData, width: int, bar_rows: int = 3) -> list[Text]
     lines.append(Text("".join(marks).rstrip() or " "))
     left, right = clock(start), clock(start + timedelta(minutes=len(buckets) * per_col))
     scale = f"1 column = {_minutes(per_col)}" if widen == 1 else f"{widen} columns = 1 min"
+    if far:
+        when_far, letter = far[0] if far[0][0] < first else far[-1]
+        side = "before" if when_far < first else "after"
+        gap_text = duration(abs((when_far - (first if side == "before" else last)).total_seconds()))
+        scale = f"{scale} · off the chart: {letter} {gap_text} {side}"
     room = max(cols, len(left) + len(right) + len(scale) + 4)
     gap = room - len(left) - len(right) - len(scale)
     lines.append(Text(f"{left}{' ' * (gap // 2)}{scale}{' ' * (gap - gap // 2)}{right}", style="dim"))
-    legend = f"bars: errors per minute, peak {max(c for _, c in data.per_minute)} · {LEGEND}"
-    if far:
-        first_far = far[0]
-        side = "before" if first_far[0] < first else "after"
-        legend += f" · {first_far[1]} {duration(abs((first_far[0] - first).total_seconds()))} {side} the first error"
-    lines.append(Text(legend, style="dim"))
+    peak_minute = max(c for _, c in data.per_minute)
+    lines.append(Text(f"bars: errors per minute, peak {peak_minute} · {LEGEND}", style="dim"))
     return lines
 
 
