@@ -33,6 +33,7 @@ PGRST202 = r"Could not find the function (\S+?)(?:\(.*?\)| without parameters) i
 PGRST203 = r"Could not choose the best candidate function between"
 PG_42703_TARGET = r'column \\?"(.*?)\\?" of relation \\?"(.*?)\\?" does not exist'
 PG_42703_SELECT = r"column ([^\s\"'.]+)\.([^\s\"']+) does not exist"
+PG_42703_BARE = r'column \\?"(.*?)\\?" does not exist'
 PG_42P01 = r'relation \\?"(.*?)\\?" does not exist'
 CODE = r"\b(PGRST\d{3})\b"
 
@@ -59,6 +60,7 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
     has203 = text.str.contains(PGRST203)
     t_col, t_tab = _group(text, PG_42703_TARGET, 1), _group(text, PG_42703_TARGET, 2)
     s_tab, s_col = _group(text, PG_42703_SELECT, 1), _group(text, PG_42703_SELECT, 2)
+    bare_col = _group(text, PG_42703_BARE, 1)
     rel42p01 = _group(text, PG_42P01, 1)
     explicit = _group(text, CODE, 1)
 
@@ -75,7 +77,7 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
         .then(pl.lit("PGRST202"))
         .when(has203)
         .then(pl.lit("PGRST203"))
-        .when(t_col.is_not_null() | s_col.is_not_null())
+        .when(t_col.is_not_null() | s_col.is_not_null() | bare_col.is_not_null())
         .then(pl.lit("42703"))
         .when(rel42p01.is_not_null())
         .then(pl.lit("42P01"))
@@ -91,7 +93,7 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
         s_tab,
         rel42p01,
     )
-    column = pl.coalesce(new_col, old_col, t_col, s_col)
+    column = pl.coalesce(new_col, old_col, t_col, s_col, bare_col)
     schema = pl.when(qname205.str.contains(".", literal=True)).then(
         qname205.str.splitn(".", 2).struct.field("field_0")
     )
@@ -104,6 +106,7 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
         text.str.extract(f"({PGRST202})", 1),
         text.str.extract(f"({PG_42703_TARGET})", 1),
         text.str.extract(f"({PG_42703_SELECT})", 1),
+        text.str.extract(f"({PG_42703_BARE})", 1),
         text.str.extract(f"({PG_42P01})", 1),
     )
     kind = (

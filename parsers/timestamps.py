@@ -6,6 +6,16 @@ import polars as pl
 
 from runbook.events import TS_TYPE
 
+# Unambiguous zone abbreviations PostgreSQL prints for common `log_timezone` settings.
+ZONE_ABBREVIATIONS: dict[str, str] = {
+    "WET": "+00:00", "WEST": "+01:00", "BST": "+01:00", "CET": "+01:00", "CEST": "+02:00",
+    "EET": "+02:00", "EEST": "+03:00", "MSK": "+03:00", "EST": "-05:00", "EDT": "-04:00",
+    "CST": "-06:00", "CDT": "-05:00", "MST": "-07:00", "MDT": "-06:00", "PST": "-08:00",
+    "PDT": "-07:00", "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00", "JST": "+09:00",
+    "KST": "+09:00", "HKT": "+08:00", "SGT": "+08:00", "AEST": "+10:00", "AEDT": "+11:00",
+    "ACST": "+09:30", "ACDT": "+10:30", "AWST": "+08:00", "NZST": "+12:00", "NZDT": "+13:00",
+}
+
 
 def aware(text: pl.Expr, fmt: str) -> pl.Expr:
     """Parse text that carries its own offset (`%z` in `fmt`), converted to UTC."""
@@ -24,8 +34,16 @@ def iso(text: pl.Expr, tz: str) -> pl.Expr:
     """ISO-8601 with `T` or space, optional fraction, and `Z`, `+HH:MM`, `+HHMM` or no zone."""
     cleaned = text.str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
     cleaned = cleaned.str.replace(r"(T\d{2}:\d{2}:\d{2}),(\d+)", "${1}.${2}")
-    # PostgreSQL's %m ends in a zone abbreviation: UTC/GMT are known; others are taken as `tz`.
-    cleaned = cleaned.str.replace(r" ?(?:UTC|GMT|Z)$", "+00:00").str.replace(r" [A-Za-z]{2,5}$", "")
+    # PostgreSQL's %m ends in a zone abbreviation (log_timezone): the common ones become their
+    # offset; an unknown one is taken as `tz`.
+    cleaned = cleaned.str.replace(r" ?(?:UTC|GMT|Z)$", "+00:00")
+    abbrev = cleaned.str.extract(r" ([A-Z]{3,5})$", 1)
+    offset = abbrev.replace_strict(ZONE_ABBREVIATIONS, default=None, return_dtype=pl.String)
+    cleaned = (
+        pl.when(offset.is_not_null())
+        .then(pl.concat_str(cleaned.str.replace(r" [A-Z]{3,5}$", ""), offset))
+        .otherwise(cleaned.str.replace(r" [A-Za-z]{2,5}$", ""))
+    )
     cleaned = cleaned.str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
     cleaned = cleaned.str.replace(r"([+-]\d{2})$", "${1}:00")
     has_zone = cleaned.str.contains(r"[+-]\d{2}:\d{2}$")

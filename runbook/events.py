@@ -23,7 +23,8 @@ class Kind(StrEnum):
     LISTENER = "listener"  # listener up / failed / retrying (detail says which)
     STARTUP = "startup"  # PostgREST starting, connecting, serving
     CONFIG_RELOAD = "config_reload"
-    MIGRATION = "migration"  # a DDL statement touching a table or column
+    MIGRATION = "migration"  # a DDL statement touching a table or column (level "error": it
+    # failed and did not apply; RENAME COLUMN: `column` is the old name, `detail` has both)
     DB_ERROR = "db_error"  # PostgreSQL 42703 / 42P01 and other server-side errors
     OTHER = "other"
 

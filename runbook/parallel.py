@@ -17,7 +17,8 @@ from dataclasses import asdict
 import polars as pl
 
 from parsers import registry
-from runbook.scanner import CONTEXT_BYTES, SourceScanner, SourceStats
+from parsers.base import LogFormat
+from runbook.scanner import CONTEXT_BYTES, MAX_LOOKBACK_LINES, SourceScanner, SourceStats
 
 PARALLEL_MIN_BYTES = 256 * 1024 * 1024  # below this, starting processes costs more than it saves
 PARALLEL_FILE_BYTES = 32 * 1024 * 1024  # smaller files are scanned in this process
@@ -27,23 +28,42 @@ def workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def _line_start_at_or_after(f: io.BufferedReader, pos: int) -> int:
+def _record_start_at_or_after(f: io.BufferedReader, pos: int, fmt: LogFormat) -> int:
+    """The first line start at or after `pos` that begins a record of `fmt`.
+
+    A multi-line record (a traceback, an ERROR and its STATEMENT) must not be cut in two, so a
+    range begins where a record does; if none begins within the look-back limit, at a line.
+    """
     if pos == 0:
         return 0
     f.seek(pos - 1)
-    while True:
-        block = f.read(64 * 1024)
-        if not block:
-            return f.tell()
-        nl = block.find(b"\n")
-        if nl != -1:
-            return f.tell() - len(block) + nl + 1
+    block = f.read(CONTEXT_BYTES)
+    nl = block.find(b"\n")
+    if nl == -1:  # a line longer than the look-back: cut after it
+        f.seek(pos - 1 + len(block))
+        while chunk := f.read(1 << 20):
+            at = chunk.find(b"\n")
+            if at != -1:
+                return f.tell() - len(chunk) + at + 1
+        return f.tell()
+    first = start = pos + nl
+    for _ in range(MAX_LOOKBACK_LINES):
+        end = block.find(b"\n", start - pos + 1)
+        if end == -1:
+            break
+        line = block[start - pos + 1 : end].decode("utf-8", "replace").rstrip("\r")
+        if fmt.is_record_start(line):
+            return start
+        start = pos + end
+    return first
 
 
-def plan_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` byte ranges covering the file, each starting at the start of a line."""
+def plan_ranges(path: str, size: int, parts: int, fmt: LogFormat) -> list[tuple[int, int]]:
+    """`parts` byte ranges covering the file, each starting where a record starts."""
     with open(path, "rb") as f:
-        cuts = sorted({_line_start_at_or_after(f, size * i // parts) for i in range(parts)} | {size})
+        cuts = sorted(
+            {_record_start_at_or_after(f, size * i // parts, fmt) for i in range(parts)} | {size}
+        )
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
@@ -87,7 +107,7 @@ class ParallelScan:
 
     def submit(self, path: str, fmt_name: str, tz: str, size: int, chunk: int) -> None:
         parts = max(1, min(workers() * 2, size // PARALLEL_FILE_BYTES))
-        ranges = plan_ranges(path, size, parts)
+        ranges = plan_ranges(path, size, parts, registry.BY_NAME[fmt_name])
         futures = [self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk) for a, b in ranges]
         self._jobs[path] = (fmt_name, futures)
 

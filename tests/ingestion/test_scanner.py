@@ -174,3 +174,26 @@ def test_parallel_ranges_give_the_same_events_as_one_pass(tmp_path: Path, monkey
     many, stats_many = scan_one(log, parallel=True)
     assert [e["line_no"] for e in many] == [e["line_no"] for e in one]
     assert stats_many["lines_read"] == stats_one["lines_read"] == 40 * 998
+
+
+def test_parallel_ranges_never_cut_a_record(tmp_path: Path) -> None:
+    from parsers.registry import BY_NAME
+    from runbook.parallel import plan_ranges
+
+    log = tmp_path / "bot.log"
+    record = (
+        "2026-11-18 09:15:01,223 ERROR bot: insert failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/bot.py", line 88, in create\n'
+        "    res = q.execute()\n"
+        "postgrest.exceptions.APIError: {'code': 'PGRST204', 'details': None, 'hint': None, "
+        "'message': \"Could not find the 'adminname' column of 'mypoolr' in the schema cache\"}\n"
+    )
+    log.write_text(record * 500)
+    size = log.stat().st_size
+    fmt = BY_NAME["python_logging"]
+    cuts = [a for a, _ in plan_ranges(str(log), size, 7, fmt)]
+    data = log.read_bytes()
+    assert len(cuts) > 1
+    for cut in cuts:
+        assert data[cut:].startswith(b"2026-11-18"), data[cut : cut + 40]
