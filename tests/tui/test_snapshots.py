@@ -23,6 +23,8 @@ SETTINGS = Settings(
 @pytest.fixture(autouse=True)
 def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
+    # shown on the settings screen: the same path on every machine (nothing is read there)
+    monkeypatch.setenv("PGRST_RUNBOOK_CONFIG", "/home/oncall/.config/pgrst-runbook/config.toml")
 
 
 def app():
