@@ -35,7 +35,7 @@ from runbook.migrations_ledger import (
     pending_plan,
     renamed_away,
 )
-from runbook.plumbing import PlumbingReport
+from runbook.plumbing import AUTO_RELOAD_TRIGGERS, PlumbingReport
 from runbook.suggestions import expand_contract_plan
 
 MAX_LOG_ROWS = 8
@@ -90,8 +90,15 @@ def reload_blockers(plumbing: PlumbingReport | None, logs: LogDiagnosis | None) 
 def not_applied_suggestions(settings: Settings, plumbing: PlumbingReport | None) -> list[str]:
     """Next steps that would work when NOTIFY does not, plus the plumbing problems seen."""
     problems = plumbing.problems() if plumbing is not None else []
-    lead = [f"Fix first: {p}." for p in problems]
-    return lead + reload_path_steps(settings.channel)
+    blocking = [p for p in problems if "event trigger" not in p]
+    later = [p for p in problems if "event trigger" in p]
+    out = [f"Fix first: {p}." for p in blocking] + reload_path_steps(settings.channel)
+    if later:
+        out.append(
+            f"Then prevent the next stale cache: {'; '.join(later)} (pgrst-runbook "
+            "install-auto-reload)."
+        )
+    return out
 
 
 # -- verdicts ------------------------------------------------------------------------------
@@ -269,10 +276,8 @@ def _plumbing_rows(plumbing: PlumbingReport | None) -> list[EvidenceRow]:
     """Plumbing rows the engine's inspection does not already carry."""
     if plumbing is None:
         return []
-    keep = (
-        "plumbing.postgrest_sessions",
-        "plumbing.queue",
-        "plumbing.pooler",
-        "plumbing.event_triggers",
-    )
+    # The engine's inspection already carries the listener, replica and auto-reload rows.
+    keep = {"plumbing.postgrest_sessions", "plumbing.queue", "plumbing.pooler"}
+    if any(e.name in AUTO_RELOAD_TRIGGERS and not e.fires for e in plumbing.event_triggers or []):
+        keep.add("plumbing.event_triggers")  # a known trigger present but disabled: show its state
     return [row for key, row in plumbing.keyed_evidence() if key in keep]

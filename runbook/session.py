@@ -366,7 +366,7 @@ class RunbookSession:
             result="verified" if result.verified else "not verified",
             evidence=[
                 r.as_dict()
-                for r in result.evidence + self._load_rows() + self._plumbing_rows(revised)
+                for r in result.evidence + self.load_rows() + self._plumbing_rows(revised)
             ],
             verdict=str(revised) if revised else None,
             data={"attempts": result.attempts, "elapsed_s": result.elapsed},
@@ -387,7 +387,7 @@ class RunbookSession:
         rows = list(self.diagnosis.evidence) if self.diagnosis else []
         if self.verification is not None:
             rows += self.verification.evidence
-            rows += self._load_rows()
+            rows += self.load_rows()
             rows += self._plumbing_rows(
                 self.verdict if self.verdict is Verdict.RELOAD_NOT_APPLIED else None
             )
@@ -397,9 +397,15 @@ class RunbookSession:
         """Next steps for the final verdict."""
         if self.verdict is Verdict.RELOAD_NOT_APPLIED:
             plumbing = self.inspection.db.plumbing if self.inspection else None
+            tried = self.verification is not None
             return [
-                "The reload did not take effect (not fixed). Reload another way, then verify "
-                f"with: pgrst-runbook run --resume {self.journal.session}",
+                (
+                    "The reload did not take effect"
+                    if tried
+                    else "A NOTIFY is not expected to take effect"
+                )
+                + " (not fixed). Reload another way, then verify with: pgrst-runbook run "
+                f"--resume {self.journal.session}",
                 *not_applied_suggestions(self.settings, plumbing),
             ]
         if self.diagnosis is None:
@@ -477,7 +483,7 @@ class RunbookSession:
         shown = set(self.diagnosis.evidence) if self.diagnosis else set()
         return [r for r in rows if r not in shown]
 
-    def _load_rows(self) -> list[EvidenceRow]:
+    def load_rows(self) -> list[EvidenceRow]:
         """Whether PostgREST's followed stderr logged a load after our reload."""
         return load_evidence(self._load_mark, self.load_lines)
 

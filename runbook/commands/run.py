@@ -287,6 +287,8 @@ def _verify(session: RunbookSession, out: TextIO) -> None:
     result = session.verify()
     for check in result.checks:
         out.write(f"  [{check.status}] {check.name}: {printable(check.detail)}\n")
+    for row in session.load_rows():
+        out.write(f"  [{row.answer}] {printable(row.check)}: {printable(row.detail)}\n")
 
 
 def _render_diagnosis(session: RunbookSession, out: TextIO) -> None:
