@@ -240,6 +240,9 @@ def _change_key(
         ]
         if places:
             seen = f" Seen in: {', '.join(places)} ({incident.get('count', '?')} failed requests)."
+        payloads = list(incident.get("payloads") or [])[:2]
+        if payloads:
+            seen += f" Logged payload keys: {'; '.join(payloads)}."
     if new:
         return (
             f"Change the key {column!r} to {new!r} in the clients that send it (serialized "

@@ -337,6 +337,17 @@ def check_plumbing(
             f"dialled port {dialled} but the server listens on {server_port}: something in "
             "between forwards the connection"
         )
+    if report.pooler.likely and not report.pooler.certain and dsn:
+        changed = backend_pid_changes(dsn)
+        if changed:
+            report.pooler.add(
+                "the backend changed between two transactions: transaction pooling", certain=True
+            )
+        elif changed is False:
+            report.pooler.reasons.append(
+                "the backend stayed the same across two transactions (session mode or a plain "
+                "proxy)"
+            )
     return report
 
 

@@ -20,6 +20,7 @@ import polars as pl
 from runbook.errors import UsageError
 from runbook.evidence import Target
 from runbook.log_diagnosis import LogDiagnosis, diagnose_incident
+from runbook.payloads import payload_sightings
 from runbook.scan import UnknownFormat, document, scan_paths
 from runbook.session import RunbookSession
 from runbook.sources import expand
@@ -82,7 +83,9 @@ class LogContext:
                 continue
             related = (self.doc or {}).get("related") or []
             formats = ((self.doc or {}).get("stats") or {}).get("formats")
-            return inc, diagnose_incident(inc, related=related, formats=formats, events=self.events)
+            found = diagnose_incident(inc, related=related, formats=formats, events=self.events)
+            sightings = payload_sightings(inc.get("sources") or [], target.column)
+            return {**inc, "payloads": [s.describe() for s in sightings]}, found
         return None, None
 
 

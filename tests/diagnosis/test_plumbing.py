@@ -152,3 +152,62 @@ def test_an_unprivileged_role_cannot_prove_there_is_no_listener(
     assert report.listening is None
     assert rows(report)["plumbing.listener"] is None
     assert not any("LISTENs" in p for p in report.problems())
+
+
+class _Forwarder:
+    """A plain TCP proxy in front of PostgreSQL: what a pooler looks like from the client side."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_forwarded_connection_is_said_likely_pooled_not_certain(db_dsn: str, pg_server) -> None:
+    proxy = _Forwarder(pg_server.host, pg_server.port)
+    try:
+        dbname = db_dsn.rsplit("/", 1)[1]
+        via = f"postgresql://{pg_server.superuser}@127.0.0.1:{proxy.port}/{dbname}"
+        report = plumbing(via)
+    finally:
+        proxy.close()
+    assert report.pooler.likely is True and report.pooler.certain is False
+    text = report.pooler.describe()
+    assert text.startswith("likely pooled")
+    assert f"dialled port {proxy.port} but the server listens on {pg_server.port}" in text
+    assert "the backend stayed the same across two transactions" in text

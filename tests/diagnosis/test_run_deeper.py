@@ -272,3 +272,29 @@ def test_a_disabled_supabase_trigger_shows_its_state(no_listener, capsys, monkey
     row = next(e for e in out["evidence"] if e["check"].startswith("auto-reload event triggers"))
     assert row["fact"] is False and "pgrst_ddl_watch (disabled, sends NOTIFY)" in row["detail"]
     assert any("event trigger pgrst_ddl_watch is disabled" in s for s in out["suggestions"])
+
+
+def test_mypoolr_mismatch_names_the_logged_payload_that_carries_the_key(
+    db_dsn: str, postgrest, capsys, monkeypatch
+) -> None:
+    execute(
+        db_dsn,
+        "CREATE TABLE mypoolr (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, "
+        "admin_id bigint, contribution_amount numeric)",
+    )
+    server = postgrest(db_dsn)
+    server.wait_for_load_count(1)
+    result = run_cli(
+        capsys, monkeypatch,
+        "run", "--table", "mypoolr", "--column", "adminname", *flags(db_dsn, server),
+        "--logs", "sample_logs/mypoolr", "--yes", "--json",
+    )  # fmt: skip
+    assert result.code == 5, result.err
+    out = result.json()
+    assert (out["verdict"], out["confidence"]) == ("client_mismatch", "confirmed")
+    first = out["suggestions"][0]
+    assert first.startswith("Change the key 'adminname' to 'admin_id'")
+    assert "POST /mypoolr" in first and "bot.log" in first and "27 failed requests" in first
+    assert "bot.log:13: {name, adminname, contribution_amount" in first
+    assert out["logs"]["verdict"] == "client_mismatch"
+    assert any(e["source"] == "logs" and "postgrest.log:92" in e["detail"] for e in out["evidence"])
