@@ -6,11 +6,11 @@ Every worker failure ends in one place, `on_worker_state_changed`, as an `ErrorM
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -21,6 +21,8 @@ from runbook.config import Settings, load_settings
 from runbook.errors import RunbookError
 from runbook.incidents import Incident
 from runbook.live import incident_key
+from runbook.scanner import SourceStats
+from runbook.sources import InputProblem
 from runbook.tui.commands import RunbookCommands
 from runbook.tui.ingest import run_ingest
 from runbook.tui.literal import plain
@@ -35,6 +37,7 @@ from runbook.tui.options import AppOptions
 from runbook.tui.screens.detail import DetailScreen
 from runbook.tui.screens.help import HelpScreen
 from runbook.tui.screens.incidents import IncidentsScreen
+from runbook.tui.screens.report import ReportScreen
 from runbook.tui.screens.runbook import RunbookScreen
 from runbook.tui.screens.settings import SettingsScreen
 from runbook.tui.sessions import Sessions
@@ -63,6 +66,9 @@ class RunbookApp(App[int]):
         self.started_at = time.monotonic()
         self.first_incidents_at: float | None = None
         self.incidents: list[Incident] = []
+        self.events_frame: pl.DataFrame | None = None  # what the incidents were grouped from
+        self.source_stats: list[SourceStats] = []
+        self.problems: list[InputProblem] = []
         self.files = 0
         self.ingesting = True
         self.finished: IngestFinished | None = None
@@ -120,6 +126,7 @@ class RunbookApp(App[int]):
 
     def on_ingest_started(self, message: IngestStarted) -> None:
         self.files = message.sources
+        self.problems = list(message.problems)
         for problem in message.problems:
             self.notify(
                 f"cannot read {plain(problem.name)}: {problem.reason}",
@@ -136,6 +143,8 @@ class RunbookApp(App[int]):
         if self.first_incidents_at is None and message.incidents:
             self.first_incidents_at = time.monotonic()
         self.incidents = message.incidents
+        self.events_frame = message.frame
+        self.source_stats = message.stats
         self.main.show_incidents(message.incidents, self.verdicts())
         top = self.screen
         if isinstance(top, DetailScreen):
@@ -150,6 +159,7 @@ class RunbookApp(App[int]):
     def on_ingest_finished(self, message: IngestFinished) -> None:
         self.ingesting = False
         self.finished = message
+        self.source_stats = message.stats
         self.main.show_finished(message, self.files)
         for stat in message.stats:
             if stat.error:
@@ -218,18 +228,27 @@ class RunbookApp(App[int]):
         self.push_screen(SettingsScreen(self.sessions.settings), applied)
 
     def action_report(self) -> None:
-        if not report_available():
-            self.notify(
-                "the report engine (runbook/report.py) is not installed yet", severity="warning"
-            )
+        incident = _selected_incident(self.screen) or (
+            self.screen.incident if isinstance(self.screen, RunbookScreen) else None
+        )
+        if incident is None:
+            self.notify("select an incident first: the report is about one incident", markup=False)
             return
-        from runbook.tui.screens.report import ReportScreen
-
-        self.push_screen(ReportScreen(self))
+        if isinstance(self.screen, ReportScreen):
+            return
+        self.push_screen(
+            ReportScreen(
+                incident,
+                self.events_frame,
+                self.source_stats,
+                self.problems,
+                self.sessions.journal_path(incident),
+            )
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "report":
-            return report_available()
+            return bool(self.incidents) and not isinstance(self.screen, ReportScreen)
         return True
 
     def palette_actions(self, screen: Screen[Any]) -> list[PaletteAction]:
@@ -256,7 +275,7 @@ class RunbookApp(App[int]):
         if self.ingesting:
             out.append(("Stop reading", "cancel the scan or stop following/replaying", self.stop_ingest))
         out.append(("Connection settings", "DSN, API URL, admin URL, key; test", self.action_settings))
-        if report_available():
+        if self.incidents and not isinstance(screen, ReportScreen):
             out.append(("Incident report", "preview and save the Markdown report", self.action_report))
         out.append(("Help", "keys and what the screens mean", self.action_help))
         return out
@@ -273,10 +292,6 @@ def _selected_incident(screen: Screen[Any]) -> Incident | None:
         return screen.incident
     return None
 
-
-def report_available() -> bool:
-    """True once the report engine (another part of the project) is importable."""
-    return importlib.util.find_spec("runbook.report") is not None
 
 
 __all__ = ["RunbookApp"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import polars as pl
 from textual.message import Message
@@ -40,16 +41,20 @@ Post = Callable[[Message], object]
 class _Publisher:
     """Posts the incidents when they changed, at most every `REGROUP_SECONDS` unless forced."""
 
-    def __init__(self, post: Post, tracker: IncidentTracker) -> None:
+    def __init__(self, post: Post, tracker: IncidentTracker, follower: Follower) -> None:
         self.post = post
         self.tracker = tracker
+        self.follower = follower
         self.last = 0.0
 
     def maybe(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.tracker.dirty and (force or now - self.last >= REGROUP_SECONDS):
             incidents = self.tracker.incidents()
-            self.post(IncidentsChanged(list(incidents), len(self.tracker)))
+            stats = [replace(s) for s in self.follower.stats()]  # copies: the worker goes on
+            self.post(
+                IncidentsChanged(list(incidents), len(self.tracker), self.tracker.events, stats)
+            )
             self.last = now
 
 
@@ -66,7 +71,7 @@ def run_ingest(
     )
     post(IngestStarted(len(follower.tails), follower.bytes_total, list(follower.problems)))
     tracker = IncidentTracker(options.scan.since, options.scan.until)
-    publisher = _Publisher(post, tracker)
+    publisher = _Publisher(post, tracker, follower)
     replaying = options.replay_speed is not None
     recorded: list[pl.DataFrame] = []
     phase = SCANNING

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import polars as pl
 from textual.message import Message
 
 from runbook.incidents import Incident
@@ -52,10 +53,16 @@ class IngestProgress(Message):
 
 @dataclass
 class IncidentsChanged(Message):
-    """The incidents of everything read so far (a complete list, most requests first)."""
+    """The incidents of everything read so far (a complete list, most requests first).
+
+    `frame` is the event table they were grouped from and `stats` a copy of what was read from
+    each source: the report is built from them.
+    """
 
     incidents: list[Incident]
     events: int
+    frame: pl.DataFrame | None = None
+    stats: list[SourceStats] = field(default_factory=list)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, IncidentsChanged)

@@ -81,6 +81,14 @@ class Sessions:
         except OSError:
             return []
 
+    def journal_path(self, incident: Incident) -> Path | None:
+        """The journal file of the incident's live or newest session, if any."""
+        key = incident_key(incident)
+        if key in self.live:
+            return self.live[key].journal.path
+        info = self.index.get(key)
+        return info.path if info else None
+
     def verdicts(self) -> dict[tuple[str, str], str]:
         """The latest known verdict per incident key (live sessions over the index)."""
         out = {key: info.verdict for key, info in self.index.items() if info.verdict}

@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Input
 
 from runbook.config import Settings
+from runbook.tui.screens.report import ReportScreen
 from runbook.tui.screens.runbook import RunbookScreen
 from runbook.tui.screens.settings import SettingsScreen
 from runbook.tui.step_state import step_states
@@ -90,7 +91,16 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
         assert checks["cache has column"] is True
         assert "verified" in screen_text(app)
 
-        await pilot.press("escape")
+        session_id = app.screen.session.journal.session
+        await pilot.press("e")  # the report now tells what was done, from the journal
+        report = app.screen
+        assert isinstance(report, ReportScreen)
+        await wait_for(pilot, lambda: report.rendered is not None)
+        assert report.rendered.report.session == session_id
+        assert "with the runbook journal" in screen_text(app)
+        assert NOTIFY in report.rendered.markdown
+
+        await pilot.press("escape", "escape")
         table = app.main.query_one(IncidentTable)
         assert "stale cache" in table.get_row_at(0)[-1].plain
     assert post_json(server.url, "items", {"name": "b", "note": "y"}).status_code == 201
