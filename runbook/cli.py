@@ -16,16 +16,19 @@ from collections.abc import Sequence
 from runbook import __version__
 from runbook.exit_codes import Exit
 
-# subcommand -> module under runbook.commands
-COMMANDS: dict[str, str] = {
-    "tui": "tui",
-    "scan": "scan",
-    "run": "run",
-    "check": "check",
-    "report": "report",
-    "replay": "replay",
-    "install-auto-reload": "install_auto_reload",
-    "bundle": "bundle",
+# subcommand -> (module under runbook.commands, one-line help for the top-level listing)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tui": ("tui", "open the TUI: incidents, evidence, the guided runbook (default command)"),
+    "scan": ("scan", "find PGRST204 incidents in logs"),
+    "run": ("run", "diagnose one PGRST204 incident with evidence, reload if that is the fix, verify"),
+    "check": ("check", "compare database columns with PostgREST's schema cache; exit 1 on drift"),
+    "report": ("report", "write the incident report (Markdown) and update the deployment checklist"),
+    "replay": ("replay", "replay recorded logs at N x speed (TUI, or the incident stream headless)"),
+    "install-auto-reload": (
+        "install_auto_reload",
+        "install (or --uninstall) the event trigger that reloads PostgREST after DDL",
+    ),
+    "bundle": ("bundle", "gather scan, journal, versions, plumbing checks and log excerpts, redacted"),
 }
 
 
@@ -33,7 +36,9 @@ def _load(module: str):
     return importlib.import_module(f"runbook.commands.{module}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Only `command`'s module is imported (a scan never pays for
+    Textual, psycopg or jinja2); the others are listed by name and help. None loads all."""
     parser = argparse.ArgumentParser(
         prog="pgrst-runbook",
         description=(
@@ -48,14 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
-        try:
-            mod = _load(module)
-        except ModuleNotFoundError as exc:  # a command not built yet must not break the others
-            if exc.name != f"runbook.commands.{module}":
-                raise
+    for name, (module, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
             continue
-        mod.add_parser(sub)
+        _load(module).add_parser(sub)
     return parser
 
 
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["tui"]
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv[0] in COMMANDS else "")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
