@@ -33,9 +33,10 @@ from runbook.stores import (
     StoreUnreachable,
 )
 from runbook.stores.http import Wire, is_unreachable
-from runbook.stores.pushdown import StoreStats, WindowFailed
+from runbook.stores.pushdown import WindowFailed
 from runbook.stores.rows import parse_line_rows
 from runbook.stores.sql import Binder, Bound, LogTable, columns_sql
+from runbook.stores.stats import StoreStats
 from runbook.stores.windows import Window
 
 TS_NAMES = (

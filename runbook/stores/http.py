@@ -14,7 +14,7 @@ import httpx
 
 from runbook.redact import MASK, redact
 from runbook.stores import Clock, Progress
-from runbook.stores.pushdown import StoreStats
+from runbook.stores.stats import StoreStats
 
 MAX_REASON = 300
 BACKOFF_BASE = 1.0

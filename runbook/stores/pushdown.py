@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
@@ -24,6 +24,7 @@ import polars as pl
 from runbook.events import EVENT_COLUMNS, PGRST204, TS_TYPE, Kind, conform, empty_events
 from runbook.scanner import SourceStats
 from runbook.stores import Progress, StoreSettings, StoreUnreachable
+from runbook.stores.series import Point, first_rows_range, from_micros, parse_series
 from runbook.stores.sql import (
     COLUMN,
     CONTEXT,
@@ -33,7 +34,7 @@ from runbook.stores.sql import (
     ERRORS,
     FIRST,
     KIND,
-    LAST,
+    MESSAGE,
     TABLE,
     Binder,
     LogTable,
@@ -41,9 +42,11 @@ from runbook.stores.sql import (
     samples_sql,
     window_sql,
 )
+from runbook.stores.stats import StoreStats
 from runbook.stores.windows import Window, plan
 
 PAIRS_PER_SAMPLE_QUERY = 40
+POINTS = "_points"  # an aggregate row's parsed series
 CONTEXT_KINDS = (
     Kind.CACHE_RELOAD.value,
     Kind.CACHE_LOAD.value,
@@ -65,78 +68,6 @@ class WindowFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.unreachable = unreachable
-
-
-@dataclass
-class StoreStats:
-    """What a store scan did; `to_dict()` is the `stats.stores[]` entry of `scan --format json`."""
-
-    store: str
-    kind: str
-    since: datetime | None = None
-    until: datetime | None = None
-    layout: str | None = None
-    windows: int = 0
-    windows_answered: int = 0
-    windows_split: int = 0
-    dark_windows: list[dict[str, str]] = field(default_factory=list)
-    capped_windows: list[dict[str, str]] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    waited_seconds: float = 0.0
-    rows_in_range: int = 0  # the control counts: rows of the scanned sources in range
-    rows_read: int | None = None  # the engine's own summary, where it gives one
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    error_rows: int = 0  # PGRST204 rows counted in the engine
-    aggregate_rows: int = 0
-    sample_rows: int = 0
-    context_rows: int = 0
-    context_truncated: int = 0  # windows whose context rows hit CONTEXT_LIMIT
-    pairs_without_sample: int = 0  # names taken as the SQL cut them (no parsed sample)
-
-    @property
-    def bytes_moved(self) -> int:
-        return self.bytes_sent + self.bytes_received
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.dark_windows or self.capped_windows)
-
-    def add_rows_read(self, rows: int | None) -> None:
-        if rows is not None:
-            self.rows_read = (self.rows_read or 0) + rows
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "store": self.store,
-            "kind": self.kind,
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "layout": self.layout,
-            "windows": self.windows,
-            "windows_answered": self.windows_answered,
-            "windows_split": self.windows_split,
-            "dark_windows": self.dark_windows,
-            "capped_windows": self.capped_windows,
-            "partial": self.partial,
-            "requests": self.requests,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "waited_seconds": round(self.waited_seconds, 3),
-            "rows_in_range": self.rows_in_range,
-            "rows_read": self.rows_read,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "bytes_moved": self.bytes_moved,
-            "error_rows": self.error_rows,
-            "aggregate_rows": self.aggregate_rows,
-            "sample_rows": self.sample_rows,
-            "context_rows": self.context_rows,
-            "context_truncated": self.context_truncated,
-            "pairs_without_sample": self.pairs_without_sample,
-        }
 
 
 class Store(Protocol):
@@ -167,9 +98,12 @@ class Store(Protocol):
 
 @dataclass
 class _Collected:
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    context: list[dict[str, Any]] = field(default_factory=list)
+    """Per (table, column) as the SQL cut them: every point, and the window first seen in."""
+
+    points: dict[tuple[str, str], list[Point]] = field(default_factory=dict)
     first_window: dict[tuple[str, str], Window] = field(default_factory=dict)
+    first_points: dict[tuple[str, str], list[Point]] = field(default_factory=dict)
+    context: list[dict[str, Any]] = field(default_factory=list)
 
 
 def scan_windows(
@@ -268,6 +202,15 @@ def _window_rows(
             {**window.to_dict(), "reason": "the reply had no control row: the store did not answer"}
         )
         return None
+    try:
+        for row in rows:
+            if row.get(KIND) == ERRORS:
+                row[POINTS] = parse_series(str(row[MESSAGE]))
+    except (ValueError, TypeError):
+        stats.dark_windows.append(
+            {**window.to_dict(), "reason": "a malformed per-minute series in the reply"}
+        )
+        return None
     stats.windows_answered += 1
     return rows
 
@@ -279,11 +222,14 @@ def _collect(
     for row in rows:
         kind = row.get(KIND)
         if kind == ERRORS:
-            into.errors.append(row)
             pair = (str(row[TABLE]), str(row[COLUMN]))
-            into.first_window.setdefault(pair, window)
+            points = row[POINTS]
+            into.points.setdefault(pair, []).extend(points)
+            if pair not in into.first_window:
+                into.first_window[pair] = window
+                into.first_points[pair] = points
             stats.error_rows += int(row[COUNT])
-            stats.aggregate_rows += 1
+            stats.aggregate_rows += len(points)
         elif kind == CONTROL:
             stats.rows_in_range += int(row[COUNT])
         elif kind == CONTEXT:
@@ -309,9 +255,16 @@ def _samples(
     samples: list[dict[str, Any]] = []
     for window in sorted(by_window):
         pairs = by_window[window]
-        start, end = window.clip(since, until)
         for i in range(0, len(pairs), PAIRS_PER_SAMPLE_QUERY):
             chunk = pairs[i : i + PAIRS_PER_SAMPLE_QUERY]
+            # Only the minutes that hold each pair's first rows, not the whole window.
+            spans = [
+                first_rows_range(collected.first_points[p], settings.samples_per_pair)
+                for p in chunk
+            ]
+            clip_start, clip_end = window.clip(since, until)
+            start = max(clip_start, from_micros(min(a for a, _ in spans)))
+            end = min(clip_end, from_micros(max(b for _, b in spans)))
             binder = store.binder()
             sql = samples_sql(
                 store.table,
@@ -331,10 +284,6 @@ def _samples(
     return samples
 
 
-def _micros(value: object) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1_000_000, tz=UTC)  # type: ignore[call-overload]
-
-
 def _events(store: Store, collected: _Collected, samples: list[dict[str, Any]]) -> pl.DataFrame:
     rows = samples + collected.context
     parsed = store.parse_rows(rows) if rows else None
@@ -347,7 +296,7 @@ def _events(store: Store, collected: _Collected, samples: list[dict[str, Any]]) 
     store.stats.pairs_without_sample = sum(
         1 for pair in collected.first_window if pair not in names
     )
-    frames.append(_aggregate_events(store, collected.errors, names))
+    frames.append(_aggregate_events(store, collected.points, names))
     frames = [frame for frame in frames if frame.height]
     if not frames:
         return empty_events()
@@ -356,7 +305,7 @@ def _events(store: Store, collected: _Collected, samples: list[dict[str, Any]]) 
 
 def _with_row_times(parsed: pl.DataFrame, rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Every event takes its row's time from the store (the column the SQL counted by)."""
-    times = pl.Series("_at", [_micros(row[FIRST]) for row in rows], dtype=TS_TYPE)
+    times = pl.Series("_at", [from_micros(row[FIRST]) for row in rows], dtype=TS_TYPE)
     at = times.gather(parsed["_row"].cast(pl.UInt32))
     return parsed.with_columns(at.alias("ts"))
 
@@ -389,27 +338,36 @@ def _context_events(parsed: pl.DataFrame, first_context_row: int) -> pl.DataFram
 
 
 def _aggregate_events(
-    store: Store, errors: list[dict[str, Any]], names: dict[tuple[str, str], tuple[str, str]]
+    store: Store,
+    points: dict[tuple[str, str], list[Point]],
+    names: dict[tuple[str, str], tuple[str, str]],
 ) -> pl.DataFrame:
+    """One event per (table, column, minute), weighted by its count."""
     from parsers.error_body import unescape_text
 
-    if not errors:
-        return empty_events()
-    tables, columns = [], []
-    for row in errors:
-        raw = (str(row[TABLE]), str(row[COLUMN]))
+    tables, columns, firsts, lasts, weights = [], [], [], [], []
+    for raw, series in points.items():
         table, column = names.get(raw) or (unescape_text(raw[0]), unescape_text(raw[1]))
-        tables.append(table)
-        columns.append(column)
+        for point in series:
+            tables.append(table)
+            columns.append(column)
+            firsts.append(point.first_us)
+            lasts.append(point.last_us)
+            weights.append(point.count)
+    if not weights:
+        return empty_events()
     frame = pl.DataFrame(
-        {
-            "ts": [_micros(row[FIRST]) for row in errors],
-            "ts_end": [_micros(row[LAST]) for row in errors],
-            "weight": [int(row[COUNT]) for row in errors],
-            "table": tables,
-            "column": columns,
-        }
+        {"_first": firsts, "_last": lasts, "weight": weights, "table": tables, "column": columns},
+        schema={
+            "_first": pl.Int64,
+            "_last": pl.Int64,
+            "weight": pl.Int64,
+            "table": pl.String,
+            "column": pl.String,
+        },
     ).with_columns(
+        pl.from_epoch("_first", time_unit="us").dt.replace_time_zone("UTC").alias("ts"),
+        pl.from_epoch("_last", time_unit="us").dt.replace_time_zone("UTC").alias("ts_end"),
         pl.lit(store.name).alias("source"),
         pl.lit(store.kind).alias("format"),
         pl.lit(Kind.SCHEMA_CACHE_ERROR.value).alias("kind"),

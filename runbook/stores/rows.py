@@ -110,22 +110,47 @@ def _line_events(row: dict[str, Any], source: str) -> pl.DataFrame:
     return empty_events()
 
 
+def _batches(rows: list[dict[str, Any]]) -> tuple[dict[str, list[int]], list[int]]:
+    """Rows grouped by detected format where each is one line that starts a record (these can
+    be scanned together, one line per row), and the rest (scanned one by one)."""
+    batches: dict[str, list[int]] = {}
+    alone: list[int] = []
+    for index, row in enumerate(rows):
+        text = str(row.get(MESSAGE) or "").rstrip("\r\n")
+        if not text.strip():
+            continue
+        fmt = registry.detect(text.encode("utf-8", "replace"))
+        if "\n" in text or "\r" in text or fmt.whole_file or not fmt.is_record_start(text):
+            alone.append(index)
+        else:
+            batches.setdefault(fmt.name, []).append(index)
+    return batches, alone
+
+
 def parse_line_rows(rows: list[dict[str, Any]], source: str) -> pl.DataFrame:
     """Events of rows that each hold one raw log line (or one multi-line record)."""
     frames: list[pl.DataFrame] = []
-    for index, row in enumerate(rows):
-        events = _line_events(row, source)
-        if events.height == 0:
-            continue
-        raw = redact(str(row.get(MESSAGE) or ""))
-        frames.append(
-            events.with_columns(
-                pl.lit(index, dtype=pl.Int64).alias(ROW),
-                pl.lit((raw or "")[:RAW_MAX_CHARS]).alias("raw"),
-                pl.lit(None, dtype=pl.Int64).alias("line_no"),
-                pl.lit(None, dtype=pl.Int64).alias("record_no"),
+    batches, alone = _batches(rows)
+    for name, indexes in batches.items():
+        text = "\n".join(str(rows[i][MESSAGE]).rstrip("\r\n") for i in indexes)
+        events = _scan_text(text, registry.BY_NAME[name], source)
+        if events.height:
+            row_of_line = pl.Series(
+                [indexes[n - 1] for n in events["line_no"].to_list()], dtype=pl.Int64
             )
-        )
+            frames.append(events.with_columns(row_of_line.alias(ROW)))
+        found = set(frames[-1][ROW].to_list()) if events.height else set()
+        alone += [i for i in indexes if i not in found]  # e.g. a prefix to restore
+    for index in sorted(alone):
+        events = _line_events(rows[index], source)
+        if events.height:
+            frames.append(events.with_columns(pl.lit(index, dtype=pl.Int64).alias(ROW)))
     if not frames:
         return _empty()
-    return pl.concat(frames, how="vertical").select([*EVENT_COLUMNS, ROW])
+    events = pl.concat(frames, how="vertical")
+    raws = [(redact(str(row.get(MESSAGE) or "")) or "")[:RAW_MAX_CHARS] for row in rows]
+    return events.with_columns(
+        pl.Series(raws, dtype=pl.String).gather(events[ROW]).alias("raw"),
+        pl.lit(None, dtype=pl.Int64).alias("line_no"),
+        pl.lit(None, dtype=pl.Int64).alias("record_no"),
+    ).select([*EVENT_COLUMNS, ROW])

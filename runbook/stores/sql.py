@@ -1,7 +1,8 @@
 """The SQL sent to a log store: one aggregate per window, a few samples, column discovery.
 
 Every query returns rows of the same eight columns (`COLUMNS`), told apart by `k` (`KIND`):
-- `e`: PGRST204 errors of one (table, column, minute): count, first and last time (µs).
+- `e`: PGRST204 errors of one (table, column): count, first and last time (µs), and in `m`
+  the per-minute series (`window_sql`).
 - `c`: the control row, always exactly one per window (`count()` over the window). A reply
   without it was not an answer, so a window is never read as "no incidents" by mistake.
 - `x`: a context row (a PostgREST reload/load/listener line or a DDL statement), with its
@@ -41,19 +42,23 @@ OLD_TABLE = PGRST204_OLD.replace(GROUP, ".*?", 1)
 # Cheap substring tests before the regular expressions (`position` is SIMD, `match` is not).
 NEEDLES = ("' column of '", "' of relation '")
 
-# PostgREST stderr lines about the schema cache and its listener (parsers.postgrest_stderr).
-RELOAD_NEEDLES = (
+# Context, matched in any case: PostgREST stderr lines about the schema cache and its listener
+# (parsers.postgrest_stderr), DDL and reload requests in PostgreSQL logs (parsers.postgres_log).
+CONTEXT_NEEDLES = (
     "schema cache reload message",
-    "Schema cache loaded",
+    "schema cache loaded",
     "loading the schema cache",
-    "Failed to load the schema cache",
+    "load the schema cache",
     "notifications on the",
     "listening for database notifications",
-    "Failed listening for",
-    "Retrying listening for",
+    "failed listening for",
+    "retrying listening for",
+    "alter table",
+    "create table",
+    "drop table",
+    "reload schema",
+    "notify pgrst",
 )
-# DDL and reload requests in PostgreSQL logs, any case (parsers.postgres_log).
-DDL_NEEDLES = ("alter table", "create table", "drop table", "reload schema", "notify pgrst")
 
 SOURCE_NAME = re.compile(r"^[a-z_]+$")
 DT64 = "DateTime64(6, 'UTC')"
@@ -218,12 +223,15 @@ def _service(table: LogTable, b: Binder) -> str:
     return f"toString({b.ident(table.service)})" if table.service else "''"
 
 
+def _array(b: Binder, values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(b.value(v, "String") for v in values) + "]"
+
+
 def _matched(table: LogTable, b: Binder, rng: Range, *, with_text: bool) -> str:
     """Rows in range with either PGRST204 wording, with table and column cut out."""
     msg = b.ident(table.message)
     new, old = b.value(PGRST204_NEW, "String"), b.value(PGRST204_OLD, "String")
     is_new = f"match({msg}, {new})"
-    needles = " OR ".join(f"position({msg}, {b.value(n, 'String')}) > 0" for n in NEEDLES)
     extra = f", {_service(table, b)} AS _pgr_svc, {msg} AS _pgr_msg" if with_text else ""
     return (
         f"SELECT {b.ident(table.ts)} AS _pgr_ts, "  # noqa: S608 - values only via the binder
@@ -232,31 +240,37 @@ def _matched(table: LogTable, b: Binder, rng: Range, *, with_text: bool) -> str:
         f"if({is_new}, extract({msg}, {b.value(NEW_COLUMN, 'String')}), "
         f"extract({msg}, {b.value(OLD_COLUMN, 'String')})) AS _pgr_col{extra} "
         f"FROM {_table_ref(table, b)} "
-        f"WHERE {_where_range(table, b, rng)} AND ({needles}) "
+        f"WHERE {_where_range(table, b, rng)} AND multiSearchAny({msg}, {_array(b, NEEDLES)}) "
         f"AND ({is_new} OR match({msg}, {old}))"
     )
 
 
-def _context_predicate(table: LogTable, b: Binder) -> str:
-    msg = b.ident(table.message)
-    exact = [f"position({msg}, {b.value(n, 'String')}) > 0" for n in RELOAD_NEEDLES]
-    folded = [f"positionCaseInsensitive({msg}, {b.value(n, 'String')}) > 0" for n in DDL_NEEDLES]
-    return " OR ".join(exact + folded)
-
-
 def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONTEXT_LIMIT) -> str:
-    """Errors per (table, column, minute), the control row and the context rows of one window.
+    """One row per (table, column) with its per-minute series, the control row and the context
+    rows of one window.
 
-    Context rows are looked for in every source (reloads are in `postgrest_logs` and DDL in
-    `postgres_logs` even when errors are searched elsewhere).
+    An `e` row's `m` is the series: `minute:count:first:last,...` with `minute` in whole
+    minutes since the epoch and `first`/`last` in µs after the start of that minute. Context rows
+    are looked for in every source (reloads are in `postgrest_logs` and DDL in `postgres_logs`
+    even when errors are searched elsewhere), by one case-insensitive multi-needle pass.
     """
     limit = b.value(context_limit, "UInt64")
-    errors = (
-        f"SELECT '{ERRORS}' AS k, _pgr_tbl AS t, _pgr_col AS c, "  # noqa: S608 - values only via the binder
-        f"count() AS n, {_micros('min(_pgr_ts)')} AS f, "
-        f"{_micros('max(_pgr_ts)')} AS l, '' AS s, '' AS m "
+    minute_us = "toUnixTimestamp(_pgr_minute) * 1000000"
+    per_minute = (
+        f"SELECT _pgr_tbl, _pgr_col, toStartOfMinute(_pgr_ts) AS _pgr_minute, count() AS _pgr_n, "  # noqa: S608 - values only via the binder
+        f"min(_pgr_ts) AS _pgr_first, max(_pgr_ts) AS _pgr_last "
         f"FROM ({_matched(table, b, rng, with_text=False)}) "
-        f"GROUP BY _pgr_tbl, _pgr_col, toStartOfMinute(_pgr_ts)"
+        f"GROUP BY _pgr_tbl, _pgr_col, _pgr_minute"
+    )
+    point = (
+        f"concat(toString(intDiv(toUnixTimestamp(_pgr_minute), 60)), ':', toString(_pgr_n), ':', "
+        f"toString({_micros('_pgr_first')} - {minute_us}), ':', toString({_micros('_pgr_last')} - {minute_us}))"
+    )
+    errors = (
+        f"SELECT '{ERRORS}' AS k, _pgr_tbl AS t, _pgr_col AS c, sum(_pgr_n) AS n, "  # noqa: S608 - values only via the binder
+        f"{_micros('min(_pgr_first)')} AS f, {_micros('max(_pgr_last)')} AS l, '' AS s, "
+        f"arrayStringConcat(groupArray({point}), ',') AS m "
+        f"FROM ({per_minute}) GROUP BY _pgr_tbl, _pgr_col"
     )
     control = (
         f"SELECT '{CONTROL}', '', '', count(), {_micros('min(_pgr_ts)')}, "  # noqa: S608 - values only via the binder
@@ -264,12 +278,14 @@ def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONT
         f"FROM (SELECT {b.ident(table.ts)} AS _pgr_ts FROM {_table_ref(table, b)} "
         f"WHERE {_where_range(table, b, rng)})"
     )
+    msg = b.ident(table.message)
     context = (
         f"SELECT '{CONTEXT}', '', '', 1, {_micros('_pgr_ts')}, {_micros('_pgr_ts')}, "  # noqa: S608 - values only via the binder
         f"_pgr_svc, _pgr_msg FROM (SELECT {b.ident(table.ts)} AS _pgr_ts, "
-        f"{_service(table, b)} AS _pgr_svc, {b.ident(table.message)} AS _pgr_msg "
+        f"{_service(table, b)} AS _pgr_svc, {msg} AS _pgr_msg "
         f"FROM {_table_ref(table, b)} "
-        f"WHERE {_where_range(table, b, rng, services=False)} AND ({_context_predicate(table, b)}) "
+        f"WHERE {_where_range(table, b, rng, services=False)} "
+        f"AND multiSearchAnyCaseInsensitive({msg}, {_array(b, CONTEXT_NEEDLES)}) "
         f"ORDER BY _pgr_ts LIMIT {limit})"
     )
     return f"{errors} UNION ALL {control} UNION ALL {context}"

@@ -33,9 +33,10 @@ from runbook.stores import (
     StoreUnreachable,
 )
 from runbook.stores.http import Wire, is_unreachable, retry_after
-from runbook.stores.pushdown import StoreStats, WindowFailed
+from runbook.stores.pushdown import WindowFailed
 from runbook.stores.rows import parse_export_rows
 from runbook.stores.sql import Binder, Inlined, LogTable, check_source_names
+from runbook.stores.stats import StoreStats
 from runbook.stores.windows import Window
 
 ROW_CAP = 1000

@@ -19,8 +19,8 @@ from urllib.parse import quote
 import pytest
 
 from runbook.stores import StoreSettings
-from tests.stores.fixture import UNTIL, rows
-from tests.stores.store_server import FakeClock, StoreServer, create_tables, load_rows
+from tests.stores.fixture import UNTIL, fuzz_rows, rows
+from tests.stores.store_server import FakeClock, StoreServer, create_tables, load_fuzz, load_rows
 
 try:
     from chdb.session import Session
@@ -33,6 +33,7 @@ def store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreServ
     session = Session(str(tmp_path_factory.mktemp("chdb")))
     create_tables(session)
     load_rows(session, rows())
+    load_fuzz(session, fuzz_rows())
     server = StoreServer(session, FakeClock(UNTIL + timedelta(minutes=5))).start()
     try:
         yield server

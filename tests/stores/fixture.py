@@ -2,8 +2,9 @@
 Supabase export file, so that the store path and the file path can be compared row for row.
 
 `SINCE`..`UNTIL` is 60 h: three windows of at most 24 h. In it:
-- `mypoolr.adminname` (new wording, supabase-py repr) every minute for 18 h: more than 1000
-  per-minute rows in the first window, so the 1000-row cap splits it;
+- `mypoolr.adminname` (new wording, supabase-py repr) every minute for 18 h;
+- (`fuzz_rows`, a project of its own) `fuzz.k0000` ... `fuzz.k1009`, one a minute: more
+  (table, column) pairs in one window than a 1000-row reply holds, so the cap splits it;
 - `Member Details.O'Brien` (old wording, a quote and a space) on the edge of the first two
   windows: one row 1 µs before it, one exactly on it, one 1 µs after it;
 - `Quoted "T".col"x` inside a JSON body (escaped quotes), `CamelCase.doseLogs`,
@@ -26,6 +27,7 @@ SINCE = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 18, 18, 0, tzinfo=UTC)
 EDGE = datetime(2026, 11, 17, 6, 0, tzinfo=UTC)  # the boundary of the first two windows
 US = timedelta(microseconds=1)
+FUZZ_PAIRS = 1010
 
 REPR = (
     "ERROR app.pools: insert failed: {{'code': 'PGRST204', 'details': None, 'hint': None, "
@@ -98,6 +100,15 @@ def rows() -> list[LogRow]:
     )
     out += _decoys() + _context() + _noise()
     return sorted(out, key=lambda row: (row.ts, row.source, row.message))
+
+
+def fuzz_rows() -> list[LogRow]:
+    """A client sending a different wrong key every minute: 1010 (table, column) pairs in the
+    first window, more than a 1000-row reply holds (served as a project of its own)."""
+    return [
+        _error(SINCE + timedelta(minutes=i, seconds=30), JSON_BODY, "fuzz", f"k{i:04d}")
+        for i in range(FUZZ_PAIRS)
+    ]
 
 
 def _decoys() -> list[LogRow]:

@@ -115,6 +115,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    rows: int | None = None  # Supabase: result rows answered
 
 
 def _iso(text: str) -> datetime:
@@ -137,6 +138,7 @@ class StoreServer:
     ch_user: str = "reader"
     ch_password: str = "s3cr3t-Pa55w0rd!"
     supabase_table: str = "supa.logs_all"
+    fuzz_project: str = "fuzzfuzzfuzzfuzzfuzz"  # a second project, served from supa.logs_fuzz
     faults: Faults = field(default_factory=Faults)
     requests: list[Recorded] = field(default_factory=list)
 
@@ -193,12 +195,14 @@ class StoreServer:
         with self._lock:
             return self.session.query(sql, fmt, params=params or None)
 
-    def supabase_rows(self, sql: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    def supabase_rows(
+        self, sql: str, start: datetime, end: datetime, table: str | None = None
+    ) -> list[dict[str, Any]]:
         """What the logs endpoint answers: `sql` over `logs` restricted to [start, end]."""
         if re.search(r"(?i)\bselect\s+\*", sql) or re.match(r"(?i)\s*(describe|desc)\b", sql):
             raise ValueError("SELECT * and DESCRIBE are not allowed")
         scoped = (
-            f"(SELECT * FROM {self.supabase_table} "  # noqa: S608 - server side; times formatted here
+            f"(SELECT * FROM {table or self.supabase_table} "  # noqa: S608 - server side; times formatted here
             f"WHERE timestamp >= toDateTime64('{_sql_time(start)}', 6, 'UTC') "
             f"AND timestamp <= toDateTime64('{_sql_time(end)}', 6, 'UTC')) AS logs"
         )
@@ -342,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {store.token}" or expired:
             self._json(entry, 401, {"message": "Unauthorized"})
             return
-        if match.group(1) != store.project:
+        if match.group(1) not in (store.project, store.fuzz_project):
             self._json(entry, 404, {"message": "Project not found"})
             return
         used, limit, reset = store.rate((store.token, store.project))
@@ -362,9 +366,12 @@ class _Handler(BaseHTTPRequestHandler):
                        {**headers, "retry-after": str(math.ceil(reset))})  # fmt: skip
             return
         params = {k: v[-1] for k, v in entry.params.items()}
-        self._json(entry, 200, self._supabase_answer(params), headers)
+        table = "supa.logs_fuzz" if match.group(1) == store.fuzz_project else None
+        answer = self._supabase_answer(params, table)
+        entry.rows = len(answer["result"]) if answer["result"] is not None else None
+        self._json(entry, 200, answer, headers)
 
-    def _supabase_answer(self, params: dict[str, str]) -> dict[str, Any]:
+    def _supabase_answer(self, params: dict[str, str], table: str | None) -> dict[str, Any]:
         store, faults = self.store, self.store.faults
         sql = params.get("sql", "")
         if "iso_timestamp_start" not in params or "iso_timestamp_end" not in params:
@@ -379,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         if store.take("backend_errors"):
             return {"result": None, "error": BACKEND_ERROR}
         try:
-            return {"result": store.supabase_rows(sql, start, end), "error": None}
+            return {"result": store.supabase_rows(sql, start, end, table), "error": None}
         except Exception as exc:  # the endpoint answers SQL errors as 200
             return {"result": None, "error": str(exc).split("\n")[0]}
 
@@ -528,6 +535,7 @@ TABLES = (
         event_message String, severity_text LowCardinality(String),
         log_attributes Map(String, String)
     ) ENGINE = MergeTree PARTITION BY toDate(timestamp) ORDER BY (timestamp, source)""",
+    "CREATE TABLE IF NOT EXISTS supa.logs_fuzz AS supa.logs_all",
     # The OpenTelemetry collector's clickhouseexporter, newer layout (TimestampTime).
     """CREATE TABLE IF NOT EXISTS otel.otel_logs (
         Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
@@ -563,6 +571,12 @@ def create_tables(session: Any) -> None:
     """The Supabase `logs` table and three ClickHouse log tables, empty."""
     for statement in TABLES:
         session.query(statement)
+
+
+def load_fuzz(session: Any, rows: list[Any]) -> None:
+    """Insert fixture rows (`LogRow`) into the second project's table only."""
+    data = "\n".join(json.dumps(row.supabase(), ensure_ascii=False) for row in rows)
+    session.query(f"INSERT INTO supa.logs_fuzz FORMAT JSONEachRow\n{data}")
 
 
 def load_rows(session: Any, rows: list[Any], batch: int = 5000) -> None:

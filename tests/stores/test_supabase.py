@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import polars as pl
 import pytest
 
 from runbook.scan import ScanOptions, document, scan_paths
-from runbook.stores import StoreSettings
-from tests.stores.fixture import EDGE, SINCE, UNTIL
+from runbook.stores import StoreSettings, scan_store
+from tests.stores.fixture import EDGE, FUZZ_PAIRS, SINCE, UNTIL
 from tests.stores.store_server import BACKEND_ERROR, FakeClock, StoreServer
 
 
@@ -64,17 +65,21 @@ def test_windows_are_at_most_24_hours_and_the_sql_repeats_the_open_end(
 
 
 def test_a_reply_of_1000_rows_splits_the_window(
-    server: StoreServer, supabase_url: str, settings: StoreSettings
+    server: StoreServer, settings: StoreSettings
 ) -> None:
-    doc = _scan(supabase_url, settings)
-    (stats,) = doc["stats"]["stores"]
-    assert stats["windows_split"] == 1 and stats["windows"] == 4
-    first = server.requests[0]
+    events, stats = scan_store(f"supabase://{server.fuzz_project}", SINCE, UNTIL, settings)
+    assert stats.store is not None
+    assert stats.store["windows_split"] == 1 and stats.store["windows"] == 4
+    assert not stats.store["partial"]
+    first, second = server.requests[0], server.requests[1]
     assert _iso(first.params["iso_timestamp_end"][0]) - _iso(
         first.params["iso_timestamp_start"][0]
     ) == timedelta(hours=24)
-    # The first 24 h hold 1080 minutes of mypoolr errors: the stand-in answered 1000 rows.
-    assert server.requests[1].params["iso_timestamp_end"][0] == "2026-11-16T18:00:00.000Z"
+    assert first.rows == 1000  # 1010 pairs + the control row, silently cut to 1000
+    assert second.params["iso_timestamp_end"][0] == "2026-11-16T18:00:00.000Z"
+    errors = events.filter(pl.col("weight") > 0)
+    assert errors["weight"].sum() == FUZZ_PAIRS
+    assert errors.select("table", "column").n_unique() == FUZZ_PAIRS
 
 
 def test_the_client_paces_on_the_rate_limit_headers_instead_of_hitting_429(
