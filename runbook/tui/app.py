@@ -2,29 +2,25 @@
 
 Workers only post messages (`messages.py`); the handlers here hand the data to the screens.
 Every worker failure ends in one place, `on_worker_state_changed`, as an `ErrorModal`.
+
+The first frame must not wait for polars, psycopg or jinja2: this module imports only Textual
+and the incidents screen; the workers import the engine in their threads once the first frame
+is drawn, and the other screens are imported when first opened.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from runbook.config import Settings, load_settings
-from runbook.errors import RunbookError
-from runbook.incidents import Incident
-from runbook.live import incident_key
-from runbook.scanner import SourceStats
-from runbook.sources import InputProblem
+from runbook.terminal import printable
 from runbook.tui.commands import RunbookCommands
-from runbook.tui.ingest import run_ingest
 from runbook.tui.literal import plain
 from runbook.tui.messages import (
     IncidentsChanged,
@@ -34,17 +30,18 @@ from runbook.tui.messages import (
     IngestStarted,
 )
 from runbook.tui.options import AppOptions
-from runbook.tui.screens.detail import DetailScreen
-from runbook.tui.screens.help import HelpScreen
 from runbook.tui.screens.incidents import IncidentsScreen
-from runbook.tui.screens.report import ReportScreen
-from runbook.tui.screens.runbook import RunbookScreen
-from runbook.tui.screens.settings import SettingsScreen
-from runbook.tui.sessions import Sessions
-from runbook.tui.step_state import step_states
 from runbook.tui.widgets.error_modal import ErrorModal
 
-PaletteAction = tuple[str, str, Callable[[], object]]
+if TYPE_CHECKING:
+    import polars as pl
+
+    from runbook.config import Settings
+    from runbook.incidents import Incident
+    from runbook.scanner import SourceStats
+    from runbook.sources import InputProblem
+    from runbook.tui.sessions import Sessions
+    from runbook.tui.step_state import StepState
 
 
 class RunbookApp(App[int]):
@@ -72,20 +69,8 @@ class RunbookApp(App[int]):
         self.files = 0
         self.ingesting = True
         self.finished: IngestFinished | None = None
-        self._config_error: RunbookError | None = None
-        self.sessions = Sessions(
-            self._load_settings(), dry_run=options.dry_run, migrations_dir=options.migrations_dir
-        )
-        self.sub_title = plain(options.describe_inputs())
-
-    def _load_settings(self) -> Settings:
-        if self.options.settings is not None:
-            return self.options.settings
-        try:
-            return load_settings(self.options.settings_flags)
-        except RunbookError as exc:
-            self._config_error = exc
-            return Settings()
+        self._sessions: Sessions | None = None
+        self.sub_title = printable(options.describe_inputs())
 
     def get_default_screen(self) -> Screen:
         return IncidentsScreen()
@@ -98,22 +83,56 @@ class RunbookApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
-        if self._config_error is not None:
-            self.show_error(self._config_error)
+        self.call_after_refresh(self._start_workers)  # after the first frame is drawn
+
+    def _start_workers(self) -> None:
         self.ingest()
-        self.load_journal_index()
+        self.prepare_runbook()
+
+    # -- runbook sessions (created in a worker; on demand if asked for before) --------------
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            self._sessions = self._build_sessions()
+        return self._sessions
+
+    def _build_sessions(self) -> Sessions:
+        from runbook.config import Settings, load_settings
+        from runbook.errors import RunbookError
+        from runbook.tui.sessions import Sessions
+
+        settings: Settings | None = self.options.settings
+        if settings is None:
+            try:
+                settings = load_settings(self.options.settings_flags)
+            except RunbookError as exc:
+                self.call_later(self.show_error, exc)
+                settings = Settings()
+        return Sessions(
+            settings, dry_run=self.options.dry_run, migrations_dir=self.options.migrations_dir
+        )
+
+    def _adopt_sessions(self, sessions: Sessions) -> None:
+        if self._sessions is None:
+            self._sessions = sessions
+        self.refresh_verdicts()
 
     # -- workers ---------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="ingest", exit_on_error=False)
     def ingest(self) -> None:
+        from runbook.tui.ingest import run_ingest
+
         worker = get_current_worker()
         run_ingest(self.options, self.post_message, lambda: worker.is_cancelled)
 
-    @work(thread=True, group="journal-index", exit_on_error=False)
-    def load_journal_index(self) -> None:
-        self.sessions.load_index()
-        self.call_from_thread(self.refresh_verdicts)
+    @work(thread=True, group="prepare-runbook", exit_on_error=False)
+    def prepare_runbook(self) -> None:
+        """Import the runbook engine and read the journal index, off the main thread."""
+        sessions = self._sessions or self._build_sessions()
+        sessions.load_index()
+        self.call_from_thread(self._adopt_sessions, sessions)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -146,12 +165,13 @@ class RunbookApp(App[int]):
         self.events_frame = message.frame
         self.source_stats = message.stats
         self.main.show_incidents(message.incidents, self.verdicts())
-        top = self.screen
-        if isinstance(top, DetailScreen):
-            key = incident_key(top.incident)
-            updated = next((i for i in message.incidents if incident_key(i) == key), None)
+        follow_up = getattr(self.screen, "show_incident", None)  # a detail screen stays live
+        if follow_up is not None:
+            shown = self.screen.incident  # type: ignore[attr-defined]
+            key = (shown.table, shown.column)
+            updated = next((i for i in message.incidents if (i.table, i.column) == key), None)
             if updated is not None:
-                top.show_incident(updated)
+                follow_up(updated)
 
     def on_ingest_notice(self, message: IngestNotice) -> None:
         self.notify(plain(message.text), markup=False)
@@ -173,13 +193,15 @@ class RunbookApp(App[int]):
     # -- what screens and the palette call -------------------------------------------------
 
     def verdicts(self) -> dict[str, str]:
-        return {f"{t}\x00{c}": v for (t, c), v in self.sessions.verdicts().items()}
+        if self._sessions is None:
+            return {}
+        return {f"{t}\x00{c}": v for (t, c), v in self._sessions.verdicts().items()}
 
     def refresh_verdicts(self) -> None:
         self.main.show_incidents(self.incidents, self.verdicts())
-        top = self.screen
-        if isinstance(top, DetailScreen):
-            top.show_diagnosis(self._diagnose_state(top.incident))
+        show = getattr(self.screen, "show_diagnosis", None)
+        if show is not None:
+            show(self.diagnose_state(self.screen.incident))  # type: ignore[attr-defined]
 
     def stop_ingest(self) -> None:
         """Esc: cancel the scan, or stop following/replaying; what was read stays."""
@@ -188,28 +210,45 @@ class RunbookApp(App[int]):
             self.notify("stopping: what was read so far stays on screen", markup=False)
 
     def open_detail(self, incident: Incident) -> None:
-        self.push_screen(DetailScreen(incident, self._diagnose_state(incident)))
+        from runbook.tui.screens.detail import DetailScreen
+
+        self.push_screen(DetailScreen(incident, self.diagnose_state(incident)))
 
     def open_runbook(self, incident: Incident) -> None:
-        if isinstance(self.screen, RunbookScreen):
-            return
-        self.push_screen(RunbookScreen(incident, self.sessions))
+        from runbook.tui.screens.runbook import RunbookScreen
+
+        if not isinstance(self.screen, RunbookScreen):
+            self.push_screen(RunbookScreen(incident, self.sessions))
 
     def show_error(self, error: BaseException) -> None:
         self.push_screen(ErrorModal.of(error))
 
-    def _diagnose_state(self, incident: Incident):
-        entries = self.sessions.entries(incident)
-        state = step_states(entries)["diagnose"]
+    def diagnose_state(self, incident: Incident) -> StepState | None:
+        """The incident's latest diagnose step, from its journal (None: not diagnosed)."""
+        from runbook.tui.step_state import step_states
+
+        state = step_states(self.sessions.entries(incident))["diagnose"]
         return state if state.verdict else None
+
+    def current_incident(self) -> Incident | None:
+        """The incident the current screen is about (the selection on the incidents screen)."""
+        screen = self.screen
+        if isinstance(screen, IncidentsScreen):
+            return screen.selected
+        return getattr(screen, "incident", None)
 
     # -- app actions -------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from runbook.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_settings(self) -> None:
+        from runbook.errors import RunbookError
+        from runbook.tui.screens.settings import SettingsScreen
+
         if isinstance(self.screen, SettingsScreen):
             return
 
@@ -222,15 +261,16 @@ class RunbookApp(App[int]):
                 self.show_error(exc)
                 return
             self.notify("connection settings applied", markup=False)
-            if isinstance(self.screen, RunbookScreen):
-                self.screen.render_steps()
+            render = getattr(self.screen, "render_steps", None)
+            if render is not None:
+                render()
 
         self.push_screen(SettingsScreen(self.sessions.settings), applied)
 
     def action_report(self) -> None:
-        incident = _selected_incident(self.screen) or (
-            self.screen.incident if isinstance(self.screen, RunbookScreen) else None
-        )
+        from runbook.tui.screens.report import ReportScreen
+
+        incident = self.current_incident()
         if incident is None:
             self.notify("select an incident first: the report is about one incident", markup=False)
             return
@@ -248,50 +288,16 @@ class RunbookApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "report":
-            return bool(self.incidents) and not isinstance(self.screen, ReportScreen)
+            return bool(self.incidents) and type(self.screen).__name__ != "ReportScreen"
         return True
 
-    def palette_actions(self, screen: Screen[Any]) -> list[PaletteAction]:
+    def palette_actions(self, screen: Screen[Any]) -> list[tuple[str, str, Any]]:
         """What can be done now, for the command palette (`commands.py`)."""
-        out: list[PaletteAction] = []
-        selected = _selected_incident(screen)
-        if isinstance(screen, RunbookScreen):
-            if not screen.running:
-                out += [
-                    ("Inspect and diagnose", "read-only checks, then a verdict", screen.action_inspect),
-                    ("Reload the schema cache…", "asks first, shows the exact action", screen.action_reload),
-                    ("Verify the fix", "poll until the cache has the column", screen.action_verify),
-                    ("Write probe…", "zero-row insert, rolled back; asks first", screen.action_write_probe),
-                ]
-            out.append(("Toggle dry run", "record state-changing steps without running them", screen.action_toggle_dry_run))
-        elif selected is not None:
-            name = plain(f"{selected.table}.{selected.column}")
-            out += [
-                (f"Open runbook for {name}", "inspect, reload, verify", lambda: self.open_runbook(selected)),
-                (f"Incident detail for {name}", "evidence and sample lines", lambda: self.open_detail(selected)),
-            ]
-        if isinstance(screen, IncidentsScreen):
-            out.append(("Filter incidents", "by table, column, endpoint or source", screen.action_focus_filter))
-        if self.ingesting:
-            out.append(("Stop reading", "cancel the scan or stop following/replaying", self.stop_ingest))
-        out.append(("Connection settings", "DSN, API URL, admin URL, key; test", self.action_settings))
-        if self.incidents and not isinstance(screen, ReportScreen):
-            out.append(("Incident report", "preview and save the Markdown report", self.action_report))
-        out.append(("Help", "keys and what the screens mean", self.action_help))
-        return out
+        from runbook.tui.commands import actions_for
+
+        return actions_for(self, screen)
 
     async def action_quit(self) -> None:
-        self.sessions.close_all()
+        if self._sessions is not None:
+            self._sessions.close_all()
         self.exit(0)
-
-
-def _selected_incident(screen: Screen[Any]) -> Incident | None:
-    if isinstance(screen, IncidentsScreen):
-        return screen.selected
-    if isinstance(screen, DetailScreen):
-        return screen.incident
-    return None
-
-
-
-__all__ = ["RunbookApp"]

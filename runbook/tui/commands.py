@@ -1,32 +1,76 @@
 """Command palette: the main actions, offered only when they can run right now.
 
-The app says what is valid (`RunbookApp.palette_actions()`); this provider only lists and
-matches them, so the palette never offers "Reload" without an incident, or "Stop reading"
-after the scan ended.
+`actions_for(app, screen)` says what is valid on that screen in the app's current state; the
+provider only lists and matches it, so the palette never offers "Reload" without an incident,
+or "Stop reading" after the scan ended.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from runbook.tui.app import RunbookApp
+
+PaletteAction = tuple[str, str, Callable[[], object]]
+
+
+def actions_for(app: RunbookApp, screen: Screen[Any]) -> list[PaletteAction]:
+    """`(name, help, callback)` for every action that can run now on `screen`."""
+    from runbook.tui.literal import plain
+    from runbook.tui.screens.incidents import IncidentsScreen
+
+    out: list[PaletteAction] = []
+    kind = type(screen).__name__
+    if kind == "RunbookScreen":
+        rb: Any = screen
+        if not rb.running:
+            out += [
+                ("Inspect and diagnose", "read-only checks, then a verdict", rb.action_inspect),
+                ("Reload the schema cache…", "asks first, shows the exact action", rb.action_reload),
+                ("Verify the fix", "poll until the cache has the column", rb.action_verify),
+                ("Write probe…", "zero-row insert, rolled back; asks first", rb.action_write_probe),
+            ]
+        out.append(("Toggle dry run", "record state-changing steps, run none", rb.action_toggle_dry_run))
+    elif kind in ("IncidentsScreen", "DetailScreen"):
+        incident = screen.selected if isinstance(screen, IncidentsScreen) else screen.incident  # type: ignore[attr-defined]
+        if incident is not None:
+            name = plain(f"{incident.table}.{incident.column}")
+            out += [
+                (f"Open runbook for {name}", "inspect, reload, verify", partial(app.open_runbook, incident)),
+                (f"Incident detail for {name}", "evidence and sample lines", partial(app.open_detail, incident)),
+            ]
+    if isinstance(screen, IncidentsScreen):
+        out.append(("Filter incidents", "by table, column, endpoint or source", screen.action_focus_filter))
+    if app.ingesting:
+        out.append(("Stop reading", "cancel the scan or stop following/replaying", app.stop_ingest))
+    out.append(("Connection settings", "DSN, API URL, admin URL, key; test", app.action_settings))
+    if app.incidents and kind != "ReportScreen" and app.current_incident() is not None:
+        out.append(("Incident report", "preview and save the Markdown report", app.action_report))
+    out.append(("Help", "keys and what the screens mean", app.action_help))
+    return out
+
 
 class RunbookCommands(Provider):
-    """Lists `(name, help, callback)` from the app's current state."""
+    """Lists the app's valid actions (`actions_for`) for the screen under the palette."""
 
-    def _actions(self):  # -> list[tuple[str, str, Callable[[], object]]]
-        app = self.app
-        actions = getattr(app, "palette_actions", None)
+    def _actions(self) -> list[PaletteAction]:
+        actions = getattr(self.app, "palette_actions", None)
         return actions(self.screen) if actions else []
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._actions():
-            yield DiscoveryHit(name, partial(callback), help=help_text)
+            yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in self._actions():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(callback), text=name, help=help_text)
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)

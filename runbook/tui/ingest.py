@@ -8,6 +8,8 @@ slices (Esc). The only way out to the UI is `post` (thread-safe `post_message`).
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,6 +35,7 @@ from runbook.tui.messages import (
 from runbook.tui.options import AppOptions
 
 REGROUP_SECONDS = 0.3
+NICE = 10  # the ingest thread's niceness: below the UI thread's
 SLICE_SECONDS = 0.1
 
 Post = Callable[[Message], object]
@@ -66,11 +69,11 @@ def run_ingest(
     replay_clock: Clock | None = None,
 ) -> None:
     """Read `options.paths` as the mode says (scan, follow, replay) until done or cancelled."""
-    follower = Follower(
-        options.paths, options.scan, follow=options.follow, stdin_fd=options.stdin_fd
-    )
+    _lower_priority()
+    scan = options.scan_options()
+    follower = Follower(options.paths, scan, follow=options.follow, stdin_fd=options.stdin_fd)
     post(IngestStarted(len(follower.tails), follower.bytes_total, list(follower.problems)))
-    tracker = IncidentTracker(options.scan.since, options.scan.until)
+    tracker = IncidentTracker(scan.since, scan.until)
     publisher = _Publisher(post, tracker, follower)
     replaying = options.replay_speed is not None
     recorded: list[pl.DataFrame] = []
@@ -105,6 +108,14 @@ def run_ingest(
             len(tracker),
         )
     )
+
+
+def _lower_priority() -> None:
+    """Make this thread yield the CPU to the UI thread when both want it (Linux: per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: the UI is still responsive, only less under load
 
 
 def _replay(

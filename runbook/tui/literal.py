@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from runbook.redact import redact
 from runbook.terminal import printable
 
 
@@ -18,6 +17,8 @@ def plain(value: object, *, keep_newlines: bool = False) -> str:
     """`value` as a masked, printable `str` (for APIs that take plain strings, e.g. titles)."""
     if value is None:
         return ""
+    from runbook.redact import redact  # (imports polars: not before the first frame)
+
     return printable(redact(str(value)) or "", keep_newlines=keep_newlines)
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
 from textual.message import Message
 
-from runbook.incidents import Incident
-from runbook.scanner import SourceStats
-from runbook.sources import InputProblem
+if TYPE_CHECKING:  # the worker imports these; the first frame does not wait for polars
+    import polars as pl
+
+    from runbook.incidents import Incident
+    from runbook.scanner import SourceStats
+    from runbook.sources import InputProblem
 
 SCANNING, FOLLOWING, REPLAYING, DONE, CANCELLED = (
     "scanning",

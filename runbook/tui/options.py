@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook.config import Settings
-from runbook.scan import ScanOptions
+if TYPE_CHECKING:  # imported when used: the first frame must not wait for polars
+    from runbook.config import Settings
+    from runbook.scan import ScanOptions
 
 
 @dataclass
@@ -23,7 +24,7 @@ class AppOptions:
     """
 
     paths: list[str]
-    scan: ScanOptions = field(default_factory=ScanOptions)
+    scan: ScanOptions | None = None
     follow: bool = False
     replay_speed: float | None = None
     max_gap: float | None = 300.0
@@ -32,6 +33,14 @@ class AppOptions:
     dry_run: bool = False
     stdin_fd: int | None = None
     migrations_dir: Path | None = None
+
+    def scan_options(self) -> ScanOptions:
+        """The scan options (defaults when none were given)."""
+        if self.scan is None:
+            from runbook.scan import ScanOptions
+
+            self.scan = ScanOptions()
+        return self.scan
 
     @property
     def mode(self) -> str:

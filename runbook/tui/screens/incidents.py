@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -10,13 +12,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from runbook.incidents import Incident
 from runbook.tui.formatting import duration, plural, when
 from runbook.tui.literal import literal
 from runbook.tui.messages import IngestFinished, IngestProgress
 from runbook.tui.widgets.incident_table import IncidentTable, row_key
 from runbook.tui.widgets.scan_progress import ScanProgress
 from runbook.tui.widgets.timeline import Timeline, TimelineData
+
+if TYPE_CHECKING:
+    from runbook.incidents import Incident
 
 
 class IncidentsScreen(Screen[None]):
@@ -36,6 +40,7 @@ class IncidentsScreen(Screen[None]):
         self.verdicts: dict[str, str] = {}
         self.selected: Incident | None = None
         self.scanning = True
+        self._summary_text: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -147,7 +152,7 @@ class IncidentsScreen(Screen[None]):
             summary.update("")
             timeline.data = None
             return
-        timeline.data = TimelineData.of(inc)
+        timeline.data = TimelineData.of(inc)  # a reactive: equal data draws nothing
         migration = inc.context.get("migration_before")
         parts: list[str | Text] = [
             Text(f"{plural(inc.count, 'failed request')} over {duration(inc.duration_seconds)}"),
@@ -162,4 +167,7 @@ class IncidentsScreen(Screen[None]):
             ]
         else:
             parts.append(Text("\nno migration of this table seen in the logs", style="dim"))
-        summary.update(Text.assemble(*parts))
+        text = Text.assemble(*parts)
+        if text != self._summary_text:  # follow updates this several times a second
+            self._summary_text = text
+            summary.update(text)

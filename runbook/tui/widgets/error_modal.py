@@ -8,7 +8,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from runbook.errors import RunbookError
 from runbook.tui.literal import literal
 
 
@@ -26,6 +25,8 @@ class ErrorModal(ModalScreen[None]):
     @classmethod
     def of(cls, error: BaseException) -> ErrorModal:
         """The modal for any exception: a `RunbookError` as it is, anything else by its type."""
+        from runbook.errors import RunbookError
+
         if isinstance(error, RunbookError):
             return cls(error.title, error.message, error.next_step)
         return cls(

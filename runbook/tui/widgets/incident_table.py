@@ -7,16 +7,17 @@ The cursor stays on the same incident when rows are replaced (follow, replay, fi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
-from runbook.incidents import Incident
-from runbook.live import incident_key
 from runbook.tui.literal import literal
+
+if TYPE_CHECKING:
+    from runbook.incidents import Incident
 
 COLUMNS = (
     ("table", "table"),
@@ -51,8 +52,8 @@ def short_when(ts: datetime | None) -> str:
 
 
 def row_key(incident: Incident) -> str:
-    table, column = incident_key(incident)
-    return f"{table}\x00{column}"
+    """The table's key of an incident: its table and column (stable while it grows)."""
+    return f"{incident.table}\x00{incident.column}"
 
 
 def reload_note(context: dict[str, Any]) -> Text:
@@ -79,6 +80,10 @@ class IncidentTable(DataTable):
 
     BINDINGS = [Binding("enter", "select_cursor", "Details", id="detail")]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown_cells: dict[str, list[Text]] = {}
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
@@ -88,16 +93,29 @@ class IncidentTable(DataTable):
     def show(
         self, incidents: list[Incident], verdicts: dict[str, str], needle: str = ""
     ) -> list[Incident]:
-        """Replace the rows with the incidents matching `needle`; returns those shown."""
-        keep = self._current_key()
+        """Show the incidents matching `needle`; returns those shown.
+
+        When the same incidents are shown in the same order (follow, replay: counts grow),
+        only the cells that changed are redrawn; otherwise the rows are replaced and the
+        cursor stays on the incident it was on.
+        """
         shown = [inc for inc in incidents if matches(inc, needle)]
+        rows = {row_key(inc): self._cells(inc, verdicts.get(row_key(inc))) for inc in shown}
+        if list(rows) == list(self._shown_cells):
+            for key, cells in rows.items():
+                old = self._shown_cells[key]
+                for (_, column), new, before in zip(COLUMNS, cells, old, strict=True):
+                    if new != before:
+                        self.update_cell(key, column, new)
+            self._shown_cells = rows
+            return shown
+        keep = self._current_key()
         self.clear()
-        for inc in shown:
-            self.add_row(*self._cells(inc, verdicts.get(row_key(inc))), key=row_key(inc))
-        if keep is not None:
-            keys = [row_key(inc) for inc in shown]
-            if keep in keys:
-                self.move_cursor(row=keys.index(keep), animate=False)
+        for key, cells in rows.items():
+            self.add_row(*cells, key=key)
+        self._shown_cells = rows
+        if keep in rows:
+            self.move_cursor(row=list(rows).index(keep), animate=False)
         return shown
 
     def _current_key(self) -> str | None:

@@ -52,7 +52,7 @@ class ScanProgress(Horizontal):
                 f"● following · read {size(progress.bytes_done)} · "
                 f"{plural(progress.events, 'event')} · esc stops following"
             )
-        label.update(text)
+        label.update(text, layout=False)  # one line, several times a second: no re-layout
         self.set_class(progress.phase == FOLLOWING, "-following")
 
     def show_finished(self, finished: IngestFinished, files: int) -> None:

@@ -14,15 +14,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from runbook.incidents import Incident
 from runbook.tui.formatting import clock, duration
+
+if TYPE_CHECKING:
+    from runbook.incidents import Incident
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 # marker letter per event kind, and which wins when two share a column (lower first)
