@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from runbook.config import Settings
     from runbook.incidents import Incident
+    from runbook.log_diagnosis import LogDiagnosis
     from runbook.scanner import SourceStats
     from runbook.sources import InputProblem
     from runbook.tui.sessions import Sessions
@@ -66,6 +67,7 @@ class RunbookApp(App[int]):
         self.events_frame: pl.DataFrame | None = None  # what the incidents were grouped from
         self.source_stats: list[SourceStats] = []
         self.problems: list[InputProblem] = []
+        self.log_diagnoses: dict[str, LogDiagnosis] = {}  # what the logs alone say, by row key
         self.files = 0
         self.ingesting = True
         self.finished: IngestFinished | None = None
@@ -164,14 +166,15 @@ class RunbookApp(App[int]):
         self.incidents = message.incidents
         self.events_frame = message.frame
         self.source_stats = message.stats
-        self.main.show_incidents(message.incidents, self.verdicts())
+        self.log_diagnoses = message.log_diagnoses
+        self.main.show_incidents(message.incidents, self.verdicts(), message.log_diagnoses)
         follow_up = getattr(self.screen, "show_incident", None)  # a detail screen stays live
         if follow_up is not None:
             shown = self.screen.incident  # type: ignore[attr-defined]
             key = (shown.table, shown.column)
             updated = next((i for i in message.incidents if (i.table, i.column) == key), None)
             if updated is not None:
-                follow_up(updated)
+                follow_up(updated, message.log_diagnoses.get(f"{shown.table}\x00{shown.column}"))
 
     def on_ingest_notice(self, message: IngestNotice) -> None:
         self.notify(plain(message.text), markup=False)
@@ -212,7 +215,8 @@ class RunbookApp(App[int]):
     def open_detail(self, incident: Incident) -> None:
         from runbook.tui.screens.detail import DetailScreen
 
-        self.push_screen(DetailScreen(incident, self.diagnose_state(incident)))
+        logs = self.log_diagnoses.get(f"{incident.table}\x00{incident.column}")
+        self.push_screen(DetailScreen(incident, self.diagnose_state(incident), logs))
 
     def open_runbook(self, incident: Incident) -> None:
         from runbook.tui.screens.runbook import RunbookScreen

@@ -19,6 +19,7 @@ from textual.message import Message
 
 from runbook.follow import Follower
 from runbook.live import IncidentTracker
+from runbook.log_diagnosis import diagnose_incident
 from runbook.replay import Clock, replay
 from runbook.tui.messages import (
     CANCELLED,
@@ -54,10 +55,13 @@ class _Publisher:
         now = time.monotonic()
         if self.tracker.dirty and (force or now - self.last >= REGROUP_SECONDS):
             incidents = self.tracker.incidents()
+            events = self.tracker.events
             stats = [replace(s) for s in self.follower.stats()]  # copies: the worker goes on
-            self.post(
-                IncidentsChanged(list(incidents), len(self.tracker), self.tracker.events, stats)
-            )
+            verdicts = {
+                f"{inc.table}\x00{inc.column}": diagnose_incident(inc.to_dict(), events=events)
+                for inc in incidents
+            }
+            self.post(IncidentsChanged(list(incidents), len(self.tracker), events, stats, verdicts))
             self.last = now
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the worker imports these; the first frame does not wait for
     import polars as pl
 
     from runbook.incidents import Incident
+    from runbook.log_diagnosis import LogDiagnosis
     from runbook.scanner import SourceStats
     from runbook.sources import InputProblem
 
@@ -59,13 +60,15 @@ class IncidentsChanged(Message):
     """The incidents of everything read so far (a complete list, most requests first).
 
     `frame` is the event table they were grouped from and `stats` a copy of what was read from
-    each source: the report is built from them.
+    each source: the report is built from them. `log_diagnoses` is what the logs alone say
+    about each incident (`runbook.log_diagnosis`), before anyone inspects the database.
     """
 
     incidents: list[Incident]
     events: int
     frame: pl.DataFrame | None = None
     stats: list[SourceStats] = field(default_factory=list)
+    log_diagnoses: dict[str, LogDiagnosis] = field(default_factory=dict)  # by table row key
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, IncidentsChanged)

@@ -138,3 +138,24 @@ async def test_unreadable_and_missing_inputs_are_named_not_fatal(tmp_path: Path)
         assert app.incidents[0].table == "items"
         messages = [n.message for n in app._notifications]
         assert any("missing.log" in m and "no such file" in m for m in messages)
+
+
+async def test_opens_on_sample_logs_with_what_the_logs_say() -> None:
+    from runbook.samples import sample_logs_dir
+
+    app = make_app([sample_logs_dir()])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        assert [(i.table, i.count) for i in app.incidents] == [
+            ("members", 32),
+            ("mypoolr", 27),
+            ("patients", 16),
+        ]
+        table = app.main.query_one(IncidentTable)
+        assert table.cursor_row == 0  # the biggest incident, though another was found first
+        logs_say = [table.get_row_at(i)[6].plain for i in range(3)]
+        assert logs_say == ["stale cache ✓", "client mismatch ✓", "client mismatch ✓"]
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.incident.table == "mypoolr"
+        assert app.screen.logs is not None and str(app.screen.logs.verdict) == "client_mismatch"

@@ -52,7 +52,7 @@ def test_literal_never_parses_markup_or_passes_escapes() -> None:
 async def test_hostile_names_and_lines_render_as_characters(tmp_path: Path) -> None:
     log = hostile_log(tmp_path)
     app = make_app([log])
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(120, 100)) as pilot:  # tall: the whole detail on screen
         await scanned(pilot)
         assert [(i.table, i.column) for i in app.incidents] == [(TABLE, COLUMN)]
         cells = app.main.query_one(IncidentTable).get_row_at(0)

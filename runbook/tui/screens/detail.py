@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,7 +13,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from runbook.incidents import Incident
+if TYPE_CHECKING:
+    from runbook.incidents import Incident
+    from runbook.log_diagnosis import LogDiagnosis
 from runbook.tui.formatting import duration, plural, short_path, when
 from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState
@@ -65,6 +67,34 @@ def diagnosis_block(diagnose: StepState | None) -> RenderableType:
     return Group(*parts)
 
 
+def logs_block(diagnosis: LogDiagnosis | None) -> RenderableType:
+    """What the logs alone say: verdict, how sure, why, and what would settle it."""
+    if diagnosis is None:
+        return Text("still reading the logs…", style="dim")
+    verdict = str(diagnosis.verdict)
+    sure = {
+        "confirmed": "✓ the logs prove it",
+        "likely": "? the logs suggest it",
+        "unknown": "? the logs do not decide it",
+    }.get(str(diagnosis.confidence), str(diagnosis.confidence))
+    parts: list[RenderableType] = [
+        Text.assemble((VERDICT_LABELS.get(verdict, verdict), "bold"), f"  ({sure})"),
+        literal(diagnosis.summary),
+    ]
+    rows = [
+        {"source": e.where or "logs", "check": e.check, "fact": e.fact, "detail": e.detail}
+        for e in diagnosis.evidence
+    ]
+    if rows:
+        parts.append(evidence_table(rows))
+    for suggestion in diagnosis.suggestions:
+        parts.append(Text.assemble("→ ", literal(suggestion)))
+    parts.append(
+        Text("the runbook (r, then i) checks this against the database and the API", style="dim")
+    )
+    return Group(*parts)
+
+
 def _event_lines(refs: list[dict[str, Any]]) -> RenderableType:
     if not refs:
         return Text("none seen in the logs", style="dim")
@@ -108,10 +138,16 @@ class DetailScreen(Screen[None]):
         Binding("y", "copy_sample", "Copy sample", id="copy-sample"),
     ]
 
-    def __init__(self, incident: Incident, diagnose: StepState | None = None) -> None:
+    def __init__(
+        self,
+        incident: Incident,
+        diagnose: StepState | None = None,
+        logs: LogDiagnosis | None = None,
+    ) -> None:
         super().__init__()
         self.incident = incident
         self.diagnose = diagnose
+        self.logs = logs
 
     def compose(self) -> ComposeResult:
         inc = self.incident
@@ -130,19 +166,25 @@ class DetailScreen(Screen[None]):
             yield self._section(
                 "Cache reloads and loads (±1 h)", _event_lines(inc.context.get("reloads") or [])
             )
+            yield self._section("What the logs say", logs_block(self.logs), id="logs-say")
             yield self._section("Sample log lines (shown literally)", _samples(inc.samples))
-            yield self._section("Diagnosis", diagnosis_block(self.diagnose), id="diagnosis")
+            yield self._section(
+                "Diagnosis (database and API)", diagnosis_block(self.diagnose), id="diagnosis"
+            )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Timeline).data = TimelineData.of(self.incident)
         self.query_one("#detail").focus()
 
-    def show_incident(self, incident: Incident) -> None:
+    def show_incident(self, incident: Incident, logs: LogDiagnosis | None = None) -> None:
         """Live update (follow/replay): same incident, more requests."""
         self.incident = incident
         self.query_one("#detail-heading", Static).update(self._heading())
         self.query_one(Timeline).data = TimelineData.of(incident)
+        if logs is not None:
+            self.logs = logs
+            self.query_one("#logs-say .section-body", Static).update(logs_block(logs))
 
     def show_diagnosis(self, diagnose: StepState | None) -> None:
         self.diagnose = diagnose

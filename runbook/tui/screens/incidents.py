@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from runbook.tui.formatting import duration, plural, when
+from runbook.tui.formatting import duration, plural, short_path, when
 from runbook.tui.literal import literal
 from runbook.tui.messages import IngestFinished, IngestProgress
 from runbook.tui.widgets.incident_table import IncidentTable, row_key
@@ -21,6 +21,7 @@ from runbook.tui.widgets.timeline import Timeline, TimelineData
 
 if TYPE_CHECKING:
     from runbook.incidents import Incident
+    from runbook.log_diagnosis import LogDiagnosis
 
 
 class IncidentsScreen(Screen[None]):
@@ -38,6 +39,7 @@ class IncidentsScreen(Screen[None]):
         self.incidents: list[Incident] = []
         self.shown: list[Incident] = []
         self.verdicts: dict[str, str] = {}
+        self.log_diagnoses: dict[str, LogDiagnosis] = {}
         self.selected: Incident | None = None
         self.scanning = True
         self._summary_text: Text | None = None
@@ -62,9 +64,16 @@ class IncidentsScreen(Screen[None]):
 
     # -- fed by the app ------------------------------------------------------------------
 
-    def show_incidents(self, incidents: list[Incident], verdicts: dict[str, str]) -> None:
+    def show_incidents(
+        self,
+        incidents: list[Incident],
+        verdicts: dict[str, str],
+        log_diagnoses: dict[str, LogDiagnosis] | None = None,
+    ) -> None:
         self.incidents = incidents
         self.verdicts = verdicts
+        if log_diagnoses is not None:
+            self.log_diagnoses = log_diagnoses
         self._refresh_rows()
 
     def show_progress(self, progress: IngestProgress, speed: float | None) -> None:
@@ -131,7 +140,7 @@ class IncidentsScreen(Screen[None]):
     def _refresh_rows(self) -> None:
         table = self.query_one(IncidentTable)
         needle = self.query_one("#filter", Input).value.strip()
-        self.shown = table.show(self.incidents, self.verdicts, needle)
+        self.shown = table.show(self.incidents, self.verdicts, needle, self.log_diagnoses)
         empty = self.query_one("#empty", Static)
         empty.display = not self.shown
         if self.incidents and not self.shown:
@@ -157,7 +166,10 @@ class IncidentsScreen(Screen[None]):
         parts: list[str | Text] = [
             Text(f"{plural(inc.count, 'failed request')} over {duration(inc.duration_seconds)}"),
             Text(f" · peak {inc.peak_per_minute}/min · "),
-            literal(f"{plural(len(inc.sources), 'source')}: {', '.join(inc.sources[:2])}"),
+            literal(
+                f"{plural(len(inc.sources), 'source')}: "
+                + ", ".join(short_path(s) for s in inc.sources[:2])
+            ),
         ]
         if migration:
             parts += [

@@ -18,6 +18,7 @@ from runbook.tui.literal import literal
 
 if TYPE_CHECKING:
     from runbook.incidents import Incident
+    from runbook.log_diagnosis import LogDiagnosis
 
 COLUMNS = (
     ("table", "table"),
@@ -26,8 +27,8 @@ COLUMNS = (
     ("first seen UTC", "first"),
     ("last seen UTC", "last"),
     ("endpoint", "endpoint"),
-    ("after reload", "reload"),
-    ("verdict", "verdict"),
+    ("logs say", "logs"),
+    ("inspected", "verdict"),
 )
 
 # verdict -> (word, symbol): severity is never shown by colour alone
@@ -43,12 +44,34 @@ VERDICT_LABELS = {
 }
 
 
-ENDPOINT_WIDTH = 28
+ENDPOINT_WIDTH = 18
+# what the logs alone say: the verdict, and ✓ when the logs prove it, ? when they only suggest it
+LOG_VERDICTS = {
+    "stale_cache": "stale cache",
+    "client_mismatch": "client mismatch",
+    "pending_migration": "pending migr.",
+    "reload_not_applied": "reload not appl.",
+    "already_resolved": "resolved",
+    "table_missing": "table missing",
+    "schema_not_exposed": "not exposed",
+    "unknown": "unknown",
+}
 
 
 def short_when(ts: datetime | None) -> str:
-    """`11-18 09:15:01` (the header says UTC; the year is in the detail)."""
-    return ts.strftime("%m-%d %H:%M:%S") if ts is not None else "-"
+    """`11-18 09:15` (the header says UTC; seconds and the year are in the detail)."""
+    return ts.strftime("%m-%d %H:%M") if ts is not None else "-"
+
+
+def log_verdict_label(diagnosis: LogDiagnosis | None) -> Text:
+    """`client mismatch ✓` (proved by the logs), `stale cache ?` (suggested), `…` (not yet)."""
+    if diagnosis is None:
+        return Text("…", style="dim")
+    verdict = str(diagnosis.verdict)
+    if verdict == "unknown":
+        return Text("? undecided", style="dim")
+    mark = {"confirmed": " ✓", "likely": " ?"}.get(str(diagnosis.confidence), " ?")
+    return Text(LOG_VERDICTS.get(verdict, verdict) + mark)
 
 
 def row_key(incident: Incident) -> str:
@@ -83,6 +106,13 @@ class IncidentTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown_cells: dict[str, list[Text]] = {}
+        self.user_moved = False  # set once the operator moves the cursor
+
+    def on_key(self) -> None:
+        self.user_moved = True
+
+    def on_click(self) -> None:
+        self.user_moved = True
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -91,7 +121,11 @@ class IncidentTable(DataTable):
             self.add_column(label, key=key)
 
     def show(
-        self, incidents: list[Incident], verdicts: dict[str, str], needle: str = ""
+        self,
+        incidents: list[Incident],
+        verdicts: dict[str, str],
+        needle: str = "",
+        log_diagnoses: dict[str, LogDiagnosis] | None = None,
     ) -> list[Incident]:
         """Show the incidents matching `needle`; returns those shown.
 
@@ -100,20 +134,26 @@ class IncidentTable(DataTable):
         cursor stays on the incident it was on.
         """
         shown = [inc for inc in incidents if matches(inc, needle)]
-        rows = {row_key(inc): self._cells(inc, verdicts.get(row_key(inc))) for inc in shown}
+        logs = log_diagnoses or {}
+        rows = {
+            row_key(inc): self._cells(inc, verdicts.get(row_key(inc)), logs.get(row_key(inc)))
+            for inc in shown
+        }
         if list(rows) == list(self._shown_cells):
             for key, cells in rows.items():
                 old = self._shown_cells[key]
                 for (_, column), new, before in zip(COLUMNS, cells, old, strict=True):
                     if new != before:
-                        self.update_cell(key, column, new)
+                        self.update_cell(key, column, new, update_width=True)
             self._shown_cells = rows
             return shown
-        keep = self._current_key()
+        keep = self._current_key() if self.user_moved else None
         self.clear()
         for key, cells in rows.items():
             self.add_row(*cells, key=key)
         self._shown_cells = rows
+        # Until the operator moves, the cursor stays on the top row (the biggest incident);
+        # after that it stays on the incident they chose, wherever it moves.
         if keep in rows:
             self.move_cursor(row=list(rows).index(keep), animate=False)
         return shown
@@ -128,13 +168,13 @@ class IncidentTable(DataTable):
         return key.value
 
     @staticmethod
-    def _cells(inc: Incident, verdict: str | None) -> list[Text]:
+    def _cells(inc: Incident, verdict: str | None, logs: LogDiagnosis | None) -> list[Text]:
         endpoint = inc.endpoints[0] if inc.endpoints else "-"
         if len(endpoint) > ENDPOINT_WIDTH:
             endpoint = endpoint[: ENDPOINT_WIDTH - 1] + "…"
         if len(inc.endpoints) > 1:
             endpoint += f" +{len(inc.endpoints) - 1}"
-        label = VERDICT_LABELS.get(verdict or "", "not inspected")
+        label = VERDICT_LABELS.get(verdict or "", "not yet")
         return [
             literal(inc.table),
             literal(inc.column, style="bold"),
@@ -142,6 +182,6 @@ class IncidentTable(DataTable):
             Text(short_when(inc.first_seen)),
             Text(short_when(inc.last_seen)),
             literal(endpoint),
-            reload_note(inc.context),
+            log_verdict_label(logs),
             Text(label, style="" if verdict else "dim"),
         ]
