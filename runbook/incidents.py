@@ -282,6 +282,7 @@ def _event_ref(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "ts": iso(row["ts"]),
         "kind": row["kind"],
+        "level": row["level"],  # a migration at level "error" failed and did not apply
         "detail": row["detail"],
         "schema": row["schema"],
         "table": row["table"],

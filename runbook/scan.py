@@ -110,12 +110,15 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
             if scanner.fmt.whole_file:
                 frames.append(scanner.document(first + stream.read()))
             else:
+                # Read one chunk ahead, so that the last chunk is fed as final: a small input
+                # is then parsed in one call, with its last record and its neighbours together.
                 chunk = first
                 while chunk:
-                    frames.append(scanner.feed(chunk))
+                    following = stream.read(options.chunk_bytes)
+                    frames.append(scanner.feed(chunk, final=not following))
                     if options.progress:
                         options.progress(done + scanner.stats.bytes_read, total, source.name)
-                    chunk = stream.read(options.chunk_bytes)
+                    chunk = following
                 frames.append(scanner.finish())
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, UnknownFormat):

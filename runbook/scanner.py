@@ -78,8 +78,11 @@ class SourceScanner:
         """Start after `context` (complete lines read before this scanner's first byte)."""
         self._context = context[-CONTEXT_BYTES:]
 
-    def feed(self, data: bytes | bytearray | memoryview) -> pl.DataFrame:
-        """Scan `data` (any size, any split); returns the events of the complete lines in it."""
+    def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> pl.DataFrame:
+        """Scan `data` (any size, any split); returns the events of the complete lines in it.
+
+        `final` says no more data follows: nothing is held back for a continuation then.
+        """
         self.stats.bytes_read += len(data)
         offset = len(self._context)
         if offset or self._pending:
@@ -87,6 +90,11 @@ class SourceScanner:
         else:
             work = bytes(data)
         end = work.rfind(b"\n") + 1
+        if final:
+            if not work.endswith(b"\n"):
+                work += b"\n"
+            self._pending = b""
+            return self._process(work, offset, len(work))
         if self._multiline and end > offset:
             # Hold back the last record: its continuation lines may come with the next feed,
             # and a record's lines must reach `parse` together to become one event.
