@@ -177,7 +177,7 @@ def _event_record(row: dict[str, Any]) -> dict[str, Any]:
         "type": "event",
         "kind": row["kind"],
         "at": row["ts"].isoformat() if row["ts"] is not None else None,
-        "message": row["detail"] if row["kind"] == Kind.MIGRATION.value else row["message"],
+        "message": (row["message"] or row["detail"] or "").split("\n", 1)[0],
         "source": row["source"],
         "line_no": row["line_no"],
     }

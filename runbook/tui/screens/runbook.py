@@ -9,6 +9,8 @@ their step, with the key that retries them.
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -69,33 +71,39 @@ class StepView(Static):
             f"  — {state.word}",
             (f"   ({purpose})", "dim"),
         )
-        parts: list[RenderableType] = [head]
+        rows = _Rows()
         action = state.action or planned
         if action:
             verb = "ran" if state.action else "advice" if self.step == "prevent" else "will run"
-            parts.append(Text.assemble((f"   {verb}: ", "dim"), literal(action, keep_newlines=True)))
+            rows.add(verb, literal(action, keep_newlines=True))
         if state.result:
-            parts.append(Text.assemble(("   result: ", "dim"), literal(state.result)))
+            rows.add("result", literal(state.result))
         if state.error:
             err = state.error
-            parts.append(
-                Text.assemble(
-                    ("   ✖ ", "bold"),
-                    literal(err.get("title")),
-                    ": ",
-                    literal(err.get("message")),
-                )
-            )
+            rows.add("✖ error", Text.assemble(literal(err.get("title")), ": ", literal(err.get("message"))))
             if err.get("next_step"):
-                parts.append(Text.assemble(("     next: ", "dim"), literal(err.get("next_step"))))
+                rows.add("next", literal(err.get("next_step")))
         if state.failed and key:
-            parts.append(Text(f"   press {key} to retry", style="italic"))
+            rows.add("", Text(f"press {key} to retry", style="italic"))
+        parts: list[RenderableType] = [head, Padding(rows.grid, (0, 0, 0, 2))]
         if extra is not None:
-            parts.append(extra)
+            parts.append(Padding(extra, (0, 0, 0, 2)))
         self.update(Group(*parts))
         for status in ("ok", "failed", "running", "not-run", "skipped"):
             self.remove_class(f"-{status}")
         self.add_class(f"-{_css_status(state.status)}")
+
+
+class _Rows:
+    """Label/value lines whose values wrap under themselves, not under the label."""
+
+    def __init__(self) -> None:
+        self.grid = Table.grid(padding=(0, 1))
+        self.grid.add_column(style="dim", no_wrap=True, justify="right", min_width=8)
+        self.grid.add_column(overflow="fold")
+
+    def add(self, label: str, value: RenderableType) -> None:
+        self.grid.add_row(label, value)
 
 
 def _css_status(status: str) -> str:
@@ -188,18 +196,19 @@ class RunbookScreen(Screen[None]):
         return plan_reload(self.sessions.settings)
 
     def _extra(self, state: StepState) -> RenderableType | None:
-        if state.name in ("diagnose", "verify", "inspect") and state.evidence:
-            if state.name == "inspect":
-                return Text(f"   {plural(len(state.evidence), 'observation')} (see Diagnose)", style="dim")
-            blocks: list[RenderableType] = []
-            if state.verdict:
-                label = VERDICT_LABELS.get(state.verdict, state.verdict)
-                blocks.append(Text(f"   verdict: {label}", style="bold"))
-            blocks.append(evidence_table(state.evidence))
-            for suggestion in state.data.get("suggestions") or []:
-                blocks.append(Text.assemble("   → ", literal(suggestion)))
-            return Group(*blocks)
-        return None
+        """The verdict, evidence and next steps under diagnose and verify."""
+        if state.name not in ("diagnose", "verify") or not state.evidence:
+            return None
+        blocks: list[RenderableType] = []
+        if state.verdict:
+            label = VERDICT_LABELS.get(state.verdict, state.verdict)
+            blocks.append(Text(f"verdict: {label}", style="bold"))
+        blocks.append(evidence_table(state.evidence))
+        rows = _Rows()
+        for suggestion in state.data.get("suggestions") or []:
+            rows.add("→", literal(suggestion))
+        blocks.append(rows.grid)
+        return Group(*blocks)
 
     def _render_target(self, entries: list[dict]) -> None:
         inc = self.incident
@@ -218,7 +227,11 @@ class RunbookScreen(Screen[None]):
         self.query_one("#rb-session", Static).update(literal(where, style="dim"))
 
     def _render_next(self, states: dict[str, StepState]) -> None:
-        self.query_one("#rb-next", Static).update(Text(next_hint(states, self.running), style="bold"))
+        hint = next_hint(states, self.running)
+        if self.running == "verify":
+            deadline = self.sessions.settings.verify_deadline
+            hint = f"verifying: polls the cache, counter and logs for up to {deadline:g} s…"
+        self.query_one("#rb-next", Static).update(Text(hint, style="bold"))
 
     def _connection_text(self) -> Text:
         s = self.sessions.settings

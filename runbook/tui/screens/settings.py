@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
@@ -80,7 +80,7 @@ class SettingsScreen(Screen[Settings | None]):
                 id="settings-help",
             )
             for name, label, placeholder in FIELDS:
-                with Vertical(classes="field"):
+                with Horizontal(classes="field"):
                     yield Label(label, markup=False)
                     yield Input(
                         value=values[name],

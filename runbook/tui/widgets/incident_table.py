@@ -44,7 +44,18 @@ VERDICT_LABELS = {
 }
 
 
-ENDPOINT_WIDTH = 18
+ENDPOINT_WIDTH = 16  # with its "+N": the table fits 120 columns
+# the runbook's verdict in the table (the detail and the runbook screen spell it out)
+SHORT_VERDICTS = {
+    "stale_cache": "⟳ stale cache",
+    "client_mismatch": "✎ client mismatch",
+    "pending_migration": "⧗ pending migr.",
+    "already_resolved": "✔ resolved",
+    "table_missing": "✖ table missing",
+    "schema_not_exposed": "✖ not exposed",
+    "reload_not_applied": "✖ reload no-op",
+    "unknown": "? unknown",
+}
 # what the logs alone say: the verdict, and ✓ when the logs prove it, ? when they only suggest it
 LOG_VERDICTS = {
     "stale_cache": "stale cache",
@@ -170,11 +181,11 @@ class IncidentTable(DataTable):
     @staticmethod
     def _cells(inc: Incident, verdict: str | None, logs: LogDiagnosis | None) -> list[Text]:
         endpoint = inc.endpoints[0] if inc.endpoints else "-"
-        if len(endpoint) > ENDPOINT_WIDTH:
-            endpoint = endpoint[: ENDPOINT_WIDTH - 1] + "…"
-        if len(inc.endpoints) > 1:
-            endpoint += f" +{len(inc.endpoints) - 1}"
-        label = VERDICT_LABELS.get(verdict or "", "not yet")
+        more = f" +{len(inc.endpoints) - 1}" if len(inc.endpoints) > 1 else ""
+        if len(endpoint) + len(more) > ENDPOINT_WIDTH:
+            endpoint = endpoint[: ENDPOINT_WIDTH - len(more) - 1] + "…"
+        endpoint += more
+        label = SHORT_VERDICTS.get(verdict or "", "not yet")
         return [
             literal(inc.table),
             literal(inc.column, style="bold"),
