@@ -149,7 +149,11 @@ class ClickHouseStore:
         headers = {"X-ClickHouse-User": user}
         if password:
             headers["X-ClickHouse-Key"] = password
-        client = httpx.Client(base_url=base_url, headers=headers, timeout=settings.timeout)
+        # Plain HTTP builds no TLS context (loading CA certificates costs more than a query).
+        tls = base_url.startswith("https://")
+        client = httpx.Client(
+            base_url=base_url, headers=headers, timeout=settings.timeout, verify=tls
+        )
         self.wire = Wire(client, self.stats, settings.clock, [password], progress)
         self.table = LogTable(database, table_name, "", "")
 

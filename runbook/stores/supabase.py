@@ -42,7 +42,12 @@ from runbook.stores.windows import Window
 ROW_CAP = 1000
 PROJECT_REF = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOGS_TABLE = LogTable(
-    database=None, name="logs", ts="timestamp", message="event_message", service="source"
+    database=None,
+    name="logs",
+    ts="timestamp",
+    message="event_message",
+    service="source",
+    context_services=("postgrest_logs", "postgres_logs"),  # reloads and DDL live there
 )
 TRANSIENT = re.compile(r"(?i)backend error|retry|timed? ?out|temporar|too many|unavailable")
 TOKEN_HELP = (
@@ -74,6 +79,9 @@ class SupabaseStore:
             base_url=api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=settings.timeout,
+            verify=api_url.startswith(
+                "https://"
+            ),  # plain HTTP (a test stand-in) needs no TLS context
         )
         self.wire = Wire(client, self.stats, settings.clock, [token], progress)
         self.path = f"/v1/projects/{ref}/analytics/endpoints/logs"
