@@ -34,6 +34,7 @@ class Sessions:
         self.migrations_dir = migrations_dir
         self.index: dict[tuple[str, str], SessionInfo] = {}
         self.live: dict[tuple[str, str], RunbookSession] = {}
+        self.running: dict[tuple[str, str], str] = {}  # incident -> the step running now
 
     def load_index(self) -> None:
         """Read the journal directory (call from a worker: it touches the disk)."""
@@ -67,6 +68,33 @@ class Sessions:
             )
             self.live[incident_key(incident)] = session
         return session
+
+    def run_step(self, incident: Incident, step: str, confirmed: bool = False) -> None:
+        """Run one step of the incident's session (blocking: call it from a worker thread).
+
+        `inspect` also diagnoses. Outcomes land in the journal; while the step runs, `running`
+        says so, so that a screen opened meanwhile neither starts a second step nor shows the
+        checklist as idle.
+        """
+        key = incident_key(incident)
+        if key in self.running:
+            return
+        session = self.get_or_create(incident)
+        self.running[key] = step
+        try:
+            if step == "inspect":
+                session.inspect()
+                session.diagnose()
+            elif step == "write_probe":
+                session.write_probe(confirmed)
+            elif step == "reload":
+                session.reload(confirmed)
+            elif step == "verify":
+                session.verify()
+            else:
+                raise ValueError(f"unknown runbook step {step!r}")
+        finally:
+            self.running.pop(key, None)
 
     def entries(self, incident: Incident) -> list[dict]:
         """The journal entries to show for the incident: live, else the newest on disk."""

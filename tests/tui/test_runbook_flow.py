@@ -193,3 +193,20 @@ async def test_reload_for_a_client_mismatch_warns_that_it_will_not_help(
         await pilot.press("escape")
         await step_done(pilot)
         assert states(app)["reload"].status == "declined"
+
+
+async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings.with_overrides(verify_deadline=2.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "v")  # no reload: verify polls until its deadline
+        await wait_for(pilot, lambda: app.sessions.running)
+        await pilot.press("escape", "r")
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen) and screen.running == "verify"
+        await pilot.press("i")  # one step at a time: ignored while verify runs
+        await wait_for(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause(0.1)
+        assert states(app)["verify"].status == "failed"
+        assert states(app)["inspect"].status == "not_run"

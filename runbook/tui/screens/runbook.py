@@ -159,8 +159,22 @@ class RunbookScreen(Screen[None]):
             self.session = self.sessions.get(self.incident)
         except RunbookError as exc:  # a journal that cannot be read back: say so, start fresh
             self.app.show_error(exc)  # type: ignore[attr-defined]
+        self.running = self.sessions.running.get(self._key)
+        if self.running:  # started before this screen was opened (esc, then r again)
+            self._waiting = self.set_interval(0.3, self._check_running)
         self.render_steps()
         self.query_one("#rb-steps").focus()
+
+    @property
+    def _key(self) -> tuple[str, str]:
+        return (self.incident.table, self.incident.column)
+
+    def _check_running(self) -> None:
+        if self._key not in self.sessions.running:
+            self._waiting.stop()
+            self.running = None
+            self.render_steps()
+            self.app.refresh_verdicts()  # type: ignore[attr-defined]
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -323,7 +337,7 @@ class RunbookScreen(Screen[None]):
         )
 
     def _start(self, step: str, confirmed: bool | None) -> None:
-        if self.running:
+        if self.running or self._key in self.sessions.running:
             return
         try:
             self.session = self.sessions.get_or_create(self.incident)
@@ -332,19 +346,11 @@ class RunbookScreen(Screen[None]):
             return
         self.running = step
         self.render_steps()
-        self.run_step(self.session, step, confirmed)
+        self.run_step(step, confirmed)
 
     @work(thread=True, exclusive=True, group="runbook", exit_on_error=False)
-    def run_step(self, session: RunbookSession, step: str, confirmed: bool | None) -> None:
-        if step == "inspect":
-            session.inspect()
-            session.diagnose()
-        elif step == "write_probe":
-            session.write_probe(bool(confirmed))
-        elif step == "reload":
-            session.reload(bool(confirmed))
-        elif step == "verify":
-            session.verify()
+    def run_step(self, step: str, confirmed: bool | None) -> None:
+        self.sessions.run_step(self.incident, step, bool(confirmed))
         self.post_message(StepDone(step))
 
     def on_step_done(self, message: StepDone) -> None:
