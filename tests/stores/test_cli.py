@@ -90,6 +90,14 @@ def test_secrets_never_reach_output_stats_or_errors(
         )
         assert code == 0, err
         outputs += [out, err]
+    for extra in ([], ["--json"]):
+        code = main(
+            ["report", supabase_url, secret_url, *RANGE, "--access-token", env.token, *extra]
+        )
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        outputs += [out, err]
+    assert "mypoolr" in outputs[-2]
     result = scan_paths(
         [secret_url],
         ScanOptions(since=SINCE, until=UNTIL, store=StoreSettings(access_token=env.token)),

@@ -115,6 +115,7 @@ def test_source_narrows_errors_but_context_is_looked_for_everywhere(
     doc = _scan(supabase_url, settings)
     sql = server.requests[0].params["sql"][0]
     assert "source IN ('function_logs')" in sql
+    assert "_pgr_svc IN ('postgrest_logs', 'postgres_logs')" in sql  # where reloads and DDL live
     mypoolr = next(i for i in doc["incidents"] if i["table"] == "mypoolr")
     assert mypoolr["count"] == 1081 and mypoolr["context"]["migration_before"] is not None
     settings.sources = ("auth_logs",)
