@@ -90,3 +90,33 @@ def is_finished(entries: list[dict[str, Any]]) -> bool:
     """True when the session was closed (its last session entry says "finished")."""
     sessions = [e for e in entries if e.get("step") == "session"]
     return bool(sessions) and sessions[-1].get("status") == "finished"
+
+
+STEP_NAMES = {
+    "inspect": "inspect",
+    "diagnose": "diagnose",
+    "write_probe": "write probe",
+    "reload": "reload",
+    "verify": "verify",
+    "prevent": "prevent",
+}
+
+
+def next_hint(states: dict[str, StepState], running: str | None) -> str:
+    """One line saying what to do next, from the checklist state."""
+    if running:
+        return f"running {STEP_NAMES[running]}… (the app stays usable; esc goes back)"
+    diagnose, reload, verify = states["diagnose"], states["reload"], states["verify"]
+    if states["inspect"].status == "failed":
+        return "next: fix the connection (c), then press i to inspect again"
+    if not diagnose.verdict:
+        return "next: press i to inspect (read-only) and get a verdict"
+    if verify.status == "ok":
+        return "verified. next: prevent it (see step 6), then f to finish the session"
+    if diagnose.verdict == "stale_cache" and reload.status not in ("sent", "manual"):
+        return "next: press r to reload the schema cache (you will be asked first)"
+    if reload.status in ("sent", "manual"):
+        return "next: press v to verify that the cache now has the column"
+    if diagnose.verdict == "already_resolved":
+        return "the cache already has the column: press v to verify, then f to finish"
+    return "a reload will not fix this verdict: follow the suggestions under Diagnose"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 from runbook.tui.formatting import duration, plural, short_path, when
 from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState
+from runbook.tui.widgets.evidence import evidence_table
 from runbook.tui.widgets.incident_table import VERDICT_LABELS, reload_note
 from runbook.tui.widgets.timeline import Timeline, TimelineData
 
@@ -29,23 +29,6 @@ KIND_WORDS = {
     "cache_load_failed": "load FAILED",
     "listener": "listener",
 }
-
-
-def evidence_table(rows: list[dict[str, Any]]) -> Table:
-    """Evidence rows (source, check, answer, detail), every cell literal."""
-    table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
-    for name, ratio in (("source", 1), ("check", 3), ("answer", 1), ("detail", 5)):
-        table.add_column(name, ratio=ratio, overflow="fold", style="dim" if name == "source" else "")
-    for row in rows:
-        fact = row.get("fact")
-        answer = {True: "✔ yes", False: "✖ no"}.get(fact, "? unknown")
-        table.add_row(
-            literal(row.get("source")),
-            literal(row.get("check")),
-            Text(answer),
-            literal(row.get("detail")),
-        )
-    return table
 
 
 def diagnosis_block(diagnose: StepState | None) -> RenderableType:

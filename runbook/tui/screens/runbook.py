@@ -8,9 +8,6 @@ their step, with the key that retries them.
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,20 +25,12 @@ from runbook.reload import PlannedAction
 from runbook.session import RunbookSession
 from runbook.tui.formatting import plural
 from runbook.tui.literal import literal, plain
-from runbook.tui.screens.detail import evidence_table
 from runbook.tui.sessions import Sessions
-from runbook.tui.step_state import RUNNING, STEPS, StepState, step_states
+from runbook.tui.step_state import RUNNING, STEPS, StepState, next_hint, step_states
 from runbook.tui.widgets.confirm_modal import ConfirmModal
 from runbook.tui.widgets.incident_table import VERDICT_LABELS
+from runbook.tui.widgets.step_view import StepView, step_extra
 
-TITLES = {
-    "inspect": ("Inspect", "read-only: database catalog, API cache, reload plumbing", "i"),
-    "diagnose": ("Diagnose", "weigh the evidence: which verdict, and does a reload help?", "i"),
-    "write_probe": ("Write probe (optional)", "zero-row insert, rolled back; asks first", "w"),
-    "reload": ("Reload the schema cache", "state-changing: asks first, shows what runs", "r"),
-    "verify": ("Verify", "poll the cache, reload counter, probe and logs until the deadline", "v"),
-    "prevent": ("Prevent", "so the next migration does not do this again", ""),
-}
 PREVENT_TEXT = (
     "install the auto-reload event trigger:  pgrst-runbook install-auto-reload\n"
     "           add to CI after migrations:  pgrst-runbook check   (exit 1 on cache drift)"
@@ -54,68 +43,6 @@ class StepDone(Message):
     def __init__(self, step: str) -> None:
         super().__init__()
         self.step = step
-
-
-class StepView(Static):
-    """One checklist item, rendered from its `StepState`."""
-
-    def __init__(self, step: str, number: int) -> None:
-        super().__init__(id=f"step-{step}", classes="step")
-        self.step = step
-        self.number = number
-
-    def show(self, state: StepState, planned: str | None, extra: RenderableType | None) -> None:
-        title, purpose, key = TITLES[self.step]
-        head = Text.assemble(
-            (f"{state.symbol} {self.number}. {title}", "bold"),
-            f"  — {state.word}",
-            (f"   ({purpose})", "dim"),
-        )
-        rows = _Rows()
-        action = state.action or planned
-        if action:
-            verb = "ran" if state.action else "advice" if self.step == "prevent" else "will run"
-            rows.add(verb, literal(action, keep_newlines=True))
-        if state.result:
-            rows.add("result", literal(state.result))
-        if state.error:
-            err = state.error
-            rows.add("✖ error", Text.assemble(literal(err.get("title")), ": ", literal(err.get("message"))))
-            if err.get("next_step"):
-                rows.add("next", literal(err.get("next_step")))
-        if state.failed and key:
-            rows.add("", Text(f"press {key} to retry", style="italic"))
-        parts: list[RenderableType] = [head, Padding(rows.grid, (0, 0, 0, 2))]
-        if extra is not None:
-            parts.append(Padding(extra, (0, 0, 0, 2)))
-        self.update(Group(*parts))
-        for status in ("ok", "failed", "running", "not-run", "skipped"):
-            self.remove_class(f"-{status}")
-        self.add_class(f"-{_css_status(state.status)}")
-
-
-class _Rows:
-    """Label/value lines whose values wrap under themselves, not under the label."""
-
-    def __init__(self) -> None:
-        self.grid = Table.grid(padding=(0, 1))
-        self.grid.add_column(style="dim", no_wrap=True, justify="right", min_width=8)
-        self.grid.add_column(overflow="fold")
-
-    def add(self, label: str, value: RenderableType) -> None:
-        self.grid.add_row(label, value)
-
-
-def _css_status(status: str) -> str:
-    if status in ("ok", "sent", "manual"):
-        return "ok"
-    if status in ("failed", "partial"):
-        return "failed"
-    if status == RUNNING:
-        return "running"
-    if status in ("declined", "dry_run"):
-        return "skipped"
-    return "not-run"
 
 
 class RunbookScreen(Screen[None]):
@@ -186,7 +113,7 @@ class RunbookScreen(Screen[None]):
                 states[step].status = RUNNING
         planned = self._planned()
         for view in self.query(StepView):
-            view.show(states[view.step], planned.get(view.step), self._extra(states[view.step]))
+            view.show(states[view.step], planned.get(view.step), step_extra(states[view.step]))
         self._render_target(entries)
         self._render_next(states)
         self.query_one("#rb-connection", Static).update(self._connection_text())
@@ -208,21 +135,6 @@ class RunbookScreen(Screen[None]):
         from runbook.reload import plan_reload
 
         return plan_reload(self.sessions.settings)
-
-    def _extra(self, state: StepState) -> RenderableType | None:
-        """The verdict, evidence and next steps under diagnose and verify."""
-        if state.name not in ("diagnose", "verify") or not state.evidence:
-            return None
-        blocks: list[RenderableType] = []
-        if state.verdict:
-            label = VERDICT_LABELS.get(state.verdict, state.verdict)
-            blocks.append(Text(f"verdict: {label}", style="bold"))
-        blocks.append(evidence_table(state.evidence))
-        rows = _Rows()
-        for suggestion in state.data.get("suggestions") or []:
-            rows.add("→", literal(suggestion))
-        blocks.append(rows.grid)
-        return Group(*blocks)
 
     def _render_target(self, entries: list[dict]) -> None:
         inc = self.incident
@@ -379,21 +291,3 @@ def _steps_of(running: str) -> tuple[str, ...]:
     return ("inspect", "diagnose") if running == "inspect" else (running,)
 
 
-def next_hint(states: dict[str, StepState], running: str | None) -> str:
-    """One line saying what to do next, from the checklist state."""
-    if running:
-        return f"running {TITLES[running][0].lower()}… (the app stays usable; esc goes back)"
-    diagnose, reload, verify = states["diagnose"], states["reload"], states["verify"]
-    if states["inspect"].status == "failed":
-        return "next: fix the connection (c), then press i to inspect again"
-    if not diagnose.verdict:
-        return "next: press i to inspect (read-only) and get a verdict"
-    if verify.status == "ok":
-        return "verified. next: prevent it (see step 6), then f to finish the session"
-    if diagnose.verdict == "stale_cache" and reload.status not in ("sent", "manual"):
-        return "next: press r to reload the schema cache (you will be asked first)"
-    if reload.status in ("sent", "manual"):
-        return "next: press v to verify that the cache now has the column"
-    if diagnose.verdict == "already_resolved":
-        return "the cache already has the column: press v to verify, then f to finish"
-    return "a reload will not fix this verdict: follow the suggestions under Diagnose"

@@ -1,0 +1,44 @@
+"""The checklist read back from journal entries, and the hint it gives (no Textual)."""
+
+from __future__ import annotations
+
+from runbook.tui.step_state import is_finished, next_hint, step_states, verdict_of
+
+
+def entry(step: str, status: str, **extra) -> dict:
+    return {"step": step, "status": status, **extra}
+
+
+def test_latest_entry_of_each_step_wins_and_unrun_steps_say_so() -> None:
+    entries = [
+        entry("session", "started", target={"table": "items", "column": "note"}),
+        entry("inspect", "failed", error={"title": "Database unreachable", "message": "refused"}),
+        entry("inspect", "ok", result="9 observations"),
+        entry("diagnose", "ok", verdict="stale_cache", evidence=[{"check": "c", "fact": True}]),
+    ]
+    states = step_states(entries)
+    assert states["inspect"].status == "ok" and states["inspect"].error is None
+    assert states["diagnose"].verdict == "stale_cache"
+    assert states["reload"].status == "not_run" and states["reload"].symbol == "○"
+    assert next_hint(states, None).startswith("next: press r to reload")
+
+
+def test_verify_can_revise_the_verdict() -> None:
+    entries = [
+        entry("diagnose", "ok", verdict="stale_cache"),
+        entry("reload", "sent"),
+        entry("verify", "failed", verdict="reload_not_applied"),
+    ]
+    assert verdict_of(entries) == "reload_not_applied"
+
+
+def test_failed_steps_are_marked_for_retry_and_the_hint_points_at_connections() -> None:
+    states = step_states([entry("inspect", "failed")])
+    assert states["inspect"].failed and states["inspect"].word == "failed"
+    assert "fix the connection" in next_hint(states, None)
+    assert next_hint(states, "inspect").startswith("running inspect")
+
+
+def test_a_finished_session_is_not_resumed() -> None:
+    assert is_finished([entry("session", "started"), entry("session", "finished")])
+    assert not is_finished([entry("session", "started"), entry("session", "info")])
