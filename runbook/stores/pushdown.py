@@ -21,7 +21,16 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from runbook.events import EVENT_COLUMNS, PGRST204, TS_TYPE, Kind, conform, empty_events
+from runbook.events import (
+    EVENT_COLUMNS,
+    PGRST204,
+    RELATED_DB_CODES,
+    SCHEMA_CACHE_FAMILY,
+    TS_TYPE,
+    Kind,
+    conform,
+    empty_events,
+)
 from runbook.scanner import SourceStats
 from runbook.stores import Progress, StoreSettings, StoreUnreachable
 from runbook.stores.series import Point, first_rows_range, from_micros, parse_series
@@ -35,6 +44,7 @@ from runbook.stores.sql import (
     FIRST,
     KIND,
     MESSAGE,
+    RELATED,
     TABLE,
     Binder,
     LogTable,
@@ -47,6 +57,7 @@ from runbook.stores.windows import Window, plan
 
 PAIRS_PER_SAMPLE_QUERY = 40
 POINTS = "_points"  # an aggregate row's parsed series
+RELATED_CODES = (*SCHEMA_CACHE_FAMILY, *RELATED_DB_CODES)
 CONTEXT_KINDS = (
     Kind.CACHE_RELOAD.value,
     Kind.CACHE_LOAD.value,
@@ -232,9 +243,10 @@ def _collect(
             stats.aggregate_rows += len(points)
         elif kind == CONTROL:
             stats.rows_in_range += int(row[COUNT])
-        elif kind == CONTEXT:
+        elif kind in (CONTEXT, RELATED):
             into.context.append(row)
-            context += 1
+            context += kind == CONTEXT
+            stats.related_rows += kind == RELATED
     stats.context_rows += context
     if context >= CONTEXT_LIMIT:
         stats.context_truncated += 1
@@ -332,8 +344,10 @@ def _sample_events(
 
 
 def _context_events(parsed: pl.DataFrame, first_context_row: int) -> pl.DataFrame:
+    """Reloads, loads, listener lines, DDL and related codes: never a PGRST204 (counted above)."""
     return parsed.filter(
-        (pl.col("_row") >= first_context_row) & pl.col("kind").is_in(list(CONTEXT_KINDS))
+        (pl.col("_row") >= first_context_row)
+        & (pl.col("kind").is_in(list(CONTEXT_KINDS)) | pl.col("code").is_in(list(RELATED_CODES)))
     ).select(EVENT_COLUMNS)
 
 

@@ -7,6 +7,8 @@ Every query returns rows of the same eight columns (`COLUMNS`), told apart by `k
   without it was not an answer, so a window is never read as "no incidents" by mistake.
 - `x`: a context row (a PostgREST reload/load/listener line or a DDL statement), with its
   message, at most `CONTEXT_LIMIT` per window.
+- `r`: a related row (PGRST200-203/205, PostgreSQL 42703/42P01), with its message, at most
+  `CONTEXT_LIMIT` per window.
 - `s`: a sample row of one (table, column), with its message, for the parsers to read.
 
 Both PGRST204 wordings are matched with the parsers' own patterns (`parsers.error_body`), and
@@ -29,7 +31,7 @@ from parsers.error_body import PGRST204_NEW, PGRST204_OLD
 # Short names: one aggregate row per (table, column, minute) is most of what crosses the wire.
 KIND, TABLE, COLUMN, COUNT, FIRST, LAST, SERVICE, MESSAGE = "k", "t", "c", "n", "f", "l", "s", "m"
 COLUMNS = (KIND, TABLE, COLUMN, COUNT, FIRST, LAST, SERVICE, MESSAGE)
-ERRORS, CONTROL, CONTEXT, SAMPLE = "e", "c", "x", "s"
+ERRORS, CONTROL, CONTEXT, RELATED, SAMPLE = "e", "c", "x", "r", "s"
 CONTEXT_LIMIT = 200
 
 GROUP = "(.*?)"
@@ -69,6 +71,16 @@ CONTEXT_NEEDLES = (
     "pg_notify",
 )
 
+# The schema-cache family and PostgreSQL's missing column/relation (parsers.error_body): evidence
+# for the diagnosis, fetched as rows (at most CONTEXT_LIMIT a window) for the parsers to read.
+RELATED_NEEDLES = (
+    "Could not find the table '",
+    "Could not find a relationship between",
+    "Could not embed because",
+    "Could not find the function",
+    "Could not choose the best candidate",
+    '" does not exist',
+)
 SOURCE_NAME = re.compile(r"^[a-z_]+$")
 DT64 = "DateTime64(6, 'UTC')"
 DT = "DateTime('UTC')"
@@ -276,7 +288,8 @@ def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONT
     minutes since the epoch and `first`/`last` in µs after the start of that minute. Errors are
     looked for in `rng.services` (all when empty); context rows in `table.context_services` (all
     when empty), so that reloads in `postgrest_logs` and DDL in `postgres_logs` are found even
-    when errors are searched elsewhere. At most `context_limit` context rows, the earliest.
+    when errors are searched elsewhere; related rows everywhere. At most `context_limit`
+    context rows and as many related rows, the earliest.
     """
     msg = b.ident(table.message)
     is_new = f"match({msg}, {b.value(PGRST204_NEW, 'String')})"
@@ -292,19 +305,30 @@ def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONT
         f"extract({msg}, {b.value(OLD_COLUMN, 'String')})), '') AS _pgr_col "
         f"FROM {_table_ref(table, b)} "
         f"WHERE {_where_range(table, b, whole)} "
-        f"AND multiSearchAny({msg}, {_array(b, NEEDLES + CONTEXT_NEEDLES)})"
+        f"AND multiSearchAny({msg}, {_array(b, NEEDLES + CONTEXT_NEEDLES + RELATED_NEEDLES)})"
     )
     is_context = (
         f"({_in_services(table, b, table.context_services, '_pgr_svc')} "
         f"AND multiSearchAny(_pgr_msg, {_array(b, CONTEXT_NEEDLES)}))"
     )
-    # 2. Errors per (table, column, minute); context rows one by one (keyed by time and text).
+    kind = (
+        f"multiIf(_pgr_e, '{ERRORS}', multiSearchAny(_pgr_msg, {_array(b, RELATED_NEEDLES)}), "
+        f"'{RELATED}', {is_context}, '{CONTEXT}', '')"
+    )
+    is_e = f"_pgr_k = '{ERRORS}'"
+    # 2. Errors per (table, column, minute); context and related rows one by one (keyed by time
+    #    and text); candidates that are neither fold into one '' row, dropped by the client. No
+    #    filter here: the optimizer would push it under the needle search, onto every row.
     grouped = (
-        f"SELECT _pgr_e, _pgr_tbl, _pgr_col, if(_pgr_e, toStartOfMinute(_pgr_ts), _pgr_ts) AS _pgr_g, "  # noqa: S608 - values only via the binder
-        f"if(_pgr_e, '', _pgr_msg) AS _pgr_gm, if(_pgr_e, '', any(_pgr_svc)) AS _pgr_s, count() AS _pgr_n, "
+        f"SELECT _pgr_k, _pgr_tbl, _pgr_col, "  # noqa: S608 - values only via the binder
+        f"multiIf({is_e}, toDateTime64(toStartOfMinute(_pgr_ts), 6, 'UTC'), _pgr_k = '', "
+        f"toDateTime64(0, 6, 'UTC'), toDateTime64(_pgr_ts, 6, 'UTC')) AS _pgr_g, "
+        f"if(_pgr_k IN ('{ERRORS}', ''), '', _pgr_msg) AS _pgr_gm, "
+        f"if({is_e}, '', any(_pgr_svc)) AS _pgr_s, count() AS _pgr_n, "
         f"min(_pgr_ts) AS _pgr_first, max(_pgr_ts) AS _pgr_last "
-        f"FROM ({candidates}) WHERE _pgr_e OR {is_context} "
-        f"GROUP BY _pgr_e, _pgr_tbl, _pgr_col, _pgr_g, _pgr_gm"
+        f"FROM (SELECT _pgr_ts, _pgr_svc, _pgr_msg, _pgr_e, _pgr_tbl, _pgr_col, {kind} AS _pgr_k "
+        f"FROM ({candidates})) "
+        f"GROUP BY _pgr_k, _pgr_tbl, _pgr_col, _pgr_g, _pgr_gm"
     )
     minute_us = "toUnixTimestamp(_pgr_g) * 1000000"
     point = (
@@ -312,13 +336,13 @@ def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONT
         f"toString({_micros('_pgr_first')} - {minute_us}), ':', toString({_micros('_pgr_last')} - {minute_us}))"
     )
     # 3. One row per (table, column) carrying its series; LIMIT BY keeps every pair (its key is
-    #    unique) and the earliest context rows (they share one key).
+    #    unique) and the earliest context and related rows (each kind shares one key).
     found = (
-        f"SELECT if(_pgr_e, '{ERRORS}', '{CONTEXT}') AS k, _pgr_tbl AS t, _pgr_col AS c, "  # noqa: S608 - values only via the binder
+        f"SELECT _pgr_k AS k, _pgr_tbl AS t, _pgr_col AS c, "  # noqa: S608 - values only via the binder
         f"sum(_pgr_n) AS n, {_micros('min(_pgr_first)')} AS f, {_micros('max(_pgr_last)')} AS l, "
-        f"any(_pgr_s) AS s, if(_pgr_e, arrayStringConcat(groupArray({point}), ','), any(_pgr_gm)) AS m "
+        f"any(_pgr_s) AS s, if({is_e}, arrayStringConcat(groupArray({point}), ','), any(_pgr_gm)) AS m "
         f"FROM ({grouped}) "
-        f"GROUP BY _pgr_e, _pgr_tbl, _pgr_col, if(_pgr_e, toDateTime64(0, 6, 'UTC'), _pgr_g), _pgr_gm "
+        f"GROUP BY _pgr_k, _pgr_tbl, _pgr_col, if({is_e}, toDateTime64(0, 6, 'UTC'), _pgr_g), _pgr_gm "
         f"ORDER BY f LIMIT {b.value(context_limit, 'UInt64')} BY k, t, c"
     )
     control = (

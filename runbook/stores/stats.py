@@ -36,6 +36,7 @@ class StoreStats:
     aggregate_rows: int = 0
     sample_rows: int = 0
     context_rows: int = 0
+    related_rows: int = 0  # PGRST200-205 (not 204) and 42703/42P01 rows, read by the parsers
     context_truncated: int = 0  # windows whose context rows hit CONTEXT_LIMIT
     pairs_without_sample: int = 0  # names taken as the SQL cut them (no parsed sample)
 
@@ -77,6 +78,7 @@ class StoreStats:
             "aggregate_rows": self.aggregate_rows,
             "sample_rows": self.sample_rows,
             "context_rows": self.context_rows,
+            "related_rows": self.related_rows,
             "context_truncated": self.context_truncated,
             "pairs_without_sample": self.pairs_without_sample,
         }
