@@ -18,7 +18,13 @@ import polars as pl
 
 from parsers import registry
 from parsers.base import LogFormat
-from runbook.scanner import CONTEXT_BYTES, MAX_LOOKBACK_LINES, SourceScanner, SourceStats
+from runbook.scanner import (
+    CONTEXT_BYTES,
+    FILE_BATCH_ROWS,
+    MAX_LOOKBACK_LINES,
+    SourceScanner,
+    SourceStats,
+)
 
 PARALLEL_MIN_BYTES = 256 * 1024 * 1024  # below this, starting processes costs more than it saves
 PARALLEL_FILE_BYTES = 32 * 1024 * 1024  # smaller files are scanned in this process
@@ -68,7 +74,7 @@ def plan_ranges(path: str, size: int, parts: int, fmt: LogFormat) -> list[tuple[
 
 
 def _scan_range(path: str, fmt_name: str, tz: str, start: int, end: int, chunk: int) -> tuple[bytes, dict, int]:
-    scanner = SourceScanner(path, registry.BY_NAME[fmt_name], tz)
+    scanner = SourceScanner(path, registry.BY_NAME[fmt_name], tz, batch_rows=FILE_BATCH_ROWS)
     frames = []
     with open(path, "rb") as f:
         if start:

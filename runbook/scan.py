@@ -16,7 +16,7 @@ import polars as pl
 from parsers import registry
 from parsers.base import LogFormat
 from runbook.events import empty_events
-from runbook.scanner import SourceScanner, SourceStats
+from runbook.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
 from runbook.sources import InputProblem, Source, expand
 from runbook.stores import StoreSettings, is_store_url, scan_store
 
@@ -96,7 +96,7 @@ def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceSc
     """A scanner for `source`, its format forced by the options or detected from `sample`."""
     forced = options.format_of.get(source.name) or options.default_format
     fmt = resolve_format(forced) if forced else registry.detect(sample[:SNIFF_BYTES])
-    return SourceScanner(source.name, fmt, options.tz)
+    return SourceScanner(source.name, fmt, options.tz, batch_rows=FILE_BATCH_ROWS)
 
 
 def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:

@@ -23,6 +23,7 @@ from runbook.redact import redact_expr
 
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
 MAX_LOOKBACK_LINES = 400
+FILE_BATCH_ROWS = 50_000  # candidate lines per parse when scanning whole files
 
 
 @dataclass
@@ -59,8 +60,15 @@ def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 class SourceScanner:
     """Incremental scanner for one source in one format."""
 
-    def __init__(self, source: str, fmt: LogFormat, tz: str = "UTC") -> None:
+    def __init__(self, source: str, fmt: LogFormat, tz: str = "UTC", batch_rows: int = 0) -> None:
+        """`batch_rows`: parse candidate lines once this many have gathered (or at the end),
+        not per fed chunk. Planning a parser's polars query costs milliseconds, so a whole
+        file is parsed in few large batches; live follow keeps 0 (every feed answers at once).
+        """
         self.source = source
+        self.batch_rows = batch_rows
+        self._batch: list[pl.DataFrame] = []
+        self._batch_height = 0
         self.fmt = fmt
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
@@ -94,7 +102,7 @@ class SourceScanner:
             if not work.endswith(b"\n"):
                 work += b"\n"
             self._pending = b""
-            return self._process(work, offset, len(work))
+            return self._process(work, offset, len(work), force=True)
         if self._multiline and end > offset:
             # Hold back the last record: its continuation lines may come with the next feed,
             # and a record's lines must reach `parse` together to become one event.
@@ -112,24 +120,24 @@ class SourceScanner:
         event of its own, which incident counting still joins to its record.
         """
         if not self._pending:
-            return empty_events()
+            return self._drain()
         offset = len(self._context)
         work = self._context + self._pending
         end = work.rfind(b"\n") + 1
         if end <= offset:
-            return empty_events()
+            return self._drain()
         self._pending = work[end:]
-        return self._process(work, offset, end)
+        return self._process(work, offset, end, force=True)
 
     def finish(self) -> pl.DataFrame:
         """Scan what remains (the held-back record, a last line without a newline)."""
         if not self._pending:
-            return empty_events()
+            return self._drain()
         offset = len(self._context)
         tail = self._pending if self._pending.endswith(b"\n") else self._pending + b"\n"
         work = self._context + tail
         self._pending = b""
-        return self._process(work, offset, len(work))
+        return self._process(work, offset, len(work), force=True)
 
     def _last_record_start(self, work: bytes, offset: int, end: int) -> int:
         """Where the last record in `work[offset:end]` begins (or `end` if none is near)."""
@@ -154,7 +162,7 @@ class SourceScanner:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _process(self, work: bytes, offset: int, end: int) -> pl.DataFrame:
+    def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
         """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
         starts = self._candidate_starts(work, offset, end)
         frame, lines = self._candidates(work, offset, end, starts)
@@ -164,8 +172,19 @@ class SourceScanner:
         if keep_from:
             keep_from = work.find(b"\n", keep_from, end) + 1 or end
         self._context = work[keep_from:end]
-        if frame is None:
+        if frame is not None:
+            self._batch.append(frame)
+            self._batch_height += frame.height
+        if self._batch_height and (force or self._batch_height >= self.batch_rows):
+            return self._drain()
+        return empty_events()
+
+    def _drain(self) -> pl.DataFrame:
+        """Parse the gathered candidate lines."""
+        if not self._batch:
             return empty_events()
+        frame = self._batch[0] if len(self._batch) == 1 else pl.concat(self._batch)
+        self._batch, self._batch_height = [], 0
         return self._events(frame)
 
     def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
