@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers import registry
 from runbook.scan import ScanOptions
-from runbook.stores import StoreSettings, is_store_url
-from runbook.stores.sql import SOURCE_NAME
+from runbook.stores import SOURCE_NAME, StoreSettings, is_store_url
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

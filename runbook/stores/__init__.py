@@ -15,6 +15,7 @@ This module stays light (no httpx import) so that scanning files never pays for 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ SUPABASE_SCHEME = "supabase://"
 CLICKHOUSE_SCHEMES = ("clickhouse+http://", "clickhouse+https://")
 DEFAULT_RANGE = timedelta(hours=24)
 DEFAULT_MANAGEMENT_API = "https://api.supabase.com"
+SOURCE_NAME = re.compile(r"^[a-z_]+$")  # a Supabase source name, checked before it is inlined
 
 # progress(windows_done, windows_total, "supabase://ref: window 2/3 2026-11-18 09:00 – ...")
 Progress = Callable[[int, int | None, str], None]

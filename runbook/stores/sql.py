@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Protocol
 
 from parsers.error_body import PGRST204_NEW, PGRST204_OLD
+from runbook.stores import SOURCE_NAME
 
 # Short names: one aggregate row per (table, column, minute) is most of what crosses the wire.
 KIND, TABLE, COLUMN, COUNT, FIRST, LAST, SERVICE, MESSAGE = "k", "t", "c", "n", "f", "l", "s", "m"
@@ -81,7 +82,6 @@ RELATED_NEEDLES = (
     "Could not choose the best candidate",
     '" does not exist',
 )
-SOURCE_NAME = re.compile(r"^[a-z_]+$")
 DT64 = "DateTime64(6, 'UTC')"
 DT = "DateTime('UTC')"
 _PLAIN_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
