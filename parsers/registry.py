@@ -8,49 +8,55 @@ recognises; the best share wins (ties go to the earlier, more specific format). 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from parsers.base import LogFormat
+if TYPE_CHECKING:
+    from parsers.base import LogFormat
 
-# module name -> class name; most specific first.
-_FORMATS: tuple[tuple[str, str], ...] = (
-    ("postgrest_docker", "PostgrestDockerFormat"),
-    ("postgrest_stderr", "PostgrestStderrFormat"),
-    ("postgrest_access", "PostgrestAccessFormat"),
-    ("postgres_csvlog", "PostgresCsvlogFormat"),
-    ("postgres_jsonlog", "PostgresJsonlogFormat"),
-    ("postgres_log", "PostgresLogFormat"),
-    ("supabase_export", "SupabaseJsonExportFormat"),
-    ("supabase_export", "SupabaseCsvExportFormat"),
-    ("json_lines", "JsonLinesFormat"),
-    ("python_logging", "PythonLoggingFormat"),
-    ("node_console", "NodeConsoleFormat"),
-    ("generic", "GenericFormat"),
+# (format name, module, class); most specific first. Names are listed here so that the CLI can
+# offer them without importing the parsers (and polars) before it needs them.
+_FORMATS: tuple[tuple[str, str, str], ...] = (
+    ("postgrest_docker", "postgrest_docker", "PostgrestDockerFormat"),
+    ("postgrest_stderr", "postgrest_stderr", "PostgrestStderrFormat"),
+    ("postgrest_access", "postgrest_access", "PostgrestAccessFormat"),
+    ("postgres_csvlog", "postgres_csvlog", "PostgresCsvlogFormat"),
+    ("postgres_jsonlog", "postgres_jsonlog", "PostgresJsonlogFormat"),
+    ("postgres_log", "postgres_log", "PostgresLogFormat"),
+    ("supabase_json", "supabase_export", "SupabaseJsonExportFormat"),
+    ("supabase_csv", "supabase_export", "SupabaseCsvExportFormat"),
+    ("json_lines", "json_lines", "JsonLinesFormat"),
+    ("python_logging", "python_logging", "PythonLoggingFormat"),
+    ("node_console", "node_console", "NodeConsoleFormat"),
+    ("generic", "generic", "GenericFormat"),
 )
 
 MIN_SHARE = 0.3
 SNIFF_LINES = 200
 
+_loaded: list[LogFormat] = []
+
 
 def _load() -> list[LogFormat]:
-    formats: list[LogFormat] = []
-    for module_name, class_name in _FORMATS:
-        try:
-            module = importlib.import_module(f"parsers.{module_name}")
-        except ModuleNotFoundError as exc:  # TODO(ingestion): strict once every module lands
-            if exc.name != f"parsers.{module_name}":
-                raise
-            continue
-        formats.append(getattr(module, class_name)())
-    return formats
+    if not _loaded:
+        for name, module_name, class_name in _FORMATS:
+            fmt = getattr(importlib.import_module(f"parsers.{module_name}"), class_name)()
+            assert fmt.name == name, f"{class_name}.name is {fmt.name!r}, registered as {name!r}"
+            _loaded.append(fmt)
+    return _loaded
 
 
-FORMATS: list[LogFormat] = _load()
-BY_NAME: dict[str, LogFormat] = {fmt.name: fmt for fmt in FORMATS}
+def __getattr__(attribute: str) -> Any:
+    """`FORMATS` (in sniffing order) and `BY_NAME`, loaded on first use."""
+    if attribute == "FORMATS":
+        return _load()
+    if attribute == "BY_NAME":
+        return {fmt.name: fmt for fmt in _load()}
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
 def names() -> list[str]:
-    """Every format name, for `--format-of` help and errors."""
-    return [fmt.name for fmt in FORMATS]
+    """Every format name, for `--format-of` help and errors (imports no parser)."""
+    return [name for name, _, _ in _FORMATS]
 
 
 def detect(sample: bytes) -> LogFormat:
@@ -60,11 +66,13 @@ def detect(sample: bytes) -> LogFormat:
     if len(sample) >= 64 * 1024 and len(lines) > 1:
         lines = lines[:-1]  # the cut may have split the last line (unless it is the only one)
     lines = lines[:SNIFF_LINES]
-    best, best_share = BY_NAME["generic"], 0.0
-    for fmt in FORMATS:
+    formats = _load()
+    fallback = formats[-1]  # generic
+    best, best_share = fallback, 0.0
+    for fmt in formats:
         if fmt.name == "generic":
             continue
         score = fmt.sniff(lines)
         if score > best_share:
             best, best_share = fmt, score
-    return best if best_share >= MIN_SHARE else BY_NAME["generic"]
+    return best if best_share >= MIN_SHARE else fallback

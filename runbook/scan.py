@@ -96,7 +96,7 @@ def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceSc
     """A scanner for `source`, its format forced by the options or detected from `sample`."""
     forced = options.format_of.get(source.name) or options.default_format
     fmt = resolve_format(forced) if forced else registry.detect(sample[:SNIFF_BYTES])
-    return SourceScanner(source.name, fmt, options.tz, batch_rows=FILE_BATCH_ROWS)
+    return SourceScanner(source.name, fmt, options.tz)
 
 
 def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
@@ -107,6 +107,7 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
         with source.open() as stream:
             first = stream.read(max(options.chunk_bytes, SNIFF_BYTES))
             scanner = scanner_for(source, first, options)
+            scanner.batch_rows = FILE_BATCH_ROWS  # a whole file: few large parses (live: per feed)
             if scanner.fmt.whole_file:
                 frames.append(scanner.document(first + stream.read()))
             else:

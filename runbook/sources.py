@@ -119,7 +119,9 @@ def expand(inputs: list[str]) -> tuple[list[Source], list[InputProblem]]:
         if item == STDIN:
             add(STDIN)
             continue
-        matches = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
+        # A file whose name merely looks like a glob (`[red]app.log`) is that file.
+        magic = glob.has_magic(item) and not os.path.exists(item)
+        matches = sorted(glob.glob(item, recursive=True)) if magic else [item]
         if not matches:
             problems.append(InputProblem(item, "no file matches this pattern"))
         for match in matches:

@@ -6,11 +6,14 @@ import argparse
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers import registry
-from runbook.scan import ScanOptions
 from runbook.stores import SOURCE_NAME, StoreSettings, is_store_url
+
+if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
+    from runbook.scan import ScanOptions
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -44,7 +47,7 @@ def format_override(text: str) -> tuple[str, str]:
     path, sep, name = text.rpartition("=")
     if not sep or not path:
         raise argparse.ArgumentTypeError(f"expected PATH=FORMAT, got {text!r}")
-    if name not in registry.BY_NAME:
+    if name not in registry.names():
         raise argparse.ArgumentTypeError(f"unknown format {name!r}; known: {', '.join(registry.names())}")
     return path, name
 
@@ -126,6 +129,8 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
+    from runbook.scan import ScanOptions
+
     return ScanOptions(
         tz=args.tz,
         format_of=dict(args.format_of),
