@@ -82,6 +82,28 @@ RELATED_NEEDLES = (
     "Could not choose the best candidate",
     '" does not exist',
 )
+# The one pass over the messages looks for these: few short needles, each contained in some
+# needle above (or in a PGRST204 wording), so that every row the precise lists would pick is a
+# candidate. A multi-needle search costs much more per needle than per candidate row.
+CANDIDATE_NEEDLES = (
+    *NEEDLES,
+    "Could not ",
+    '" does not exist',
+    "chema cache",
+    "otifications on the",
+    "istening for",
+    "lter table",
+    "LTER TABLE",
+    "lter Table",
+    "reate table",
+    "REATE TABLE",
+    "rop table",
+    "ROP TABLE",
+    "reload schema",
+    "otify pgrst",
+    "OTIFY pgrst",
+    "pg_notify",
+)
 DT64 = "DateTime64(6, 'UTC')"
 DT = "DateTime('UTC')"
 _PLAIN_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -305,7 +327,7 @@ def window_sql(table: LogTable, b: Binder, rng: Range, context_limit: int = CONT
         f"extract({msg}, {b.value(OLD_COLUMN, 'String')})), '') AS _pgr_col "
         f"FROM {_table_ref(table, b)} "
         f"WHERE {_where_range(table, b, whole)} "
-        f"AND multiSearchAny({msg}, {_array(b, NEEDLES + CONTEXT_NEEDLES + RELATED_NEEDLES)})"
+        f"AND multiSearchAny({msg}, {_array(b, CANDIDATE_NEEDLES)})"
     )
     is_context = (
         f"({_in_services(table, b, table.context_services, '_pgr_svc')} "

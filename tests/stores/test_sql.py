@@ -119,3 +119,12 @@ def test_source_names_are_checked() -> None:
     for bad in ("Edge_logs", "edge-logs", "x'); --", ""):
         with pytest.raises(ValueError):
             check_source_names((bad,))
+
+
+def test_the_candidate_pass_finds_every_row_the_precise_lists_pick() -> None:
+    from runbook.stores.sql import CANDIDATE_NEEDLES, CONTEXT_NEEDLES, NEEDLES, RELATED_NEEDLES
+
+    for needle in (*NEEDLES, *CONTEXT_NEEDLES, *RELATED_NEEDLES):
+        assert any(c in needle for c in CANDIDATE_NEEDLES), needle
+    for message in MESSAGES:  # both PGRST204 wordings
+        assert any(c in message for c in CANDIDATE_NEEDLES), message
