@@ -234,7 +234,8 @@ def _incident(
     endpoints = _by_frequency([e for e in own + correlated if e])
     samples = [
         {"ts": iso(r["ts"]), "source": r["source"], "line_no": r["line_no"], "raw": r["raw"]}
-        for r in rows.head(SAMPLES_PER_INCIDENT).iter_rows(named=True)
+        # Lines, not a store's aggregate rows (which carry no text).
+        for r in rows.filter(pl.col("raw").is_not_null()).head(SAMPLES_PER_INCIDENT).iter_rows(named=True)
     ]
     return Incident(
         id=_incident_id(table, column, first),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from runbook.checklist import save_checklist
 from runbook.commands.common import add_input_arguments, default_paths, scan_options
-from runbook.errors import JournalError
+from runbook.errors import JournalError, RunbookError
 from runbook.exit_codes import Exit
 from runbook.findings import JournalView
 from runbook.journal import Journal
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         result = scan_paths(paths, scan_options(args))
     except (SampleLogsMissing, UnknownFormat, ReportError) as exc:
         return _fail(str(exc), Exit.USAGE)
+    except RunbookError as exc:  # a log store that cannot be reached or rejects the token
+        return _fail(exc.one_line(), exc.exit_code)
     doc = document(result)
     unreadable = doc["stats"]["unreadable"]  # type: ignore[index]
     for problem in unreadable:

@@ -12,6 +12,7 @@ from runbook.commands.common import (
     scan_options,
     stderr_progress,
 )
+from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
 from runbook.samples import SampleLogsMissing
 from runbook.scan import UnknownFormat, document, scan_paths
@@ -52,12 +53,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"pgrst-runbook: {exc}", file=sys.stderr)
         return Exit.USAGE
     options = scan_options(args)
-    options.progress = stderr_progress(not args.no_progress)
+    options.progress = stderr_progress(not args.no_progress, paths)
     try:
         result = scan_paths(paths, options)
     except UnknownFormat as exc:
         print(f"pgrst-runbook: {exc}", file=sys.stderr)
         return Exit.USAGE
+    except RunbookError as exc:  # a log store that cannot be reached or rejects the token
+        print(f"pgrst-runbook: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
     if options.progress:
         sys.stderr.write("\r\x1b[K")
     doc = document(result)
