@@ -22,10 +22,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import __version__
+from runbook.atomic_write import write_atomic
 from runbook.redact import MASK, redact
 
 # What a secret looked like, for the manifest (the masking itself is `redact()`'s).
@@ -190,47 +189,22 @@ def write_bundle(path: Path, bundle: Bundle, *, force: bool = False) -> Path:
     """Write the archive atomically: a temporary file beside `path`, fsynced, then linked (or,
     with `force`, renamed) into place. Raises `BundleExists` rather than overwrite."""
     path = Path(path)
-    if path.exists() and not force:
-        raise BundleExists(str(path))
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+
+    def write(handle) -> None:
+        with tarfile.open(fileobj=handle, mode="w:gz") as tar:
+            now = time.time()
+            for member in bundle.finish():
+                info = tarfile.TarInfo(f"{bundle.root}/{member.name}")
+                info.size = len(member.data)
+                info.mtime = int(now)
+                info.mode = 0o644
+                info.uname = info.gname = "pgrst-runbook"
+                tar.addfile(info, io.BytesIO(member.data))
+
     try:
-        with os.fdopen(fd, "wb") as handle:
-            with tarfile.open(fileobj=handle, mode="w:gz") as tar:
-                now = time.time()
-                for member in bundle.finish():
-                    info = tarfile.TarInfo(f"{bundle.root}/{member.name}")
-                    info.size = len(member.data)
-                    info.mtime = int(now)
-                    info.mode = 0o644
-                    info.uname = info.gname = "pgrst-runbook"
-                    tar.addfile(info, io.BytesIO(member.data))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise BundleExists(str(path)) from None
-            os.unlink(tmp)
-        _fsync_dir(parent)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        write_atomic(path, write, force=force)
+    except FileExistsError:
+        raise BundleExists(str(path)) from None
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -51,6 +51,7 @@ from typing import Any
 
 import platformdirs
 
+from runbook.atomic_write import fsync_dir
 from runbook.config import APP_NAME
 from runbook.errors import JournalError, RunbookError
 from runbook.redact import redact
@@ -100,7 +101,7 @@ class Journal:
             directory.mkdir(parents=True, exist_ok=True)
             with open(path, "x", encoding="utf-8"):
                 pass
-            _fsync_dir(directory)
+            fsync_dir(directory)
         except FileExistsError:
             raise JournalError(
                 f"session {session} already exists", next_step="use --resume to continue it"
@@ -201,17 +202,6 @@ def _check_session_id(session: str) -> None:
         )
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _plain(value: Any) -> Any:

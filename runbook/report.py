@@ -16,8 +16,6 @@ prompt that the templates render as `_(to fill: ...)_`: never a guess.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ import polars as pl
 
 from runbook import __version__
 from runbook.actions import AUTO_RELOAD_SQL, RELOAD_SQL, action_items, probe_commands
+from runbook.atomic_write import write_atomic
 from runbook.findings import (
     Cause,
     JournalView,
@@ -498,70 +497,6 @@ def render_report(report: Report, templates_dir: Path | None = None) -> str:
 
 
 def save_text(path: Path, text: str, *, force: bool = False) -> None:
-    """Write `text` to `path` atomically (temp file, fsync, rename, fsync of the folder).
-
-    Without `force`, an existing file is never replaced: raises `FileExistsError`. Other
-    failures raise `OSError`; the target is then untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = _mode_for(path)
-        os.chmod(tmp, mode)
-        if force:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def _link_new(tmp: str, path: Path) -> None:
-    """Move `tmp` to `path` only if `path` does not exist (a hard link fails if it does, even
-    when it appeared a moment ago); filesystems without hard links get a checked rename."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        if path.exists():
-            raise FileExistsError(f"{path} exists") from None
-        os.replace(tmp, path)
-        return
-    os.unlink(tmp)
-
-
-def _mode_for(path: Path) -> int:
-    """The existing file's mode, else 0666 less the umask (read without changing it)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        pass
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write `text` to `path` atomically; never replaces a file without `force`
+    (`FileExistsError`). See `runbook.atomic_write`."""
+    write_atomic(Path(path), lambda handle: handle.write(text.encode("utf-8")), force=force)
