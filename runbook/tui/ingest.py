@@ -13,14 +13,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 from textual.message import Message
 
+from runbook.events import empty_events
 from runbook.follow import Follower
 from runbook.live import IncidentTracker
 from runbook.log_diagnosis import diagnose_incident
 from runbook.replay import Clock, replay
+from runbook.stores import is_store_url
+from runbook.terminal import printable
 from runbook.tui.messages import (
     CANCELLED,
     DONE,
@@ -34,6 +38,9 @@ from runbook.tui.messages import (
     IngestStarted,
 )
 from runbook.tui.options import AppOptions
+
+if TYPE_CHECKING:
+    from runbook.scan import ScanOptions
 
 REGROUP_SECONDS = 0.3
 NICE = 10  # the ingest thread's niceness: below the UI thread's
@@ -75,10 +82,17 @@ def run_ingest(
     """Read `options.paths` as the mode says (scan, follow, replay) until done or cancelled."""
     _lower_priority()
     scan = options.scan_options()
-    follower = Follower(options.paths, scan, follow=options.follow, stdin_fd=options.stdin_fd)
+    stores = [path for path in options.paths if is_store_url(path)]
+    files = [path for path in options.paths if not is_store_url(path)]
+    follower = Follower(files, scan, follow=options.follow, stdin_fd=options.stdin_fd)
     post(IngestStarted(len(follower.tails), follower.bytes_total, list(follower.problems)))
     tracker = IncidentTracker(scan.since, scan.until)
     publisher = _Publisher(post, tracker, follower)
+    for url in stores:  # the store's engine does the work; its answer arrives at once
+        if cancelled():
+            break
+        tracker.add(_scan_store(url, scan, post))
+        publisher.maybe(force=True)
     replaying = options.replay_speed is not None
     recorded: list[pl.DataFrame] = []
     phase = SCANNING
@@ -112,6 +126,24 @@ def run_ingest(
             len(tracker),
         )
     )
+
+
+def _scan_store(url: str, scan: ScanOptions, post: Post) -> pl.DataFrame:
+    """Events of one log store (pushed-down counts and sample lines); failures become notices."""
+    from runbook.errors import RunbookError
+    from runbook.scan import scan_paths
+
+    def progress(done: int, total: int | None, name: str) -> None:
+        post(IngestNotice(printable(name)))
+
+    try:
+        result = scan_paths([url], replace(scan, progress=progress))
+    except RunbookError as exc:
+        post(IngestNotice(exc.one_line()))
+        return empty_events()
+    for problem in result.stats()["unreadable"]:  # type: ignore[union-attr]
+        post(IngestNotice(f"{problem['source']}: {problem['reason']}"))
+    return result.events
 
 
 def _lower_priority() -> None:
