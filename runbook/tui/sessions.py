@@ -158,9 +158,13 @@ class Sessions:
             session.client.close()
 
     def _kwargs(self, incident: Incident) -> dict:
+        from runbook.log_diagnosis import diagnose_incident
+
         logs = [Path(s) for s in incident.sources if s != "-" and Path(s).is_file()]
         return {
             "dry_run": self.dry_run,
             "migrations_dir": self.migrations_dir,
             "log_paths": logs or None,
+            # What the logs say, adopted (with its confidence) when DB and API cannot decide.
+            "log_diagnosis": diagnose_incident(incident.to_dict()),
         }
