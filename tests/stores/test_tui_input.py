@@ -1,4 +1,7 @@
-"""A log store given to the TUI is scanned by its engine, like `scan supabase://...` does."""
+"""A log store given to the TUI is scanned by its engine, like `scan supabase://...` does.
+
+Lives with the store tests: one chdb engine per process, shared through their fixtures.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from runbook.scan import ScanOptions
 from runbook.tui.ingest import run_ingest
 from runbook.tui.messages import IncidentsChanged, IngestFinished, IngestNotice
 from runbook.tui.options import AppOptions
-from tests.stores.conftest import clock, server, settings, store_server  # noqa: F401
 from tests.stores.fixture import SINCE, UNTIL
 
 
@@ -20,7 +22,7 @@ def ingest(paths: list[str], scan: ScanOptions) -> list:
     return posted
 
 
-def test_supabase_store_incidents_reach_the_tui(server, settings) -> None:  # noqa: F811
+def test_supabase_store_incidents_reach_the_tui(server, settings) -> None:
     scan = ScanOptions(since=SINCE, until=UNTIL, store=settings)
     posted = ingest([f"supabase://{server.project}"], scan)
     changed = [m for m in posted if isinstance(m, IncidentsChanged)]
@@ -30,7 +32,7 @@ def test_supabase_store_incidents_reach_the_tui(server, settings) -> None:  # no
     assert isinstance(posted[-1], IngestFinished)
 
 
-def test_a_rejected_token_is_a_notice_not_a_crash(server, settings) -> None:  # noqa: F811
+def test_a_rejected_token_is_a_notice_not_a_crash(server, settings) -> None:
     scan = ScanOptions(since=SINCE, until=UNTIL, store=replace(settings, access_token="sbp_wrong_token_0000"))
     posted = ingest([f"supabase://{server.project}"], scan)
     notices = [m.text for m in posted if isinstance(m, IngestNotice)]
@@ -40,5 +42,5 @@ def test_a_rejected_token_is_a_notice_not_a_crash(server, settings) -> None:  # 
 
 
 @pytest.fixture(autouse=True)
-def _no_rate_limit(server) -> None:  # noqa: F811
+def _no_rate_limit(server) -> None:
     server.faults.rate_limit = None
