@@ -14,6 +14,7 @@ import pytest
 from runbook.config import Settings
 from runbook.tui.app import RunbookApp
 from runbook.tui.options import AppOptions
+from tests.support.state import isolate_state
 
 DATA = Path(__file__).parent / "data"
 STALE = DATA / "stale_cache"
@@ -35,22 +36,7 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Journals and config under tmp_path; no connection settings from the machine."""
-    state = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for var in (
-        "DATABASE_URL",
-        "POSTGREST_URL",
-        "POSTGREST_ADMIN_URL",
-        "SUPABASE_URL",
-        "SUPABASE_SERVICE_ROLE_KEY",
-        "PGRST_DB_CHANNEL",
-        "PGRST_DB_SCHEMAS",
-        "PGRST_DB_ANON_ROLE",
-        "PGRST_RUNBOOK_CONFIG",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    yield state / "pgrst-runbook" / "journals"
+    yield isolate_state(tmp_path, monkeypatch)
 
 
 @pytest.fixture
