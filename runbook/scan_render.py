@@ -77,11 +77,11 @@ def render_table(doc: dict[str, Any]) -> str:
 
 
 def md_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: no pipes, backticks, HTML or newlines act."""
-    text = printable(value)
-    for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"), (">", "&gt;"), ("*", "\\*"), ("_", "\\_"), ("[", "\\["), ("]", "\\]")):
-        text = text.replace(char, escaped)
-    return text
+    """Text safe inside a Markdown table cell: the report's escaper (pipes, backticks, HTML,
+    link syntax, control characters) with its redaction, so both outputs escape alike."""
+    from runbook.markdown import md  # jinja2 comes with it: only for Markdown output
+
+    return str(md(value))
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
