@@ -31,8 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runbook.scan import ScanOptions, document, scan_paths  # noqa: E402
-from runbook.stores import StoreSettings  # noqa: E402
+from runbook.ingest.scan import ScanOptions, document, scan_paths  # noqa: E402
+from runbook.ingest.stores import StoreSettings  # noqa: E402
 from tests.stores.store_server import FakeClock, StoreServer, create_tables  # noqa: E402
 
 SINCE = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)

@@ -104,7 +104,7 @@ def one_event_per_record(frame: pl.LazyFrame, *, merge_repeats: bool) -> pl.Lazy
     - With `merge_repeats`, the same error repeated in one record (a log message quoting the
       exception, then the traceback's last line; a chained traceback; an `Error` and its
       `[cause]`; a JSON object and the text traceback printed after it) counts once, as
-      `runbook.incidents` counts a record once.
+      `runbook.incidents.grouping` counts a record once.
 
     Merged rows keep their place with a null `kind` (the scanner drops them and counts them in
     `lines_skipped`).

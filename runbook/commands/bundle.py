@@ -19,12 +19,12 @@ from typing import Any
 
 import polars as pl
 
-from runbook import bundle_collect as collect
-from runbook.bundle import Bundle, BundleExists, write_bundle
 from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.errors import RunbookError, UsageError
 from runbook.exit_codes import Exit
-from runbook.scan import UnknownFormat, document, scan_paths
+from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.report import bundle_collect as collect
+from runbook.report.bundle import Bundle, BundleExists, write_bundle
 from runbook.terminal import printable
 
 PROG = "pgrst-runbook"

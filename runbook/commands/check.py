@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 
-from runbook.api import PostgrestClient
 from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
-from runbook.prevent import check_drift
+from runbook.servers.api import PostgrestClient
+from runbook.steps.prevent import check_drift
 from runbook.terminal import printable
 
 

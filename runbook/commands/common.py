@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers import registry
-from runbook.stores import SOURCE_NAME, StoreSettings, is_store_url
+from runbook.ingest.stores import SOURCE_NAME, StoreSettings, is_store_url
 
 if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
-    from runbook.scan import ScanOptions
+    from runbook.ingest.scan import ScanOptions
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -129,7 +129,7 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
-    from runbook.scan import ScanOptions
+    from runbook.ingest.scan import ScanOptions
 
     return ScanOptions(
         tz=args.tz,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from runbook.reload import PlannedAction
+from runbook.steps.reload import PlannedAction
 from runbook.terminal import printable
 
 

@@ -16,9 +16,9 @@ from runbook.commands.connection import add_connection_arguments, settings_from_
 from runbook.commands.consent import confirm
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
-from runbook.journal import Journal
-from runbook.prevent import apply_script, install_script, script_text, uninstall_script
-from runbook.reload import PlannedAction
+from runbook.steps.journal import Journal
+from runbook.steps.prevent import apply_script, install_script, script_text, uninstall_script
+from runbook.steps.reload import PlannedAction
 from runbook.terminal import printable
 
 

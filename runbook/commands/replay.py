@@ -24,10 +24,10 @@ import polars as pl
 from runbook.commands.common import add_input_arguments, default_paths, scan_options
 from runbook.events import Kind
 from runbook.exit_codes import Exit
-from runbook.live import NEW, IncidentChange, IncidentTracker
-from runbook.replay import Clock, replay
+from runbook.incidents.live import NEW, IncidentChange, IncidentTracker
+from runbook.ingest.replay import Clock, replay
+from runbook.ingest.scan import ScanOptions, UnknownFormat, scan_paths
 from runbook.samples import SampleLogsMissing
-from runbook.scan import ScanOptions, UnknownFormat, scan_paths
 from runbook.terminal import printable
 
 MARKED_KINDS = {

@@ -20,14 +20,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runbook.checklist import save_checklist
 from runbook.commands.common import add_input_arguments, default_paths, scan_options
 from runbook.errors import JournalError, RunbookError
 from runbook.exit_codes import Exit
-from runbook.findings import JournalView
-from runbook.journal import Journal
-from runbook.markdown import TemplateProblem
-from runbook.report import (
+from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.report.checklist import save_checklist
+from runbook.report.findings import JournalView
+from runbook.report.incident_report import (
     ReportError,
     build_report,
     read_journal,
@@ -35,8 +34,9 @@ from runbook.report import (
     save_text,
     select_incident,
 )
+from runbook.report.markdown import TemplateProblem
 from runbook.samples import SampleLogsMissing
-from runbook.scan import UnknownFormat, document, scan_paths
+from runbook.steps.journal import Journal
 from runbook.terminal import printable
 
 PROG = "pgrst-runbook"

@@ -35,12 +35,12 @@ from runbook.commands.connection import (
 from runbook.commands.consent import confirm, wait_for_operator
 from runbook.commands.run_logs import LogContext, columns_of, render_columns, render_deeper
 from runbook.config import RELOAD_METHODS, Settings
-from runbook.diagnosis import Verdict
+from runbook.diagnosis.from_servers import Verdict
 from runbook.errors import RunbookError, UsageError
 from runbook.evidence import Target
 from runbook.exit_codes import Exit
-from runbook.migrations_ledger import default_migrations_dir
-from runbook.session import RunbookSession
+from runbook.servers.migration_ledger import default_migrations_dir
+from runbook.steps.session import RunbookSession
 from runbook.terminal import printable
 
 PROG = "pgrst-runbook"

@@ -1,7 +1,7 @@
 """What `run` takes from logs: `--logs PATH...` (scanned here) or `--from-scan FILE`.
 
 `LogContext.load(args)` reads them once; `for_target(target)` gives the incident that matches
-a (schema, table, column) and its logs-only diagnosis (`runbook.log_diagnosis`), which the
+a (schema, table, column) and its logs-only diagnosis (`runbook.diagnosis.from_logs`), which the
 session weighs with the database and API (or alone, when those cannot be reached).
 `render_*` print the deeper parts of a run for people: confidence, the logs' verdict, earlier
 incidents, the table's full column list.
@@ -17,14 +17,14 @@ from typing import Any, TextIO
 
 import polars as pl
 
+from runbook.diagnosis.fix_plans import column_list_text
+from runbook.diagnosis.from_logs import LogDiagnosis, diagnose_incident
+from runbook.diagnosis.payloads import payload_sightings
 from runbook.errors import UsageError
 from runbook.evidence import Target
-from runbook.log_diagnosis import LogDiagnosis, diagnose_incident
-from runbook.payloads import payload_sightings
-from runbook.scan import UnknownFormat, document, scan_paths
-from runbook.session import RunbookSession
-from runbook.sources import expand
-from runbook.suggestions import column_list_text
+from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.ingest.sources import expand
+from runbook.steps.session import RunbookSession
 from runbook.terminal import printable
 
 

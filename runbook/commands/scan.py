@@ -14,9 +14,9 @@ from runbook.commands.common import (
 )
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
+from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.report.scan_render import render_markdown, render_table
 from runbook.samples import SampleLogsMissing
-from runbook.scan import UnknownFormat, document, scan_paths
-from runbook.scan_render import render_markdown, render_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

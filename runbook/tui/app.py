@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     import polars as pl
 
     from runbook.config import Settings
-    from runbook.incidents import Incident
-    from runbook.log_diagnosis import LogDiagnosis
-    from runbook.scanner import SourceStats
-    from runbook.sources import InputProblem
+    from runbook.diagnosis.from_logs import LogDiagnosis
+    from runbook.incidents.grouping import Incident
+    from runbook.ingest.scanner import SourceStats
+    from runbook.ingest.sources import InputProblem
     from runbook.tui.sessions import Sessions
     from runbook.tui.step_state import StepState
 

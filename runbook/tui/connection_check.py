@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runbook import db
-from runbook.api import PostgrestClient
 from runbook.config import Settings
 from runbook.errors import RunbookError
+from runbook.servers import db
+from runbook.servers.api import PostgrestClient
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 import polars as pl
 from textual.message import Message
 
+from runbook.diagnosis.from_logs import diagnose_incident
 from runbook.events import empty_events
-from runbook.follow import Follower
-from runbook.live import IncidentTracker
-from runbook.log_diagnosis import diagnose_incident
-from runbook.replay import Clock, replay
-from runbook.stores import is_store_url
+from runbook.incidents.live import IncidentTracker
+from runbook.ingest.follow import Follower
+from runbook.ingest.replay import Clock, replay
+from runbook.ingest.stores import is_store_url
 from runbook.terminal import printable
 from runbook.tui.messages import (
     CANCELLED,
@@ -40,7 +40,7 @@ from runbook.tui.messages import (
 from runbook.tui.options import AppOptions
 
 if TYPE_CHECKING:
-    from runbook.scan import ScanOptions
+    from runbook.ingest.scan import ScanOptions
 
 REGROUP_SECONDS = 0.3
 NICE = 10  # the ingest thread's niceness: below the UI thread's
@@ -131,7 +131,7 @@ def run_ingest(
 def _scan_store(url: str, scan: ScanOptions, post: Post) -> pl.DataFrame:
     """Events of one log store (pushed-down counts and sample lines); failures become notices."""
     from runbook.errors import RunbookError
-    from runbook.scan import scan_paths
+    from runbook.ingest.scan import scan_paths
 
     def progress(done: int, total: int | None, name: str) -> None:
         post(IngestNotice(printable(name)))

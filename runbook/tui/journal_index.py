@@ -1,6 +1,6 @@
 """Which runbook sessions exist on disk, per incident: to resume one, or show its verdict.
 
-Journals are small JSON-lines files (`runbook.journal`); the newest `MAX_SESSIONS` are read
+Journals are small JSON-lines files (`runbook.steps.journal`); the newest `MAX_SESSIONS` are read
 once, in a worker, when the app starts.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.journal import default_journal_dir, read_entries
+from runbook.steps.journal import default_journal_dir, read_entries
 from runbook.tui.step_state import is_finished, verdict_of
 
 MAX_SESSIONS = 500

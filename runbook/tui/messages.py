@@ -15,10 +15,10 @@ from textual.message import Message
 if TYPE_CHECKING:  # the worker imports these; the first frame does not wait for polars
     import polars as pl
 
-    from runbook.incidents import Incident
-    from runbook.log_diagnosis import LogDiagnosis
-    from runbook.scanner import SourceStats
-    from runbook.sources import InputProblem
+    from runbook.diagnosis.from_logs import LogDiagnosis
+    from runbook.incidents.grouping import Incident
+    from runbook.ingest.scanner import SourceStats
+    from runbook.ingest.sources import InputProblem
 
 SCANNING, FOLLOWING, REPLAYING, DONE, CANCELLED = (
     "scanning",
@@ -61,7 +61,7 @@ class IncidentsChanged(Message):
 
     `frame` is the event table they were grouped from and `stats` a copy of what was read from
     each source: the report is built from them. `log_diagnoses` is what the logs alone say
-    about each incident (`runbook.log_diagnosis`), before anyone inspects the database.
+    about each incident (`runbook.diagnosis.from_logs`), before anyone inspects the database.
     """
 
     incidents: list[Incident]

@@ -13,13 +13,13 @@ from typing import Any
 
 import polars as pl
 
-from runbook.checklist import render_checklist
 from runbook.events import empty_events
-from runbook.incidents import Incident
-from runbook.report import Report, build_report, read_journal, render_report
-from runbook.scan import ScanResult, document
-from runbook.scanner import SourceStats
-from runbook.sources import InputProblem
+from runbook.incidents.grouping import Incident
+from runbook.ingest.scan import ScanResult, document
+from runbook.ingest.scanner import SourceStats
+from runbook.ingest.sources import InputProblem
+from runbook.report.checklist import render_checklist
+from runbook.report.incident_report import Report, build_report, read_journal, render_report
 
 
 @dataclass(frozen=True)

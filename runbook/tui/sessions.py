@@ -11,10 +11,10 @@ from pathlib import Path
 
 from runbook.config import Settings
 from runbook.evidence import Target
-from runbook.incidents import Incident
-from runbook.journal import read_entries
-from runbook.live import incident_key
-from runbook.session import RunbookSession
+from runbook.incidents.grouping import Incident
+from runbook.incidents.live import incident_key
+from runbook.steps.journal import read_entries
+from runbook.steps.session import RunbookSession
 from runbook.tui.journal_index import SessionInfo, index_sessions
 from runbook.tui.step_state import verdict_of
 
@@ -158,7 +158,7 @@ class Sessions:
             session.client.close()
 
     def _kwargs(self, incident: Incident) -> dict:
-        from runbook.log_diagnosis import diagnose_incident
+        from runbook.diagnosis.from_logs import diagnose_incident
 
         logs = [Path(s) for s in incident.sources if s != "-" and Path(s).is_file()]
         return {

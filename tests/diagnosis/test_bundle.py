@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.journal import Journal
+from runbook.steps.journal import Journal
 from tests.diagnosis.conftest import execute, run_cli
 from tests.diagnosis.synthetic import Logs, at
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from runbook.diagnosis import Verdict
-from runbook.log_diagnosis import (
+from runbook.diagnosis.from_logs import (
     Confidence,
     LogDiagnosis,
     diagnose_document,
     diagnose_incident,
     diagnose_logs,
 )
-from runbook.scan import document, scan_paths
+from runbook.diagnosis.from_servers import Verdict
+from runbook.ingest.scan import document, scan_paths
 from tests.diagnosis.synthetic import Logs, at
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
@@ -249,7 +249,7 @@ def test_nothing_to_go_on_is_unknown_and_says_which_logs_would_decide(tmp_path: 
 
 def test_failed_ddl_rule_on_facts_built_by_hand() -> None:
     """The pending_migration rule itself, independent of how a parser marks a failed DDL."""
-    from runbook.log_facts import LogFacts, Ref
+    from runbook.diagnosis.log_facts import LogFacts, Ref
 
     def ref(kind: str, ts, detail: str, where: str, **kw) -> Ref:
         return Ref(

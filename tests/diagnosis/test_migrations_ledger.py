@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook.migrations import scan_migrations
-from runbook.migrations_ledger import (
+from runbook.servers.migration_files import scan_migrations
+from runbook.servers.migration_ledger import (
     apply_command,
     column_origin,
     default_migrations_dir,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from runbook.plumbing import (
+from runbook.servers.plumbing import (
     PlumbingReport,
     backend_pid_changes,
     check_plumbing,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.journal import Journal
-from runbook.recurrence import earlier_incidents, past_sessions, recurrence_note
+from runbook.steps.history import earlier_incidents, past_sessions, recurrence_note
+from runbook.steps.journal import Journal
 
 ITEMS_NOTE = {"schema": "public", "table": "items", "column": "note"}
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runbook.scan import ScanOptions, document, scan_paths
+from runbook.ingest.scan import ScanOptions, document, scan_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = (
@@ -159,7 +159,7 @@ def test_aggregated_rows_from_a_store_count_by_weight() -> None:
     import polars as pl
 
     from runbook.events import conform
-    from runbook.incidents import group_incidents
+    from runbook.incidents.grouping import group_incidents
 
     def t(m: int, s: int = 0) -> datetime:
         return datetime(2026, 11, 18, 9, m, s, tzinfo=UTC)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runbook.events import Kind
-from runbook.scan import ScanOptions, document, scan_paths
+from runbook.ingest.scan import ScanOptions, document, scan_paths
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 CASES = sorted(p.parent for p in SAMPLES.glob("*/.expected.json"))

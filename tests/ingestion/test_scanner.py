@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from runbook.scan import ScanOptions, scan_paths
+from runbook.ingest.scan import ScanOptions, scan_paths
 
 BODY = (
     '{{"code":"PGRST204","details":null,"hint":null,'
@@ -163,7 +163,7 @@ def test_since_until_filter(tmp_path: Path) -> None:
 
 
 def test_parallel_ranges_give_the_same_events_as_one_pass(tmp_path: Path, monkeypatch) -> None:
-    import runbook.parallel as parallel
+    import runbook.ingest.parallel as parallel
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(parallel, "PARALLEL_FILE_BYTES", 1)
@@ -178,7 +178,7 @@ def test_parallel_ranges_give_the_same_events_as_one_pass(tmp_path: Path, monkey
 
 def test_parallel_ranges_never_cut_a_record(tmp_path: Path) -> None:
     from parsers.registry import BY_NAME
-    from runbook.parallel import plan_ranges
+    from runbook.ingest.parallel import plan_ranges
 
     log = tmp_path / "bot.log"
     record = (

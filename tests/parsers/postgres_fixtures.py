@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from runbook.scan import ScanOptions, ScanResult, scan_paths
+from runbook.ingest.scan import ScanOptions, ScanResult, scan_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "postgres"
 STDERR = FIXTURES / "pg15.log"
@@ -113,7 +113,7 @@ def mangled(data: bytes, seed: int) -> bytes:
 
 def scan_bytes(fmt, data: bytes) -> pl.DataFrame:
     """Events of `data` in format `fmt`, straight through the scanner (no detection)."""
-    from runbook.scanner import SourceScanner
+    from runbook.ingest.scanner import SourceScanner
 
     scanner = SourceScanner("hostile", fmt)
     if fmt.whole_file:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
+from runbook.ingest.scan import ScanOptions, document, scan_paths
 from tests.parsers.client_errors import HOSTILE_NAMES, body, message, old_message, python_repr
 
 T0 = 1794993301223  # 2026-11-18T09:15:01.223Z in epoch milliseconds

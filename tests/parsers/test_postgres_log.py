@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from parsers.postgres_log import PostgresLogFormat
-from runbook.scan import ScanOptions, scan_paths
+from runbook.ingest.scan import ScanOptions, scan_paths
 from tests.parsers.postgres_fixtures import (
     DB_ERRORS,
     MIGRATIONS,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
+from runbook.ingest.scan import ScanOptions, document, scan_paths
 from tests.parsers.client_errors import HOSTILE_NAMES, message, old_message, python_repr
 
 REPR = python_repr("adminname", "mypoolr")

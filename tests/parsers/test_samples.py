@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from parsers.registry import FORMATS
-from runbook.scanner import SourceScanner
+from runbook.ingest.scanner import SourceScanner
 
 CASES = [
     pytest.param(fmt, sample, id=f"{fmt.name}-{i}")

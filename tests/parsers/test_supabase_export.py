@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from parsers.supabase_export import SupabaseCsvExportFormat, SupabaseJsonExportFormat
-from runbook.scan import ScanOptions, scan_paths
+from runbook.ingest.scan import ScanOptions, scan_paths
 from tests.parsers.postgres_fixtures import mangled, scan_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "supabase"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runbook.checklist import KEY, parse, update_checklist
+from runbook.report.checklist import KEY, parse, update_checklist
 from tests.report.conftest import Cli
 
 STALE = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.markdown import (
+from runbook.report.markdown import (
     FILTERS,
     PackagedLoader,
     TemplateProblem,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.report import build_report, read_journal, save_text
-from runbook.scan import document, scan_paths
+from runbook.ingest.scan import document, scan_paths
+from runbook.report.incident_report import build_report, read_journal, save_text
 from tests.report.conftest import EPOCH, JOURNALS, ROOT, Cli, Golden
 
 FIXTURE_CASES = ("stale_cache", "client_mismatch")

@@ -15,9 +15,9 @@ from typing import Any
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from runbook.checklist import render_checklist
-from runbook.findings import JournalView
-from runbook.report import build_report, render_report
+from runbook.report.checklist import render_checklist
+from runbook.report.findings import JournalView
+from runbook.report.incident_report import build_report, render_report
 from tests.report.conftest import Cli
 
 EVIL = (

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
-from runbook.api import PostgrestClient, parse_metrics, parse_schema_cache, pgrst_name
 from runbook.config import load_settings
 from runbook.errors import ApiError, ApiUnreachable, AuthFailed
+from runbook.servers.api import PostgrestClient, parse_metrics, parse_schema_cache, pgrst_name
 
 KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXNpZw"
 

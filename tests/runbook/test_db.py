@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from runbook import db
 from runbook.config import load_settings
 from runbook.errors import AuthFailed, DatabaseUnreachable, TimeoutExceeded
+from runbook.servers import db
 
 
 def test_inspection_transactions_are_read_only(db_dsn: str) -> None:

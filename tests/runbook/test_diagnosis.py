@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from runbook.api import CacheView, ProbeResult
-from runbook.catalog import Column, Relation
 from runbook.config import Settings
-from runbook.diagnosis import Verdict, diagnose, nearest_columns, snake
+from runbook.diagnosis.from_servers import Verdict, diagnose, nearest_columns, snake
 from runbook.errors import ApiUnreachable, DatabaseUnreachable
 from runbook.evidence import Target
-from runbook.inspection import ApiView, DbView, Inspection, build_rows
-from runbook.migrations import scan_migrations
+from runbook.servers.api import CacheView, ProbeResult
+from runbook.servers.catalog import Column, Relation
+from runbook.servers.inspection import ApiView, DbView, Inspection, build_rows
+from runbook.servers.migration_files import scan_migrations
 
 SETTINGS = Settings()
 ITEMS = Relation(1, "public", "items", "table")

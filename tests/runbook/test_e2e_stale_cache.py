@@ -90,8 +90,8 @@ def test_the_write_probe_sees_the_stale_cache_and_writes_nothing(
     probes = [line for line in server.access_lines() if "columns=note" in line]
     assert probes == []
 
-    from runbook.api import PostgrestClient
     from runbook.config import load_settings
+    from runbook.servers.api import PostgrestClient
 
     with PostgrestClient(load_settings({"api_url": server.url})) as client:
         probe = client.write_probe("public", "items", "note")

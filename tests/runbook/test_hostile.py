@@ -18,7 +18,7 @@ from psycopg import sql
 
 from runbook.config import load_settings
 from runbook.evidence import Target
-from runbook.session import RunbookSession
+from runbook.steps.session import RunbookSession
 from tests.runbook.conftest import execute, journal_entries, post_json, run_cli
 
 REPO = Path(__file__).resolve().parents[2]

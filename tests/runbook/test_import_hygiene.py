@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 CORE = [
-    "runbook.config", "runbook.errors", "runbook.db", "runbook.catalog", "runbook.api",
-    "runbook.evidence", "runbook.inspection", "runbook.diagnosis", "runbook.migrations",
-    "runbook.reload", "runbook.verify", "runbook.prevent", "runbook.journal", "runbook.session",
+    "runbook.config", "runbook.errors", "runbook.servers.db", "runbook.servers.catalog", "runbook.servers.api",
+    "runbook.evidence", "runbook.servers.inspection", "runbook.diagnosis.from_servers", "runbook.servers.migration_files",
+    "runbook.steps.reload", "runbook.steps.verify", "runbook.steps.prevent", "runbook.steps.journal", "runbook.steps.session",
     "runbook.commands.run", "runbook.commands.check", "runbook.commands.install_auto_reload",
 ]  # fmt: skip
 

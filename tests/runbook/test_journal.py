@@ -10,7 +10,7 @@ import pytest
 
 from runbook.errors import DatabaseUnreachable, JournalError
 from runbook.evidence import EvidenceRow
-from runbook.journal import Journal, read_entries
+from runbook.steps.journal import Journal, read_entries
 
 KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXNpZw"
 

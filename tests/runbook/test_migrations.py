@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.migrations import column_added_by, columns_after, file_version, scan_migrations
+from runbook.servers.migration_files import (
+    column_added_by,
+    columns_after,
+    file_version,
+    scan_migrations,
+)
 
 
 def test_column_changes_across_files_in_order(tmp_path: Path) -> None:

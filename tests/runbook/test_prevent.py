@@ -6,7 +6,7 @@ import psycopg
 from psycopg import sql
 
 from runbook.config import load_settings
-from runbook.prevent import (
+from runbook.steps.prevent import (
     apply_script,
     auto_reload_triggers,
     install_script,

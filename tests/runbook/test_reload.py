@@ -6,9 +6,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from runbook.api import PostgrestClient
 from runbook.config import load_settings
-from runbook.reload import notify_statement, plan_reload, send_reload
+from runbook.servers.api import PostgrestClient
+from runbook.steps.reload import notify_statement, plan_reload, send_reload
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.api import CacheView, Metrics, ProbeResult
 from runbook.errors import ApiUnreachable
 from runbook.evidence import Target
-from runbook.verify import LogWatch, verify_fix
+from runbook.servers.api import CacheView, Metrics, ProbeResult
+from runbook.steps.verify import LogWatch, verify_fix
 
 TARGET = Target("items", "note")
 

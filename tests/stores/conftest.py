@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from runbook.stores import StoreSettings
+from runbook.ingest.stores import StoreSettings
 from tests.stores.fixture import UNTIL, fuzz_rows, rows
 from tests.stores.store_server import FakeClock, StoreServer, create_tables, load_fuzz, load_rows
 

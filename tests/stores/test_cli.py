@@ -9,8 +9,8 @@ import pytest
 
 from runbook.cli import main
 from runbook.commands.common import stderr_progress
-from runbook.scan import ScanOptions, scan_paths
-from runbook.stores import StoreSettings
+from runbook.ingest.scan import ScanOptions, scan_paths
+from runbook.ingest.stores import StoreSettings
 from tests.stores.fixture import SINCE, UNTIL
 from tests.stores.store_server import StoreServer
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
-from runbook.stores import StoreSettings, StoreUnreachable
+from runbook.ingest.scan import ScanOptions, document, scan_paths
+from runbook.ingest.stores import StoreSettings, StoreUnreachable
 from tests.stores.fixture import SINCE, UNTIL
 from tests.stores.store_server import StoreServer
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
-from runbook.stores import StoreSettings, StoreUnreachable
+from runbook.ingest.scan import ScanOptions, document, scan_paths
+from runbook.ingest.stores import StoreSettings, StoreUnreachable
 from tests.stores.fixture import EDGE, SINCE, UNTIL
 from tests.stores.store_server import FakeClock, StoreServer
 

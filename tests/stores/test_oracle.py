@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
-from runbook.stores import StoreSettings
+from runbook.ingest.scan import ScanOptions, document, scan_paths
+from runbook.ingest.stores import StoreSettings
 from tests.stores.fixture import SINCE, UNTIL
 
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runbook.stores.series import MINUTE_US, Point, first_rows_range, from_micros, parse_series
+from runbook.ingest.stores.series import (
+    MINUTE_US,
+    Point,
+    first_rows_range,
+    from_micros,
+    parse_series,
+)
 
 
 def test_series_text_becomes_points_in_time_order() -> None:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from parsers.error_body import error_columns
-from runbook.stores.sql import (
+from runbook.ingest.stores.sql import (
     Bound,
     Inlined,
     LogTable,
@@ -64,7 +64,7 @@ def test_a_bound_value_reads_back_as_the_same_text(server: StoreServer, text: st
 
 
 def test_the_engine_cuts_out_what_the_parsers_cut_out(server: StoreServer) -> None:
-    from runbook.stores.sql import NEW_COLUMN, NEW_TABLE, OLD_COLUMN, OLD_TABLE, PGRST204_NEW
+    from runbook.ingest.stores.sql import NEW_COLUMN, NEW_TABLE, OLD_COLUMN, OLD_TABLE, PGRST204_NEW
 
     parsed = pl.DataFrame({"m": MESSAGES}).select(error_columns(pl.col("m"))).to_dicts()
     for message, expected in zip(MESSAGES, parsed, strict=True):
@@ -122,7 +122,12 @@ def test_source_names_are_checked() -> None:
 
 
 def test_the_candidate_pass_finds_every_row_the_precise_lists_pick() -> None:
-    from runbook.stores.sql import CANDIDATE_NEEDLES, CONTEXT_NEEDLES, NEEDLES, RELATED_NEEDLES
+    from runbook.ingest.stores.sql import (
+        CANDIDATE_NEEDLES,
+        CONTEXT_NEEDLES,
+        NEEDLES,
+        RELATED_NEEDLES,
+    )
 
     for needle in (*NEEDLES, *CONTEXT_NEEDLES, *RELATED_NEEDLES):
         assert any(c in needle for c in CANDIDATE_NEEDLES), needle

@@ -10,8 +10,8 @@ import httpx
 import polars as pl
 import pytest
 
-from runbook.scan import ScanOptions, document, scan_paths
-from runbook.stores import StoreSettings, scan_store
+from runbook.ingest.scan import ScanOptions, document, scan_paths
+from runbook.ingest.stores import StoreSettings, scan_store
 from tests.stores.fixture import EDGE, FUZZ_PAIRS, SINCE, UNTIL
 from tests.stores.store_server import BACKEND_ERROR, FakeClock, StoreServer
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from runbook.scan import ScanOptions
+from runbook.ingest.scan import ScanOptions
 from runbook.tui.ingest import run_ingest
 from runbook.tui.messages import IncidentsChanged, IngestFinished, IngestNotice
 from runbook.tui.options import AppOptions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from runbook.stores.windows import MAX_SPAN, Window, plan
+from runbook.ingest.stores.windows import MAX_SPAN, Window, plan
 
 
 def t(day: int, hour: int, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:

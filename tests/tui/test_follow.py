@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from runbook.follow import Follower
-from runbook.live import IncidentTracker
+from runbook.incidents.live import IncidentTracker
+from runbook.ingest.follow import Follower
 
 LINE = (
     '2026-11-18T09:{m:02d}:00Z error {{"code":"PGRST204","details":null,"hint":null,'

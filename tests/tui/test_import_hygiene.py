@@ -9,12 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE = [
-    "runbook.scan",
-    "runbook.incidents",
-    "runbook.follow",
-    "runbook.replay",
-    "runbook.live",
-    "runbook.session",
+    "runbook.ingest.scan",
+    "runbook.incidents.grouping",
+    "runbook.ingest.follow",
+    "runbook.ingest.replay",
+    "runbook.incidents.live",
+    "runbook.steps.session",
     "runbook.commands.replay",
     "runbook.cli",
     "parsers.registry",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbook.commands.replay import stream
-from runbook.scan import ScanOptions
+from runbook.ingest.scan import ScanOptions
 from runbook.tui.messages import FOLLOWING, IngestProgress
 from runbook.tui.screens.detail import DetailScreen
 from runbook.tui.widgets.incident_table import IncidentTable

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from runbook.events import EVENT_SCHEMA
-from runbook.live import IncidentTracker
-from runbook.replay import replay, schedule
+from runbook.incidents.live import IncidentTracker
+from runbook.ingest.replay import replay, schedule
 
 T0 = datetime(2026, 11, 18, 9, 15, tzinfo=UTC)
 

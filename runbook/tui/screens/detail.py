@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 if TYPE_CHECKING:
-    from runbook.incidents import Incident
-    from runbook.log_diagnosis import LogDiagnosis
+    from runbook.diagnosis.from_logs import LogDiagnosis
+    from runbook.incidents.grouping import Incident
 from runbook.tui.formatting import duration, plural, short_path, when
 from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState

@@ -20,8 +20,8 @@ from runbook.tui.widgets.scan_progress import ScanProgress
 from runbook.tui.widgets.timeline import Timeline, TimelineData
 
 if TYPE_CHECKING:
-    from runbook.incidents import Incident
-    from runbook.log_diagnosis import LogDiagnosis
+    from runbook.diagnosis.from_logs import LogDiagnosis
+    from runbook.incidents.grouping import Incident
 
 
 class IncidentsScreen(Screen[None]):

@@ -18,13 +18,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Markdown, Static
 
-from runbook.checklist import save_checklist
 from runbook.errors import RunbookError
-from runbook.incidents import Incident
-from runbook.markdown import TemplateProblem
-from runbook.report import ReportError, save_text
-from runbook.scanner import SourceStats
-from runbook.sources import InputProblem
+from runbook.incidents.grouping import Incident
+from runbook.ingest.scanner import SourceStats
+from runbook.ingest.sources import InputProblem
+from runbook.report.checklist import save_checklist
+from runbook.report.incident_report import ReportError, save_text
+from runbook.report.markdown import TemplateProblem
 from runbook.tui.literal import literal, plain
 from runbook.tui.report_inputs import RenderedReport, render_for
 from runbook.tui.widgets.confirm_modal import ConfirmModal

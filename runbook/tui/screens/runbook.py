@@ -20,9 +20,9 @@ from textual.worker import Worker, WorkerState
 
 from runbook.errors import RunbookError
 from runbook.evidence import Target
-from runbook.incidents import Incident
-from runbook.reload import PlannedAction
-from runbook.session import RunbookSession
+from runbook.incidents.grouping import Incident
+from runbook.steps.reload import PlannedAction
+from runbook.steps.session import RunbookSession
 from runbook.tui.formatting import plural
 from runbook.tui.literal import literal, plain
 from runbook.tui.sessions import Sessions
@@ -132,7 +132,7 @@ class RunbookScreen(Screen[None]):
     def _plan_reload(self) -> PlannedAction:
         if self.session is not None:
             return self.session.plan_reload()
-        from runbook.reload import plan_reload
+        from runbook.steps.reload import plan_reload
 
         return plan_reload(self.sessions.settings)
 
@@ -161,7 +161,7 @@ class RunbookScreen(Screen[None]):
 
     def _connection_text(self) -> Text:
         s = self.sessions.settings
-        from runbook.db import db_target
+        from runbook.servers.db import db_target
 
         db = str(db_target(s.dsn)) if s.dsn else "libpq defaults (PG* variables)"
         return Text.assemble(

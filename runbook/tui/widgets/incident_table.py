@@ -17,8 +17,8 @@ from textual.widgets.data_table import CellDoesNotExist
 from runbook.tui.literal import literal
 
 if TYPE_CHECKING:
-    from runbook.incidents import Incident
-    from runbook.log_diagnosis import LogDiagnosis
+    from runbook.diagnosis.from_logs import LogDiagnosis
+    from runbook.incidents.grouping import Incident
 
 COLUMNS = (
     ("table", "table"),

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from runbook.tui.formatting import clock, duration
 
 if TYPE_CHECKING:
-    from runbook.incidents import Incident
+    from runbook.incidents.grouping import Incident
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 # marker letter per event kind, and which wins when two share a column (lower first)

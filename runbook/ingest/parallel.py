@@ -1,0 +1,144 @@
+"""Scan one large plain file on every core: byte ranges cut at line ends, one process each.
+
+`bytes.find` holds the GIL, so threads would not help; processes do. Each worker scans its
+range with the bytes just before it as context (so a continuation line still reaches its record
+start), counts its lines, and returns its events with range-local line numbers; the parent adds
+the line offsets of the ranges before it. Results are identical to a sequential scan.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+
+import polars as pl
+
+from parsers import registry
+from parsers.base import LogFormat
+from runbook.ingest.scanner import (
+    CONTEXT_BYTES,
+    FILE_BATCH_ROWS,
+    MAX_LOOKBACK_LINES,
+    SourceScanner,
+    SourceStats,
+)
+
+PARALLEL_MIN_BYTES = 256 * 1024 * 1024  # below this, starting processes costs more than it saves
+PARALLEL_FILE_BYTES = 32 * 1024 * 1024  # smaller files are scanned in this process
+
+
+def workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _record_start_at_or_after(f: io.BufferedReader, pos: int, fmt: LogFormat) -> int:
+    """The first line start at or after `pos` that begins a record of `fmt`.
+
+    A multi-line record (a traceback, an ERROR and its STATEMENT) must not be cut in two, so a
+    range begins where a record does; if none begins within the look-back limit, at a line.
+    """
+    if pos == 0:
+        return 0
+    f.seek(pos - 1)
+    block = f.read(CONTEXT_BYTES)
+    nl = block.find(b"\n")
+    if nl == -1:  # a line longer than the look-back: cut after it
+        f.seek(pos - 1 + len(block))
+        while chunk := f.read(1 << 20):
+            at = chunk.find(b"\n")
+            if at != -1:
+                return f.tell() - len(chunk) + at + 1
+        return f.tell()
+    first = start = pos + nl
+    for _ in range(MAX_LOOKBACK_LINES):
+        end = block.find(b"\n", start - pos + 1)
+        if end == -1:
+            break
+        line = block[start - pos + 1 : end].decode("utf-8", "replace").rstrip("\r")
+        if fmt.is_record_start(line):
+            return start
+        start = pos + end
+    return first
+
+
+def plan_ranges(path: str, size: int, parts: int, fmt: LogFormat) -> list[tuple[int, int]]:
+    """`parts` byte ranges covering the file, each starting where a record starts."""
+    with open(path, "rb") as f:
+        cuts = sorted(
+            {_record_start_at_or_after(f, size * i // parts, fmt) for i in range(parts)} | {size}
+        )
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _scan_range(path: str, fmt_name: str, tz: str, start: int, end: int, chunk: int) -> tuple[bytes, dict, int]:
+    scanner = SourceScanner(path, registry.BY_NAME[fmt_name], tz, batch_rows=FILE_BATCH_ROWS)
+    frames = []
+    with open(path, "rb") as f:
+        if start:
+            ctx_from = max(0, start - CONTEXT_BYTES)
+            f.seek(ctx_from)
+            context = f.read(start - ctx_from)
+            if ctx_from:
+                context = context[context.find(b"\n") + 1 :]
+            scanner.prime(context)
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            data = f.read(min(chunk, left))
+            if not data:
+                break
+            left -= len(data)
+            frames.append(scanner.feed(data))
+        frames.append(scanner.finish())
+    frames = [fr for fr in frames if fr.height]
+    events = pl.concat(frames) if frames else scanner.finish()
+    buffer = io.BytesIO()
+    events.write_ipc(buffer)
+    return buffer.getvalue(), asdict(scanner.stats), scanner.lines_done
+
+
+class ParallelScan:
+    """Large plain files scanned in byte ranges by a pool of processes, one per core.
+
+    `submit()` every eligible file first, scan the others in this process meanwhile, then
+    `result()` each submitted file in input order.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=workers(), mp_context=multiprocessing.get_context("spawn"))
+        self._jobs: dict[str, tuple[str, list]] = {}
+
+    def submit(self, path: str, fmt_name: str, tz: str, size: int, chunk: int) -> None:
+        parts = max(1, min(workers() * 2, size // PARALLEL_FILE_BYTES))
+        ranges = plan_ranges(path, size, parts, registry.BY_NAME[fmt_name])
+        futures = [self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk) for a, b in ranges]
+        self._jobs[path] = (fmt_name, futures)
+
+    def result(self, path: str) -> tuple[pl.DataFrame, SourceStats]:
+        """Events (global line numbers) and stats of a submitted file. Raises OSError as read."""
+        fmt_name, futures = self._jobs.pop(path)
+        stats = SourceStats(source=path, format=fmt_name)
+        frames: list[pl.DataFrame] = []
+        offset = 0
+        for future in futures:
+            ipc, part, lines = future.result()
+            frame = pl.read_ipc(io.BytesIO(ipc))
+            if frame.height:
+                frames.append(frame.with_columns(pl.col("line_no") + offset, pl.col("record_no") + offset))
+            for key in _COUNTERS:
+                setattr(stats, key, getattr(stats, key) + part[key])
+            offset += lines
+        empty = SourceScanner(path, registry.BY_NAME[fmt_name]).finish()
+        return (pl.concat(frames) if frames else empty), stats
+
+    def has(self, path: str) -> bool:
+        return path in self._jobs
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_COUNTERS = ("bytes_read", "lines_read", "candidate_lines", "lines_skipped", "invalid_utf8_lines", "events")

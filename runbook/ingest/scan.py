@@ -1,0 +1,253 @@
+"""Scan inputs into one merged event table: the entry point of ingestion.
+
+`scan_paths(["logs/", "-"])` expands the inputs, detects each source's format, streams it
+through a `SourceScanner` and merges every source's events on time. Unreadable inputs are
+reported by name and never stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from parsers import registry
+from parsers.base import LogFormat
+from runbook.events import empty_events
+from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
+from runbook.ingest.sources import InputProblem, Source, expand
+from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
+
+CHUNK_BYTES = 16 * 1024 * 1024
+SNIFF_BYTES = 64 * 1024
+
+# progress(bytes_done, bytes_total_or_None, current_source_name)
+Progress = Callable[[int, int | None, str], None]
+
+
+class UnknownFormat(ValueError):
+    """A format name given by the user that no parser has."""
+
+
+@dataclass
+class ScanOptions:
+    """How to scan. Every field has a sensible default; the CLI and TUI fill them from flags."""
+
+    tz: str = "UTC"  # zone for timestamps that carry none
+    format_of: dict[str, str] = field(default_factory=dict)  # path -> format name override
+    default_format: str | None = None  # force one format for every source
+    since: datetime | None = None
+    until: datetime | None = None
+    chunk_bytes: int = CHUNK_BYTES
+    progress: Progress | None = None
+    parallel: bool = True  # large plain files on every core (see runbook.ingest.parallel)
+    store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
+
+
+@dataclass
+class ScanResult:
+    """The merged events and what was read from where."""
+
+    events: pl.DataFrame
+    sources: list[SourceStats]
+    problems: list[InputProblem]
+
+    def stats(self) -> dict[str, object]:
+        """The `stats` object of `scan --format json` (stable names)."""
+        formats: dict[str, int] = {}
+        for stat in self.sources:
+            if stat.error is None:
+                formats[stat.format] = formats.get(stat.format, 0) + 1
+        stores = [s.store for s in self.sources if s.store is not None]
+        dark = [
+            {"source": s.source, "reason": f"no answer for {w['start']} – {w['end']}: {w['reason']}"}
+            for s in self.sources
+            for w in (s.store or {}).get("dark_windows", [])  # type: ignore[union-attr]
+        ]
+        return {
+            "files": sum(1 for s in self.sources if s.error is None),
+            "bytes_read": sum(s.bytes_read for s in self.sources),
+            "lines_read": sum(s.lines_read for s in self.sources),
+            "lines_skipped": sum(s.lines_skipped for s in self.sources),
+            "invalid_utf8_lines": sum(s.invalid_utf8_lines for s in self.sources),
+            "events": self.events.height,
+            "formats": formats,
+            "unreadable": [
+                {"source": p.name, "reason": p.reason} for p in self.problems
+            ]
+            + [{"source": s.source, "reason": s.error} for s in self.sources if s.error]
+            + dark,
+            **({"stores": stores} if stores else {}),
+        }
+
+
+def resolve_format(name: str) -> LogFormat:
+    try:
+        return registry.BY_NAME[name]
+    except KeyError:
+        raise UnknownFormat(
+            f"unknown format {name!r}; known: {', '.join(registry.names())}"
+        ) from None
+
+
+def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceScanner:
+    """A scanner for `source`, its format forced by the options or detected from `sample`."""
+    forced = options.format_of.get(source.name) or options.default_format
+    fmt = resolve_format(forced) if forced else registry.detect(sample[:SNIFF_BYTES])
+    return SourceScanner(source.name, fmt, options.tz)
+
+
+def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
+    """Events of one source. Read errors end this source only, recorded in its stats."""
+    frames: list[pl.DataFrame] = []
+    scanner: SourceScanner | None = None
+    try:
+        with source.open() as stream:
+            first = stream.read(max(options.chunk_bytes, SNIFF_BYTES))
+            scanner = scanner_for(source, first, options)
+            scanner.batch_rows = FILE_BATCH_ROWS  # a whole file: few large parses (live: per feed)
+            if scanner.fmt.whole_file:
+                frames.append(scanner.document(first + stream.read()))
+            else:
+                # Read one chunk ahead, so that the last chunk is fed as final: a small input
+                # is then parsed in one call, with its last record and its neighbours together.
+                chunk = first
+                while chunk:
+                    following = stream.read(options.chunk_bytes)
+                    frames.append(scanner.feed(chunk, final=not following))
+                    if options.progress:
+                        options.progress(done + scanner.stats.bytes_read, total, source.name)
+                    chunk = following
+                frames.append(scanner.finish())
+    except (OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, UnknownFormat):
+            raise
+        stats = scanner.stats if scanner else SourceStats(source=source.name, format="unknown")
+        stats.error = _reason(exc)
+        return _concat(frames), stats
+    assert scanner is not None
+    return _concat(frames), scanner.stats
+
+
+def _start_parallel(sources: list[Source], options: ScanOptions):
+    """Submit the large plain files to a process pool, or None when it would not pay."""
+    if not options.parallel:
+        return None
+    from runbook.ingest.parallel import (
+        PARALLEL_FILE_BYTES,
+        PARALLEL_MIN_BYTES,
+        ParallelScan,
+        workers,
+    )
+
+    if workers() < 2:
+        return None
+    eligible: list[tuple[Source, str, int]] = []
+    for source in sources:
+        size = source.size() or 0
+        if source.is_stdin or size < PARALLEL_FILE_BYTES:
+            continue
+        try:
+            with open(source.name, "rb") as f:
+                head = f.read(SNIFF_BYTES)
+        except OSError:
+            continue  # the sequential path reports it
+        if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:4] == b"\x28\xb5\x2f\xfd":
+            continue
+        fmt = scanner_for(source, head, options).fmt
+        if not fmt.whole_file:
+            eligible.append((source, fmt.name, size))
+    if sum(size for _, _, size in eligible) < PARALLEL_MIN_BYTES:
+        return None
+    pool = ParallelScan()
+    for source, fmt_name, size in eligible:
+        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes)
+    return pool
+
+
+def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanResult:
+    """Scan files, folders, globs, `-` (stdin) and log stores into one event table sorted by time.
+
+    Store URLs (`supabase://`, `clickhouse+http(s)://`) are read by `runbook.ingest.stores`, which
+    raises `StoreUnreachable` when one cannot be reached at all.
+    """
+    options = options or ScanOptions()
+    store_urls = [item for item in inputs if is_store_url(item)]
+    inputs = [item for item in inputs if not is_store_url(item)]
+    for name in options.format_of.values():
+        resolve_format(name)
+    if options.default_format:
+        resolve_format(options.default_format)
+    sources, problems = expand(inputs)
+    sizes = [s.size() for s in sources]
+    total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
+    frames: list[pl.DataFrame] = []
+    stats: list[SourceStats] = []
+    for url in store_urls:
+        frame, stat = scan_store(url, options.since, options.until, options.store, options.progress)
+        frames.append(frame)
+        stats.append(stat)
+    pool = _start_parallel(sources, options)
+    done = 0
+    try:
+        for source in sources:
+            if pool is not None and pool.has(source.name):
+                try:
+                    frame, stat = pool.result(source.name)
+                except OSError as exc:
+                    frame, stat = empty_events(), SourceStats(source=source.name, format="unknown")
+                    stat.error = _reason(exc)
+                if options.progress:
+                    options.progress(done + stat.bytes_read, total, source.name)
+            else:
+                frame, stat = scan_source(source, options, done, total)
+            done += stat.bytes_read
+            frames.append(frame)
+            stats.append(stat)
+    finally:
+        if pool is not None:
+            pool.close()
+    events = merge(frames)
+    events = within(events, options.since, options.until)
+    return ScanResult(events=events, sources=stats, problems=problems)
+
+
+def merge(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Events of several sources in one table, ordered by time (untimed last), then position."""
+    return _concat(frames).sort(["ts", "source", "line_no"], nulls_last=True)
+
+
+def within(events: pl.DataFrame, since: datetime | None, until: datetime | None) -> pl.DataFrame:
+    """Events whose time is in [since, until); untimed events are kept only without bounds."""
+    if since is None and until is None:
+        return events
+    condition = pl.col("ts").is_not_null()
+    if since is not None:
+        condition &= pl.col("ts") >= since
+    if until is not None:
+        condition &= pl.col("ts") < until
+    return events.filter(condition)
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames, how="vertical") if frames else empty_events()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def document(result: ScanResult) -> dict[str, object]:
+    """The `scan --format json` object: incidents, related events and stats (stable names)."""
+    from runbook.incidents.grouping import group_incidents, related_events
+
+    return {
+        "incidents": [incident.to_dict() for incident in group_incidents(result.events)],
+        "related": [related.to_dict() for related in related_events(result.events)],
+        "stats": result.stats(),
+    }

@@ -1,0 +1,286 @@
+"""Turn the bytes of one source into events, chunk by chunk, in bounded memory.
+
+Why bytes and not a polars line scan: splitting a GiB into a polars string column costs ~2 s
+and over 1 GiB of memory here, for a file where one line in a hundred can matter. Instead the
+format's literal keywords are found in the raw bytes (`bytes.find`, C speed); only the lines
+around a hit are cut out, decoded and handed to the format's polars parser. A tail of already
+seen bytes is kept so that a continuation line (a traceback's last line) can reach the first
+line of its record even across a chunk boundary.
+
+The same `SourceScanner` serves whole files, stdin, live follow and replay: callers `feed()`
+bytes as they come and `finish()` at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from parsers.base import LogFormat
+from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
+from runbook.redact import redact_expr
+
+CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
+MAX_LOOKBACK_LINES = 400
+FILE_BATCH_ROWS = 50_000  # candidate lines per parse when scanning whole files
+
+
+@dataclass
+class SourceStats:
+    """What was read from one source. `lines_skipped` are candidate lines that yielded nothing."""
+
+    source: str
+    format: str
+    bytes_read: int = 0
+    lines_read: int = 0
+    candidate_lines: int = 0
+    lines_skipped: int = 0
+    invalid_utf8_lines: int = 0
+    events: int = 0
+    error: str | None = None
+    store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
+
+
+def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Fill `raw` from the record's first line and the matching line where a parser did not."""
+    lazy = parsed.lazy()
+    names = lazy.collect_schema().names()
+    if "raw" in names or "line" not in names:
+        return lazy
+    head = pl.col("head") if "head" in names else pl.col("line")
+    return lazy.with_columns(
+        pl.when(head == pl.col("line"))
+        .then(pl.col("line"))
+        .otherwise(pl.concat_str(head, pl.lit("\n"), pl.col("line")))
+        .alias("raw")
+    )
+
+
+class SourceScanner:
+    """Incremental scanner for one source in one format."""
+
+    def __init__(self, source: str, fmt: LogFormat, tz: str = "UTC", batch_rows: int = 0) -> None:
+        """`batch_rows`: parse candidate lines once this many have gathered (or at the end),
+        not per fed chunk. Planning a parser's polars query costs milliseconds, so a whole
+        file is parsed in few large batches; live follow keeps 0 (every feed answers at once).
+        """
+        self.source = source
+        self.batch_rows = batch_rows
+        self._batch: list[pl.DataFrame] = []
+        self._batch_height = 0
+        self.fmt = fmt
+        self.tz = tz
+        self.stats = SourceStats(source=source, format=fmt.name)
+        self._pending = b""  # an incomplete last line, completed by the next feed
+        self._context = b""  # the tail of processed complete lines (for record heads)
+        self._lines_done = 0  # complete lines processed so far
+        self._multiline = type(fmt).is_record_start is not LogFormat.is_record_start
+
+    @property
+    def lines_done(self) -> int:
+        """Complete lines scanned so far."""
+        return self._lines_done
+
+    def prime(self, context: bytes) -> None:
+        """Start after `context` (complete lines read before this scanner's first byte)."""
+        self._context = context[-CONTEXT_BYTES:]
+
+    def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> pl.DataFrame:
+        """Scan `data` (any size, any split); returns the events of the complete lines in it.
+
+        `final` says no more data follows: nothing is held back for a continuation then.
+        """
+        self.stats.bytes_read += len(data)
+        offset = len(self._context)
+        if offset or self._pending:
+            work = b"".join((self._context, self._pending, data))
+        else:
+            work = bytes(data)
+        end = work.rfind(b"\n") + 1
+        if final:
+            if not work.endswith(b"\n"):
+                work += b"\n"
+            self._pending = b""
+            return self._process(work, offset, len(work), force=True)
+        if self._multiline and end > offset:
+            # Hold back the last record: its continuation lines may come with the next feed,
+            # and a record's lines must reach `parse` together to become one event.
+            end = self._last_record_start(work, offset, end)
+        if end <= offset:
+            self._pending = work[offset:]
+            return empty_events()
+        self._pending = work[end:]
+        return self._process(work, offset, end)
+
+    def flush(self) -> pl.DataFrame:
+        """Scan the complete lines held back (the last, maybe unfinished, record) now.
+
+        For live follow when the input goes quiet; a later continuation line then forms an
+        event of its own, which incident counting still joins to its record.
+        """
+        if not self._pending:
+            return self._drain()
+        offset = len(self._context)
+        work = self._context + self._pending
+        end = work.rfind(b"\n") + 1
+        if end <= offset:
+            return self._drain()
+        self._pending = work[end:]
+        return self._process(work, offset, end, force=True)
+
+    def finish(self) -> pl.DataFrame:
+        """Scan what remains (the held-back record, a last line without a newline)."""
+        if not self._pending:
+            return self._drain()
+        offset = len(self._context)
+        tail = self._pending if self._pending.endswith(b"\n") else self._pending + b"\n"
+        work = self._context + tail
+        self._pending = b""
+        return self._process(work, offset, len(work), force=True)
+
+    def _last_record_start(self, work: bytes, offset: int, end: int) -> int:
+        """Where the last record in `work[offset:end]` begins (or `end` if none is near)."""
+        line_end = end - 1
+        for _ in range(MAX_LOOKBACK_LINES):
+            begin = work.rfind(b"\n", offset, line_end) + 1 or offset
+            if self.fmt.is_record_start(self._decode(work[begin:line_end], count=False)):
+                return begin
+            if begin <= offset:
+                return end  # the record began before this region: nothing to hold back
+            line_end = begin - 1
+        return end
+
+    def document(self, data: bytes) -> pl.DataFrame:
+        """Scan a whole input at once, for formats whose records are not lines."""
+        self.stats.bytes_read += len(data)
+        self.stats.lines_read += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        parsed = with_raw(self.fmt.parse_document(data, self.tz)).collect()
+        if "malformed" in parsed.columns:  # torn records the format recognised
+            self.stats.lines_skipped += int(parsed["malformed"].fill_null(False).sum())
+        return self._finish(conform(parsed).collect(), candidates=None)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
+        """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
+        starts = self._candidate_starts(work, offset, end)
+        frame, lines = self._candidates(work, offset, end, starts)
+        self._lines_done += lines
+        self.stats.lines_read += lines
+        keep_from = max(0, end - CONTEXT_BYTES)
+        if keep_from:
+            keep_from = work.find(b"\n", keep_from, end) + 1 or end
+        self._context = work[keep_from:end]
+        if frame is not None:
+            self._batch.append(frame)
+            self._batch_height += frame.height
+        if self._batch_height and (force or self._batch_height >= self.batch_rows):
+            return self._drain()
+        return empty_events()
+
+    def _drain(self) -> pl.DataFrame:
+        """Parse the gathered candidate lines."""
+        if not self._batch:
+            return empty_events()
+        frame = self._batch[0] if len(self._batch) == 1 else pl.concat(self._batch)
+        self._batch, self._batch_height = [], 0
+        return self._events(frame)
+
+    def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
+        starts: set[int] = set()
+        for keyword in self.fmt.keywords:
+            hit = work.find(keyword, offset, end)
+            while hit != -1:
+                starts.add(work.rfind(b"\n", offset, hit) + 1 or offset)
+                line_end = work.find(b"\n", hit, end)
+                hit = work.find(keyword, line_end + 1, end) if line_end != -1 else -1
+        return sorted(starts)
+
+    def _candidates(
+        self, work: bytes, offset: int, end: int, starts: list[int]
+    ) -> tuple[pl.DataFrame | None, int]:
+        """The candidate lines as a frame, and how many lines `work[offset:end]` holds.
+
+        Lines are counted once, between candidates and after the last one: one pass in all.
+        """
+        line_nos: list[int] = []
+        record_nos: list[int] = []
+        lines: list[str] = []
+        heads: list[str] = []
+        counted_to, line_no = offset, self._lines_done
+        is_start = self.fmt.is_record_start
+        for start in starts:
+            line_no += work.count(b"\n", counted_to, start)
+            counted_to = start
+            line = self._decode(work[start : work.find(b"\n", start, end)])
+            if is_start(line):
+                head, record_no = line, line_no + 1
+            else:
+                head, record_no = self._find_head(work, start, line_no + 1)
+            line_nos.append(line_no + 1)
+            record_nos.append(record_no)
+            lines.append(line)
+            heads.append(head)
+        line_no += work.count(b"\n", counted_to, end)
+        if not lines:
+            return None, line_no - self._lines_done
+        self.stats.candidate_lines += len(lines)
+        frame = pl.DataFrame(
+            {"line_no": line_nos, "record_no": record_nos, "line": lines, "head": heads},
+            schema={"line_no": pl.Int64, "record_no": pl.Int64, "line": pl.String, "head": pl.String},
+        )
+        return frame, line_no - self._lines_done
+
+    def _find_head(self, work: bytes, start: int, line_no: int) -> tuple[str, int]:
+        """Walk back from a continuation line to the first line of its record."""
+        end = start - 1
+        for back in range(1, MAX_LOOKBACK_LINES + 1):
+            if end < 0:
+                break
+            begin = work.rfind(b"\n", 0, end) + 1
+            line = self._decode(work[begin:end], count=False)
+            if self.fmt.is_record_start(line):
+                return line, line_no - back
+            end = begin - 1
+        # No record start in reach: the line stands alone.
+        return self._decode(work[start : work.find(b"\n", start)], count=False), line_no
+
+    def _decode(self, raw: bytes, count: bool = True) -> str:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if count:
+                self.stats.invalid_utf8_lines += 1
+            return raw.decode("utf-8", "replace")
+
+    def _events(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        parsed = with_raw(self.fmt.parse(candidates, self.tz)).collect()
+        malformed: list[int] = []
+        if "malformed" in parsed.columns:  # lines a parser recognised as broken records
+            malformed = parsed.filter(pl.col("malformed").fill_null(False))["line_no"].to_list()
+        return self._finish(conform(parsed).collect(), candidates, malformed)
+
+    def _finish(
+        self, parsed: pl.DataFrame, candidates: pl.DataFrame | None, malformed: list[int] | None = None
+    ) -> pl.DataFrame:
+        events = parsed.filter(pl.col("kind").is_not_null())
+        if candidates is not None:
+            # A candidate line is skipped when nothing came of its record (a line merged into
+            # its record's event was used, not skipped).
+            kept = events["record_no"].unique().to_list() if events.height else []
+            self.stats.lines_skipped += candidates.filter(
+                ~pl.col("record_no").is_in(kept) | pl.col("line_no").is_in(malformed or [])
+            ).height
+        if events.height == 0:
+            return empty_events()
+        events = events.with_columns(
+            pl.lit(self.source).alias("source"),
+            pl.lit(self.fmt.name).alias("format"),
+            redact_expr(pl.col("message")),
+            redact_expr(pl.col("raw").str.slice(0, RAW_MAX_CHARS)),
+        )
+        self.stats.events += events.height
+        return events.select(EVENT_COLUMNS)

@@ -1,0 +1,539 @@
+"""What an incident's logs and runbook journal establish, in words a postmortem can use.
+
+Inputs: one incident of the `scan --format json` document (a dict) and, optionally, a
+`JournalView` over the runbook journal's entries (`runbook.steps.journal`, schema v1). Outputs are
+plain sentences (the templates escape them) and small dicts, never guesses:
+
+- `log_findings(incident, formats)`: what the logs prove, what they cannot, where they point;
+- `journal_cause(view)`: the verdict with its evidence, nearest columns, whether a reload helps;
+- `key_times(incident, view, verdict, hint)`: impact start, detection, mitigation, resolution
+  and time to detect / mitigate / resolve, each with its definition;
+- `severity(count, seconds)`: a SEV level and the rule that produced it.
+
+What to do next is derived in `runbook.report.actions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from runbook.diagnosis.from_logs import diagnose_logs
+from runbook.diagnosis.log_facts import facts_from_events, facts_from_incident
+from runbook.incidents.grouping import RELOAD_WINDOW
+
+VERDICT_TEXT = {
+    "stale_cache": "Stale schema cache: the column was in the database, PostgREST's cache lacked it",
+    "client_mismatch": "Client/schema mismatch: the client sends a key that is not a column of the table",
+    "pending_migration": "Migration not applied: the column is not in this database; a migration file adds it",
+    "reload_not_applied": "Reload not applied: reloads were sent but PostgREST's cache stayed stale",
+    "already_resolved": "Already resolved: the database and the cache both have the column now",
+    "table_missing": "Table missing: the table is not in the database",
+    "schema_not_exposed": "Schema not exposed: PostgREST does not serve the table's schema",
+    "unknown": "Unknown: the evidence needed could not be gathered",
+}
+WHY_NO_RELOAD = {
+    "client_mismatch": "The column is not in the database, so a reloaded cache would not have it "
+    "either: the client must send an existing column.",
+    "pending_migration": "The column is not in this database yet: a reload alone cannot add it; "
+    "apply the migration, then reload.",
+    "reload_not_applied": "Reloads were sent but did not reach or update PostgREST: the reload "
+    "path (listener, pooler, replica, event triggers) must be repaired first.",
+    "table_missing": "The table is not in the database: a reload cannot create it.",
+    "schema_not_exposed": "PostgREST does not serve the schema: a reload does not change "
+    "`db-schemas`.",
+}
+NOT_FIXED_BY_RELOAD = (
+    "client_mismatch",
+    "pending_migration",
+    "table_missing",
+    "schema_not_exposed",
+)
+SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
+
+
+def parse_ts(value: object) -> datetime | None:
+    """An ISO-8601 text (as the scan document and journal write it) as a datetime, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def seconds_between(start: object, end: object) -> float | None:
+    a, b = parse_ts(start), parse_ts(end)
+    return (b - a).total_seconds() if a and b else None
+
+
+def where(ref: dict[str, Any] | None) -> str:
+    """`file:line` of an event reference from the scan document."""
+    if not ref or not ref.get("source"):
+        return "-"
+    return f"{ref['source']}:{ref['line_no']}" if ref.get("line_no") else str(ref["source"])
+
+
+def short_action(action: object, limit: int = 120) -> str | None:
+    """A journal action on one line for a table cell: a multi-line script or a long one is cut,
+    saying where the full text is (the report's appendix)."""
+    if not action:
+        return None
+    text = str(action).strip()
+    first = text.splitlines()[0] if text else ""
+    if first == text and len(text) <= limit:
+        return text
+    return f"{first[:limit].rstrip()} … (full text in the appendix)"
+
+
+def _clock(ts: object, day: datetime | None) -> str:
+    t = parse_ts(ts)
+    if t is None:
+        return "an unknown time"
+    if day is not None and t.date() == day.date():
+        return t.strftime("%H:%M:%S UTC")
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: float | None) -> str:
+    """Seconds as `1 h 5 min`, `6 min`, `5 min 20 s`, `42 s`."""
+    if seconds is None:
+        return "an unknown time"
+    seconds = int(round(abs(seconds)))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+# -- the journal ---------------------------------------------------------------------------
+
+
+@dataclass
+class JournalView:
+    """A runbook session's journal entries, with the questions a report asks of them."""
+
+    entries: list[dict[str, Any]]
+    path: str | None = None
+
+    @property
+    def session(self) -> str | None:
+        return next((e.get("session") for e in self.entries if e.get("session")), None)
+
+    @property
+    def target(self) -> dict[str, Any] | None:
+        return next((e["target"] for e in self.entries if e.get("target")), None)
+
+    @property
+    def started(self) -> str | None:
+        return self.entries[0].get("ts") if self.entries else None
+
+    @property
+    def users(self) -> list[str]:
+        return sorted({str(e["user"]) for e in self.entries if e.get("user")})
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        """Every entry but the session bookkeeping (started / resumed / finished)."""
+        return [e for e in self.entries if e.get("step") != "session"]
+
+    @property
+    def verdict(self) -> str | None:
+        """The last verdict recorded (verify may revise the diagnosis)."""
+        verdicts = [e["verdict"] for e in self.entries if e.get("verdict")]
+        return str(verdicts[-1]) if verdicts else None
+
+    def find(self, step: str, statuses: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.entries
+            if e.get("step") == step and (not statuses or e.get("status") in statuses)
+        ]
+
+
+@dataclass
+class Cause:
+    """The root cause as the report states it."""
+
+    verdict: str | None = None
+    verdict_text: str | None = None
+    summary: str | None = None  # the diagnose step's one-line result
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    nearest: list[dict[str, Any]] = field(default_factory=list)
+    reload_helps: bool | None = None
+    why_no_reload: str | None = None
+    established: list[str] = field(default_factory=list)
+    not_established: list[str] = field(default_factory=list)
+    logs_prove: list[str] = field(default_factory=list)
+    logs_cannot: list[str] = field(default_factory=list)
+    logs: dict[str, Any] | None = None  # `log_diagnosis.LogDiagnosis.as_dict()` + verdict_text
+    trigger_hint: str | None = None  # the migration the logs show before the failures
+
+    @property
+    def effective_verdict(self) -> str | None:
+        """The journal's verdict, else the logs' when they decide one (confirmed or likely)."""
+        if self.verdict:
+            return self.verdict
+        if self.logs and self.logs.get("confidence") != "unknown":
+            return str(self.logs["verdict"])
+        return None
+
+    @property
+    def effective_nearest(self) -> list[str]:
+        rows = self.nearest or [{"name": n} for n in (self.logs or {}).get("nearest_columns") or []]
+        return [str(n["name"]) for n in rows if n.get("name")]
+
+
+def journal_cause(view: JournalView, cause: Cause) -> None:
+    """Fill `cause` with the journal's verdict, the diagnose evidence and the verify checks."""
+    verdict = view.verdict
+    if verdict is None:
+        return
+    cause.verdict = verdict
+    cause.verdict_text = VERDICT_TEXT.get(verdict, verdict)
+    diagnosis = (view.find("diagnose") or [None])[-1]
+    if diagnosis is not None:
+        data = diagnosis.get("data") or {}
+        cause.summary = diagnosis.get("result")
+        cause.evidence = [_evidence(r) for r in diagnosis.get("evidence") or []]
+        cause.nearest = [n for n in data.get("nearest") or [] if isinstance(n, dict)]
+        cause.established = [str(s) for s in data.get("established") or []]
+        cause.not_established = [str(s) for s in data.get("not_established") or []]
+    for entry in view.find("verify"):
+        if entry.get("verdict"):  # a revised verdict carries the evidence that revised it
+            cause.evidence += [_evidence(r) for r in entry.get("evidence") or []]
+    cause.reload_helps = {"stale_cache": True, "already_resolved": None, "unknown": None}.get(
+        verdict, False
+    )
+    cause.why_no_reload = WHY_NO_RELOAD.get(verdict)
+
+
+def _evidence(row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        return {"source": "-", "check": str(row), "answer": "unknown", "detail": ""}
+    fact = row.get("fact")
+    answer = (
+        {True: "yes", False: "no"}.get(fact, "unknown")
+        if isinstance(fact, bool | None)
+        else str(fact)
+    )
+    return {
+        "source": str(row.get("source") or "-"),
+        "check": str(row.get("check") or "-"),
+        "answer": answer,
+        "detail": str(row.get("detail") or ""),
+    }
+
+
+# -- the logs ------------------------------------------------------------------------------
+
+
+def logs_verdict(
+    incident: dict[str, Any], doc: dict[str, Any], events: pl.DataFrame | None, cause: Cause
+) -> None:
+    """Fill `cause.logs` with the verdict the logs alone support (`runbook.diagnosis.from_logs`):
+    exact from the event table when given, else from the scan document."""
+    if events is not None and events.height:
+        facts = facts_from_events(incident, events)
+    else:
+        stats = doc.get("stats") or {}
+        facts = facts_from_incident(incident, doc.get("related") or [], stats.get("formats"))
+    found = diagnose_logs(facts).as_dict()
+    found["verdict_text"] = VERDICT_TEXT.get(found["verdict"], found["verdict"])
+    for row in found["evidence"]:
+        row["answer"] = {True: "yes", False: "no"}.get(row["fact"], "unknown")
+    cause.logs = found
+    if found["confidence"] != "unknown":
+        cause.why_no_reload = WHY_NO_RELOAD.get(found["verdict"])
+
+
+def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause) -> None:
+    """Fill `cause.logs_prove`, `logs_cannot`, `logs_point_to` and `hint` from the logs alone."""
+    ctx = incident.get("context") or {}
+    first = parse_ts(incident.get("first_seen"))
+    table, column = incident["table"], incident["column"]
+    prove, cannot = cause.logs_prove, cause.logs_cannot
+    reloads = ctx.get("reloads") or []
+    postgrest_log = bool(reloads) or any(
+        name.startswith("postgrest_") and name != "postgrest_access" for name in formats
+    )
+
+    prove.append(
+        f"{incident['count']} write request(s) failed with PGRST204: PostgREST did not find "
+        f"column '{column}' of '{table}' in its schema cache, from "
+        f"{_clock(incident.get('first_seen'), first)} to {_clock(incident.get('last_seen'), first)}."
+    )
+    migration, adds = _trigger_migration(ctx, column, first)
+    if migration:
+        gap = seconds_between(migration.get("ts"), incident.get("first_seen"))
+        what = f"added column '{column}' to" if adds else "touched"
+        prove.append(
+            f"A migration {what} '{table}' at {_clock(migration.get('ts'), first)} "
+            f"(`{where(migration)}`), {span(gap)} before the first failure."
+        )
+        _load_between(migration, incident, reloads, postgrest_log, first, prove)
+        statement = " ".join(str(migration.get("message") or migration.get("detail") or "").split())
+        cause.trigger_hint = (
+            f"the logs show {statement or 'a migration'} at {_clock(migration.get('ts'), first)} "
+            f"({where(migration)})"
+        )
+    else:
+        cannot.append(
+            f"When '{table}' last changed: no migration (DDL statement) touching it is in the logs "
+            "read; if the PostgreSQL log was not among them, this proves nothing."
+        )
+    for rename in ctx.get("renames") or []:
+        prove.append(
+            f"A migration renamed a column to or from '{column}' at "
+            f"{_clock(rename.get('ts'), first)} (`{where(rename)}`)."
+        )
+    for event in reloads:
+        ts = parse_ts(event.get("ts"))
+        if first is None or ts is None or ts < first:
+            continue
+        if event.get("kind") == "cache_load_failed":
+            prove.append(
+                f"A schema cache load failed at {_clock(event['ts'], first)} (`{where(event)}`)."
+            )
+        elif event.get("kind") == "listener" and str(event.get("detail") or "").startswith(
+            "failed"
+        ):
+            prove.append(
+                f"PostgREST's notification listener failed at {_clock(event['ts'], first)} "
+                f"(`{where(event)}`): a NOTIFY sent then could not arrive."
+            )
+    _after_loads(ctx, table, column, first, postgrest_log, cause)
+    if ctx.get("access_400s"):
+        prove.append(
+            f"The access or gateway log shows {ctx['access_400s']} failed write(s) (HTTP 400) to "
+            f"'{table}' in the same period."
+        )
+    if ctx.get("untimed_errors"):
+        cannot.append(
+            f"When {ctx['untimed_errors']} of the failures happened: their lines carry no time."
+        )
+    if adds:
+        cannot.append(
+            f"Whether the database the failing clients reach is the one whose log shows '{column}' "
+            f"added (`pgrst-runbook run --table {table} --column {column}` checks it)."
+        )
+    else:
+        cannot.append(
+            f"Whether column '{column}' exists in the database: the logs do not show the "
+            f"database's columns (`pgrst-runbook run --table {table} --column {column}` checks it)."
+        )
+
+
+def _trigger_migration(
+    ctx: dict[str, Any], column: str, first: datetime | None
+) -> tuple[dict[str, Any] | None, bool]:
+    """The migration before the first failure that adds `column` (latest), else the last one
+    touching the table; and whether it adds the column."""
+    candidates = [*(ctx.get("migrations") or []), ctx.get("migration_before")]
+    before = [
+        m
+        for m in candidates
+        if m and (t := parse_ts(m.get("ts"))) and (first is None or t <= first)
+    ]
+    adding = [
+        m
+        for m in before
+        if str(m.get("column") or "").lower() == column.lower()
+        and "ADD" in str(m.get("detail") or "").upper()
+    ]
+    if adding:
+        return max(adding, key=lambda m: parse_ts(m["ts"])), True  # type: ignore[arg-type,return-value]
+    return ctx.get("migration_before"), False
+
+
+def _load_between(
+    migration: dict[str, Any],
+    incident: dict[str, Any],
+    reloads: list[dict[str, Any]],
+    postgrest_log: bool,
+    first: datetime | None,
+    prove: list[str],
+) -> None:
+    m_ts, f_ts = parse_ts(migration.get("ts")), first
+    if not postgrest_log or m_ts is None or f_ts is None or m_ts < f_ts - RELOAD_WINDOW:
+        return  # the reloads in the document do not reach back that far
+    loads = [
+        r
+        for r in reloads
+        if r.get("kind") == "cache_load" and (t := parse_ts(r.get("ts"))) and m_ts <= t <= f_ts
+    ]
+    if loads:
+        prove.append(
+            f"PostgREST loaded its schema cache at {_clock(loads[-1]['ts'], first)} "
+            f"(`{where(loads[-1])}`), after that migration and before the first failure."
+        )
+    else:
+        prove.append("No schema cache load is logged between that migration and the first failure.")
+
+
+def _after_loads(
+    ctx: dict[str, Any],
+    table: str,
+    column: str,
+    first: datetime | None,
+    postgrest_log: bool,
+    cause: Cause,
+) -> None:
+    prove, cannot = cause.logs_prove, cause.logs_cannot
+    first_load, last_load = ctx.get("first_load_after_first_error"), ctx.get("last_load")
+    if first_load is None:
+        if postgrest_log:
+            prove.append("No schema cache load is logged after the first failure.")
+            cannot.append(
+                "Whether a reload would have stopped the failures: none is logged after they began."
+            )
+        else:
+            cannot.append("Whether the schema cache was reloaded: no PostgREST log was read.")
+        return
+    if ctx.get("stopped_after_reload"):
+        load = first_load if ctx.get("errors_after_load") == 0 else last_load
+        prove.append(
+            f"PostgREST loaded its schema cache at {_clock(load['ts'], first)} (`{where(load)}`); "
+            "no failure follows it in the logs read."
+        )
+        return
+    after = f"{ctx.get('errors_after_last_load')} failure(s) followed"
+    if first_load == last_load:
+        prove.append(
+            f"PostgREST loaded its schema cache at {_clock(first_load['ts'], first)} "
+            f"(`{where(first_load)}`), and {after} it."
+        )
+    else:
+        prove.append(
+            f"PostgREST loaded its schema cache at {_clock(first_load['ts'], first)} "
+            f"(`{where(first_load)}`) and again later; {after} its last load at "
+            f"{_clock(last_load['ts'], first)} (`{where(last_load)}`)."
+        )
+    prove.append(
+        f"A freshly loaded cache still lacked '{column}', so a stale cache does not explain "
+        "those failures."
+    )
+    cannot.append(
+        "Whether another PostgREST instance, whose log was not read, served the failing requests."
+    )
+
+
+# -- times and severity --------------------------------------------------------------------
+
+
+def key_times(
+    incident: dict[str, Any], view: JournalView | None, cause: Cause
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Key times and the intervals between them, each with a definition and its basis.
+
+    A time nothing establishes has `ts: None` and a `prompt` for the person who fills it.
+    """
+    ctx = incident.get("context") or {}
+    first = incident.get("first_seen")
+    points = [
+        {
+            "name": "impact start",
+            "ts": first,
+            "definition": "the first failed request in the logs",
+            "basis": where((incident.get("samples") or [None])[0]),
+            "prompt": "when the first failure happened",
+        },
+        _detection(view),
+        *_mitigation_and_resolution(incident, ctx, view, cause),
+    ]
+    by_name = {p["name"]: p["ts"] for p in points}
+    intervals = [
+        {
+            "name": name,
+            "seconds": seconds_between(first, by_name[end]),
+            "definition": f"impact start to {end}",
+        }
+        for name, end in (
+            ("time to detect", "detection"),
+            ("time to mitigate", "mitigation"),
+            ("time to resolve", "resolution"),
+        )
+    ]
+    return points, intervals
+
+
+def _detection(view: JournalView | None) -> dict[str, Any]:
+    point = {
+        "name": "detection",
+        "ts": None,
+        "definition": "the earliest recorded response: the start of the runbook session",
+        "basis": None,
+        "prompt": "when and how the failures were noticed (alert, user report, dashboard)",
+    }
+    if view is not None and view.started:
+        users = ", ".join(view.users) or "unknown"
+        point.update(ts=view.started, basis=f"journal session {view.session} (by {users})")
+    return point
+
+
+def _mitigation_and_resolution(
+    incident: dict[str, Any], ctx: dict[str, Any], view: JournalView | None, cause: Cause
+) -> list[dict[str, Any]]:
+    mitigation = {
+        "name": "mitigation",
+        "ts": None,
+        "definition": "the schema cache load after which no failure appears",
+        "basis": None,
+        "prompt": "when the failures were stopped, and by what",
+    }
+    resolution = {
+        "name": "resolution",
+        "ts": None,
+        "definition": "the later of the last failure and the mitigation; a passing verify step "
+        "when the runbook ran",
+        "basis": None,
+        "prompt": "when the fix was confirmed",
+    }
+    if cause.effective_verdict in NOT_FIXED_BY_RELOAD:
+        mitigation["definition"] = (
+            "the fix of the client or the database (a reload does not fix this verdict)"
+        )
+    elif ctx.get("stopped_after_reload"):
+        load = (
+            ctx["first_load_after_first_error"]
+            if ctx.get("errors_after_load") == 0
+            else ctx["last_load"]
+        )
+        mitigation.update(ts=load["ts"], basis=where(load))
+    elif view is not None and view.find("verify", ("ok",)):
+        reload = (view.find("reload", ("sent", "ok", "manual")) or [None])[0]
+        if reload is not None:
+            mitigation.update(
+                ts=reload.get("ts"),
+                definition="the runbook's reload, which the verify step confirmed",
+                basis=f"journal #{reload.get('seq')}",
+            )
+    verified = view.find("verify", ("ok",)) if view is not None else []
+    if verified:
+        resolution.update(ts=verified[-1].get("ts"), basis=f"journal #{verified[-1].get('seq')}")
+    elif mitigation["ts"] is not None:
+        last = incident.get("last_seen")
+        later = max((t for t in (last, mitigation["ts"]) if parse_ts(t)), key=parse_ts)  # type: ignore[arg-type]
+        resolution.update(
+            ts=later, basis=mitigation["basis"] if later == mitigation["ts"] else "last failure"
+        )
+    return [mitigation, resolution]
+
+
+def severity(count: int, seconds: float | None) -> tuple[str, str]:
+    """A SEV level from the failed requests and the impact duration, and how it was derived."""
+    minutes = (seconds or 0) / 60
+    if count >= 1000 or minutes >= 60:
+        level = "SEV1"
+    elif count >= 100 or minutes >= 15:
+        level = "SEV2"
+    else:
+        level = "SEV3"
+    basis = f"{count} failed request(s) over {span(seconds)}; rule: {SEVERITY_RULE}"
+    return level, basis

@@ -1,0 +1,181 @@
+"""Earlier incidents for the same table/column, read from the journal directory.
+
+Every `run` leaves a journal (`runbook.steps.journal`, one JSON-lines file per session). This module
+reads them back: `past_sessions(journal_dir)` summarises each session (when, target, verdict,
+how it ended), `earlier_incidents(...)` picks those about the same table (and says whether the
+column matches), and `recurrence_note(...)` says what a repeat means:
+
+- a recurring stale cache points at missing auto-reload (migrations run without a reload);
+- a recurring mismatch at a client that still sends the old key;
+- a recurring `reload_not_applied` at a reload path that stays broken.
+
+Unreadable journal files are skipped: history is a hint, never a reason to fail a run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runbook.diagnosis.log_facts import parse_ts
+from runbook.steps.journal import default_journal_dir, read_entries
+
+MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
+
+
+@dataclass(frozen=True)
+class PastIncident:
+    """One earlier runbook session, as far as its journal says."""
+
+    session: str
+    started: datetime | None
+    schema: str
+    table: str
+    column: str
+    verdict: str | None
+    fixed: bool | None  # None: the session never finished
+    how: str  # how it ended, in words
+    journal: str
+
+    def describe(self) -> str:
+        when = self.started.strftime("%Y-%m-%d %H:%M UTC") if self.started else "undated"
+        return (
+            f"{when}: {self.table}.{self.column} {self.verdict or 'no verdict'} - {self.how} "
+            f"(session {self.session})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "started": self.started.isoformat() if self.started else None,
+            "schema": self.schema,
+            "table": self.table,
+            "column": self.column,
+            "verdict": self.verdict,
+            "fixed": self.fixed,
+            "how": self.how,
+            "journal": self.journal,
+        }
+
+
+def past_sessions(journal_dir: Path | None = None) -> list[PastIncident]:
+    """Every journalled session with a target, oldest first."""
+    directory = journal_dir or default_journal_dir()
+    try:
+        paths = sorted(directory.glob("*.jsonl"), reverse=True)[:MAX_SESSIONS]
+    except OSError:
+        return []
+    out = []
+    for path in paths:
+        try:
+            entries = read_entries(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        summary = summarise(path, entries)
+        if summary is not None:
+            out.append(summary)
+    out.sort(key=lambda p: p.started.timestamp() if p.started else float("inf"))
+    return out
+
+
+def summarise(path: Path, entries: list[dict[str, Any]]) -> PastIncident | None:
+    """One session's journal entries as a `PastIncident` (None without a target)."""
+    target = next((e["target"] for e in entries if isinstance(e.get("target"), dict)), None)
+    if not target or not target.get("table") or not target.get("column"):
+        return None
+    verdict = None
+    fixed: bool | None = None
+    for entry in entries:
+        if entry.get("verdict"):
+            verdict = str(entry["verdict"])
+        if entry.get("step") == "session" and entry.get("status") == "finished":
+            fixed = entry.get("result") == "fixed"
+    started = parse_ts(entries[0].get("ts")) if entries else None
+    return PastIncident(
+        session=str(entries[0].get("session") or path.stem),
+        started=started,
+        schema=str(target.get("schema") or "public"),
+        table=str(target["table"]),
+        column=str(target["column"]),
+        verdict=verdict,
+        fixed=fixed,
+        how=_how(entries, verdict, fixed),
+        journal=str(path),
+    )
+
+
+def _how(entries: list[dict[str, Any]], verdict: str | None, fixed: bool | None) -> str:
+    reloads = [
+        e for e in entries if e.get("step") == "reload" and e.get("status") in ("sent", "manual")
+    ]
+    verified = any(e.get("step") == "verify" and e.get("status") == "ok" for e in entries)
+    method = ((reloads[-1].get("data") or {}).get("method") or "reload") if reloads else None
+    if verdict == "already_resolved":
+        return "already resolved when checked"
+    if reloads and verified:
+        return f"fixed by a reload ({method}), verified"
+    if reloads:
+        return f"reload ({method}) sent, not verified"
+    if verdict in ("client_mismatch", "pending_migration", "table_missing", "schema_not_exposed"):
+        return "no reload (a reload would not fix it); client or migration fix left to the team"
+    if fixed is None:
+        return "session did not finish"
+    return "fixed" if fixed else "not fixed"
+
+
+def earlier_incidents(
+    schema: str,
+    table: str,
+    column: str | None = None,
+    *,
+    journal_dir: Path | None = None,
+    exclude_session: str | None = None,
+    before: datetime | None = None,
+) -> list[PastIncident]:
+    """Earlier sessions on `schema.table` (the same column first, then the others), oldest first
+    within each group."""
+    found = [
+        p
+        for p in past_sessions(journal_dir)
+        if p.table == table
+        and p.schema == schema
+        and p.session != exclude_session
+        and (before is None or p.started is None or p.started < before)
+    ]
+    same = [p for p in found if column is None or p.column == column]
+    return same + [p for p in found if p not in same]
+
+
+def recurrence_note(past: list[PastIncident], column: str, verdict: str | None) -> str | None:
+    """What the repeats mean, or None when nothing recurs."""
+    same = [p for p in past if p.column == column]
+    verdicts = Counter(p.verdict for p in past if p.verdict)
+    if verdict == "stale_cache" and verdicts["stale_cache"]:
+        n = verdicts["stale_cache"]
+        return (
+            f"Recurring stale cache ({n} earlier on this table): migrations run without a "
+            "reload. Install the auto-reload event trigger (pgrst-runbook install-auto-reload) "
+            "or end every migration with NOTIFY pgrst, 'reload schema'."
+        )
+    if verdict == "client_mismatch" and any(p.verdict == "client_mismatch" for p in same):
+        n = sum(1 for p in same if p.verdict == "client_mismatch")
+        return (
+            f"Recurring mismatch ({n} earlier for {column!r}): a client still sends the old key. "
+            "Find the client build or deployment that was not updated (endpoints and sources "
+            "in the logs), and treat PGRST204 as permanent there instead of retrying."
+        )
+    if verdict == "reload_not_applied" and verdicts["reload_not_applied"]:
+        return (
+            f"Recurring reload_not_applied ({verdicts['reload_not_applied']} earlier): the "
+            "reload path stays broken; repair the listener/pooler/replica setup rather than "
+            "reloading by hand each time."
+        )
+    if verdict == "stale_cache" and verdicts["reload_not_applied"]:
+        return (
+            "An earlier run on this table found reloads not applied: check the reload path "
+            "(listener, pooler, replica) before counting on NOTIFY."
+        )
+    return None

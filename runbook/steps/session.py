@@ -1,0 +1,518 @@
+"""The runbook orchestrator shared by the CLI and the TUI: explicit steps, typed results, journal.
+
+    session = RunbookSession(Target("items", "note"), settings)
+    inspection = session.inspect()                     # read-only
+    plan = session.plan_write_probe()                  # optional, show it and ask
+    session.write_probe(confirmed=True)
+    diagnosis = session.diagnose()                     # verdict + evidence
+    if diagnosis.reload_helps:
+        plan = session.plan_reload()                   # show plan.sql_or_http, ask
+        session.reload(confirmed=True)
+        result = session.verify()
+    session.summary()                                  # the `run --json` object
+    session.close()
+
+No method prints or prompts: the shells do. No method raises `RunbookError` for an unreachable
+database or API: failures are recorded in the results (and the journal) so the shell can show a
+one-line error and still report what was established. With `dry_run=True` nothing
+state-changing runs anywhere (the write probe and the reload are journalled as "dry_run").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook.config import Settings
+from runbook.diagnosis.causes import not_applied_suggestions, refine
+from runbook.diagnosis.from_logs import LogDiagnosis
+from runbook.diagnosis.from_servers import Diagnosis, Verdict, diagnose
+from runbook.errors import JournalError, RunbookError
+from runbook.evidence import EvidenceRow, Target
+from runbook.servers.api import (
+    WRITE_PROBE_PREFER,
+    PostgrestClient,
+    ProbeResult,
+    path_segment,
+    pgrst_name,
+)
+from runbook.servers.inspection import Inspection, build_rows, inspect_target
+from runbook.steps.history import PastIncident, earlier_incidents, recurrence_note
+from runbook.steps.journal import Journal
+from runbook.steps.reload import PlannedAction, ReloadOutcome, plan_reload, send_reload
+from runbook.steps.reload_watch import LoadLine, LoadLineWatch, load_evidence
+from runbook.steps.verify import LogWatch, VerifyResult, current_loads, verify_fix
+
+OK, PARTIAL, FAILED, DECLINED, DRY_RUN = "ok", "partial", "failed", "declined", "dry_run"
+
+
+@dataclass
+class StepRecord:
+    """One step as the `--json` output lists it."""
+
+    name: str
+    status: str
+    started: str
+    finished: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "started": self.started,
+            "finished": self.finished,
+            "detail": self.detail,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class RunbookSession:
+    """One incident, worked through inspect -> diagnose -> reload -> verify, journalled.
+
+    `client` and `journal` may be passed in (tests, the TUI); otherwise they are created from
+    `settings` (the journal in `settings.journal_dir` or the XDG state dir).
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        settings: Settings,
+        *,
+        journal: Journal | None = None,
+        client: PostgrestClient | None = None,
+        migrations_dir: Path | None = None,
+        log_paths: list[Path] | None = None,
+        dry_run: bool = False,
+        reload_method: str | None = None,
+        log_diagnosis: LogDiagnosis | None = None,
+        incident: dict[str, Any] | None = None,
+        load_log_paths: list[Path] | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.dry_run = dry_run
+        self.migrations_dir = migrations_dir
+        self.reload_method = reload_method or settings.reload_method
+        self.client = client or PostgrestClient(settings)
+        self.log_watch = LogWatch(log_paths) if log_paths else None
+        self.inspection: Inspection | None = None
+        self.diagnosis: Diagnosis | None = None
+        self.reload_outcome: ReloadOutcome | None = None
+        self.verification: VerifyResult | None = None
+        self.steps: list[StepRecord] = []
+        self.verdict: Verdict | None = None
+        self.write_probe_allowed = False
+        self._loads_before: float | None = None
+        self._log_mark: dict[Path, int] | None = None
+        self._resumed_reload = False
+        # Deeper diagnosis (issue 8): the logs' verdict, the incident they describe, PostgREST's
+        # stderr followed across the reload, and earlier incidents from the journal directory.
+        self.log_diagnosis = log_diagnosis
+        self.incident = incident
+        self.load_watch = LoadLineWatch(load_log_paths) if load_log_paths else None
+        self._load_mark: dict[Path, tuple[int, int]] | None = None
+        self.load_lines: list[LoadLine] = []
+        self.confidence: str | None = None
+        self.recurrence: list[PastIncident] = []
+        self.recurrence_note: str | None = None
+        if journal is None:
+            journal = Journal.create(settings.journal_dir)
+            journal.append(
+                "session",
+                "started",
+                target=target.as_dict(),
+                result="dry run" if dry_run else None,
+                data={"settings": repr(settings), "dry_run": dry_run},
+            )
+        self.journal = journal
+
+    # -- resume ------------------------------------------------------------------------------
+
+    @classmethod
+    def resume(cls, session_id: str, settings: Settings, **kwargs: Any) -> RunbookSession:
+        """Reopen a journalled session: same target, same journal, earlier reload remembered.
+
+        Raises `JournalError` when the session does not exist or has no target.
+        """
+        journal = Journal.open(session_id, settings.journal_dir)
+        entries = journal.entries
+        start = next((e for e in entries if e.get("step") == "session" and e.get("target")), None)
+        if start is None:
+            raise JournalError(f"session {session_id} has no target recorded")
+        t = start["target"]
+        session = cls(
+            Target(t["table"], t["column"], t["schema"]), settings, journal=journal, **kwargs
+        )
+        for entry in entries:
+            if entry.get("step") == "diagnose" and entry.get("verdict"):
+                session.verdict = Verdict(entry["verdict"])
+            if entry.get("step") == "reload" and entry.get("status") in ("sent", "manual"):
+                session._resumed_reload = True
+                session._loads_before = (entry.get("data") or {}).get("loads_before")
+            if entry.get("step") == "verify" and entry.get("status") == OK:
+                session._resumed_reload = False  # already verified: a new reload may follow
+        journal.append("session", "info", target=t, result="resumed")
+        return session
+
+    @property
+    def reload_pending_verification(self) -> bool:
+        """True when a resumed session had sent (or asked for) a reload not yet verified."""
+        return self._resumed_reload
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def inspect(self) -> Inspection:
+        """Read-only checks of the database and the API (see `runbook.servers.inspection`)."""
+        step = self._start("inspect")
+        insp = inspect_target(
+            self.target, self.settings, self.client, migrations_dir=self.migrations_dir
+        )
+        self.inspection = insp
+        errors = insp.errors()
+        status = FAILED if _all_unreachable(insp) else (PARTIAL if errors else OK)
+        detail = "; ".join(e.one_line() for e in errors) or f"{len(insp.rows)} observations"
+        self._finish(step, status, detail)
+        self.journal.append(
+            "inspect",
+            status,
+            target=self.target.as_dict(),
+            action=self._inspect_actions(),
+            result=detail,
+            evidence=[r.as_dict() for r in insp.evidence],
+            error=errors[0] if errors else None,
+            data={"db_notes": insp.db.notes, "errors": [e.to_dict() for e in errors]},
+        )
+        return insp
+
+    def plan_write_probe(self) -> PlannedAction:
+        """The write probe as it would be sent (zero rows, rolled back where allowed)."""
+        t = self.target
+        path = f"/{path_segment(t.table)}?columns={pgrst_name(t.column)}"
+        return PlannedAction(
+            step="write_probe",
+            method="http",
+            description=(
+                "Ask PostgREST to insert zero rows naming the column, in a transaction it rolls "
+                "back: 201 means the cache has the column, PGRST204 that it does not. Statement-"
+                "level INSERT triggers on the table still fire."
+            ),
+            sql_or_http=f"POST {path}  body: []  Prefer: {WRITE_PROBE_PREFER}",
+        )
+
+    def write_probe(self, confirmed: bool) -> ProbeResult | None:
+        """Send the write probe if `confirmed` (and not a dry run); None when not sent."""
+        plan = self.plan_write_probe()
+        step = self._start("write_probe")
+        if not confirmed or self.dry_run:
+            status = DRY_RUN if self.dry_run else DECLINED
+            self._finish(step, status, "not sent")
+            self.journal.append(
+                "write_probe", status, target=self.target.as_dict(), action=plan.sql_or_http
+            )
+            return None
+        self.write_probe_allowed = True
+        try:
+            result = self.client.write_probe(
+                self.target.schema, self.target.table, self.target.column
+            )
+        except RunbookError as exc:
+            self._finish(step, FAILED, exc.one_line())
+            self.journal.append(
+                "write_probe",
+                FAILED,
+                target=self.target.as_dict(),
+                action=plan.sql_or_http,
+                error=exc,
+            )
+            return None
+        if self.inspection is not None:
+            self.inspection.api.write_probe = result
+            build_rows(self.inspection, self.settings)
+        detail = f"{result.action} -> {result.describe()}"
+        self._finish(step, OK, detail)
+        self.journal.append(
+            "write_probe",
+            OK,
+            target=self.target.as_dict(),
+            action=result.action,
+            result=result.describe(),
+            data={
+                "preference_applied": result.preference_applied,
+                "rolled_back": result.rolled_back,
+            },
+        )
+        return result
+
+    def diagnose(self) -> Diagnosis:
+        """The verdict from the inspection (inspects first if that has not run)."""
+        insp = self.inspection or self.inspect()
+        step = self._start("diagnose")
+        diagnosis = refine(
+            diagnose(insp, self.settings),
+            insp,
+            self.settings,
+            logs=self.log_diagnosis,
+            incident=self.incident,
+            migrations_dir=self.migrations_dir,
+        )
+        self.diagnosis = diagnosis
+        self.verdict = diagnosis.verdict
+        self.confidence = diagnosis.confidence
+        self._find_recurrence()
+        self._finish(step, OK, f"{diagnosis.verdict}: {diagnosis.summary}")
+        self.journal.append(
+            "diagnose",
+            OK,
+            target=self.target.as_dict(),
+            result=diagnosis.summary,
+            evidence=[r.as_dict() for r in diagnosis.evidence],
+            verdict=str(diagnosis.verdict),
+            data={
+                "suggestions": diagnosis.suggestions,
+                "nearest": [m.__dict__ for m in diagnosis.nearest],
+                "reload_helps": diagnosis.reload_helps,
+                "established": diagnosis.established,
+                "not_established": diagnosis.not_established,
+                "confidence": diagnosis.confidence,
+                "logs": self.log_diagnosis.as_dict() if self.log_diagnosis else None,
+                "recurrence": self._recurrence_dict(),
+            },
+        )
+        return diagnosis
+
+    def plan_reload(self, method: str | None = None) -> PlannedAction:
+        """The reload that would run (`notify`, `rpc` or `manual`), for the consent prompt."""
+        return plan_reload(self.settings, method or self.reload_method)
+
+    def reload(self, confirmed: bool, method: str | None = None) -> ReloadOutcome:
+        """Run the planned reload if `confirmed` and not a dry run.
+
+        Reads the reload counter first (for verify) and marks the followed logs.
+        """
+        plan = self.plan_reload(method)
+        step = self._start("reload")
+        if self.dry_run or not confirmed:
+            status = DRY_RUN if self.dry_run else DECLINED
+            outcome = ReloadOutcome(status, plan, "nothing was run")
+            self._finish(step, status, outcome.detail)
+            self.reload_outcome = outcome
+            self.journal.append(
+                "reload", status, target=self.target.as_dict(), action=plan.sql_or_http
+            )
+            return outcome
+        self._loads_before = current_loads(self.client)
+        self._log_mark = self.log_watch.mark() if self.log_watch else None
+        self._load_mark = self.load_watch.mark() if self.load_watch else None
+        outcome = send_reload(plan, self.settings, self.client, self.target.schema)
+        self.reload_outcome = outcome
+        self._finish(step, outcome.status, outcome.detail)
+        note = None
+        if self.diagnosis is not None and not self.diagnosis.reload_helps:
+            note = f"verdict {self.diagnosis.verdict}: a reload is not expected to fix this"
+        self.journal.append(
+            "reload",
+            outcome.status,
+            target=self.target.as_dict(),
+            action=plan.sql_or_http or "manual",
+            result=outcome.detail.splitlines()[0] if outcome.detail else None,
+            error=outcome.error,
+            data={"method": plan.method, "loads_before": self._loads_before, "note": note},
+        )
+        return outcome
+
+    def verify(self, deadline: float | None = None) -> VerifyResult:
+        """Poll until the cache has the column or the deadline passes (default from settings).
+
+        When a reload was sent and the cache stays stale, the verdict becomes
+        `reload_not_applied`, with the reload-plumbing evidence.
+        """
+        step = self._start("verify")
+        result = verify_fix(
+            self.client,
+            self.target,
+            loads_before=self._loads_before,
+            deadline=self.settings.verify_deadline if deadline is None else deadline,
+            write_probe=self.write_probe_allowed,
+            log_watch=self.log_watch,
+            log_mark=self._log_mark,
+        )
+        self.verification = result
+        if self.load_watch is not None and self._load_mark:
+            self.load_lines = self.load_watch.lines_since(self._load_mark)
+        reloaded = self._resumed_reload or (
+            self.reload_outcome is not None and self.reload_outcome.status in ("sent", "manual")
+        )
+        revised = None
+        stale_like = (Verdict.STALE_CACHE, Verdict.RELOAD_NOT_APPLIED, None)
+        if not result.verified and reloaded and self.verdict in stale_like:
+            cache = result.check("cache has column")
+            if cache is not None and cache.status == "failed":
+                revised = Verdict.RELOAD_NOT_APPLIED
+                self.verdict = revised
+                self.confidence = "confirmed"
+        if result.verified and reloaded and self.verdict is Verdict.RELOAD_NOT_APPLIED:
+            # The reload landed after all (the plumbing check could not see everything).
+            self.verdict = Verdict.STALE_CACHE
+            self.confidence = "confirmed"
+        if result.verified:
+            self._resumed_reload = False
+        status = OK if result.verified else FAILED
+        detail = "; ".join(f"{c.name}: {c.status}" for c in result.checks)
+        self._finish(step, status, detail)
+        self.journal.append(
+            "verify",
+            status,
+            target=self.target.as_dict(),
+            result="verified" if result.verified else "not verified",
+            evidence=[
+                r.as_dict()
+                for r in result.evidence + self.load_rows() + self._plumbing_rows(revised)
+            ],
+            verdict=str(revised) if revised else None,
+            data={"attempts": result.attempts, "elapsed_s": result.elapsed},
+        )
+        return result
+
+    # -- results -----------------------------------------------------------------------------
+
+    @property
+    def fixed(self) -> bool:
+        """True when there is nothing left to fix: verified after a reload, or already resolved."""
+        if self.verification is not None and self.verification.verified:
+            return self.verdict in (Verdict.STALE_CACHE, Verdict.ALREADY_RESOLVED)
+        return self.verdict is Verdict.ALREADY_RESOLVED
+
+    def evidence(self) -> list[EvidenceRow]:
+        """Diagnosis evidence followed by the verification checks."""
+        rows = list(self.diagnosis.evidence) if self.diagnosis else []
+        if self.verification is not None:
+            rows += self.verification.evidence
+            rows += self.load_rows()
+            rows += self._plumbing_rows(
+                self.verdict if self.verdict is Verdict.RELOAD_NOT_APPLIED else None
+            )
+        return rows
+
+    def suggestions(self) -> list[str]:
+        """Next steps for the final verdict."""
+        if self.verdict is Verdict.RELOAD_NOT_APPLIED:
+            plumbing = self.inspection.db.plumbing if self.inspection else None
+            tried = self.verification is not None
+            return [
+                (
+                    "The reload did not take effect"
+                    if tried
+                    else "A NOTIFY is not expected to take effect"
+                )
+                + " (not fixed). Reload another way, then verify with: pgrst-runbook run "
+                f"--resume {self.journal.session}",
+                *not_applied_suggestions(self.settings, plumbing),
+            ]
+        if self.diagnosis is None:
+            return []
+        out = list(self.diagnosis.suggestions)
+        if self.fixed and self.verdict is Verdict.STALE_CACHE:
+            out = [s for s in out if not s.startswith("Reload")]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The `run --json` object: table, column, verdict, evidence, suggestions, steps, journal."""
+        return {
+            "table": self.target.table,
+            "column": self.target.column,
+            "schema": self.target.schema,
+            "verdict": str(self.verdict) if self.verdict else None,
+            "confidence": self.confidence,
+            "summary": self.diagnosis.summary if self.diagnosis else None,
+            "fixed": self.fixed,
+            "evidence": [r.as_dict() for r in self.evidence()],
+            "suggestions": self.suggestions(),
+            "nearest_columns": [m.name for m in self.diagnosis.nearest] if self.diagnosis else [],
+            "established": self.diagnosis.established if self.diagnosis else [],
+            "not_established": self.diagnosis.not_established if self.diagnosis else [],
+            "steps": [s.as_dict() for s in self.steps],
+            "journal": str(self.journal.path),
+            "session": self.journal.session,
+            "logs": self.log_diagnosis.as_dict() if self.log_diagnosis else None,
+            "recurrence": self._recurrence_dict(),
+        }
+
+    def close(self) -> None:
+        """Close the HTTP client and journal the end of the session."""
+        self.journal.append(
+            "session",
+            "finished",
+            target=self.target.as_dict(),
+            verdict=str(self.verdict) if self.verdict else None,
+            result="fixed" if self.fixed else "not fixed",
+        )
+        self.client.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _start(self, name: str) -> StepRecord:
+        record = StepRecord(name, "running", _now())
+        self.steps.append(record)
+        return record
+
+    @staticmethod
+    def _finish(record: StepRecord, status: str, detail: str) -> None:
+        record.status = status
+        record.finished = _now()
+        record.detail = detail
+
+    def _inspect_actions(self) -> str:
+        t = self.target
+        parts = ["READ ONLY transaction: pg_class/pg_attribute/privileges/pg_stat_activity"]
+        if self.client.has_api:
+            parts.append(f"GET /{path_segment(t.table)}?select={pgrst_name(t.column)}&limit=0")
+            parts.append("GET /")
+        if self.client.has_admin:
+            parts += ["GET /schema_cache", "GET /metrics"]
+        return "; ".join(parts)
+
+    def _plumbing_rows(self, revised: Verdict | None) -> list[EvidenceRow]:
+        if revised is not Verdict.RELOAD_NOT_APPLIED or self.inspection is None:
+            return []
+        keys = ("db.listener", "db.recovery", "db.auto_reload")
+        rows = [self.inspection.rows[k] for k in keys if k in self.inspection.rows]
+        plumbing = self.inspection.db.plumbing
+        if plumbing is not None:
+            extra = ("plumbing.postgrest_sessions", "plumbing.queue", "plumbing.pooler")
+            rows += [row for key, row in plumbing.keyed_evidence() if key in extra]
+        shown = set(self.diagnosis.evidence) if self.diagnosis else set()
+        return [r for r in rows if r not in shown]
+
+    def load_rows(self) -> list[EvidenceRow]:
+        """Whether PostgREST's followed stderr logged a load after our reload."""
+        return load_evidence(self._load_mark, self.load_lines)
+
+    def _find_recurrence(self) -> None:
+        """Earlier incidents on the same table/column from the journal directory."""
+        t = self.target
+        self.recurrence = earlier_incidents(
+            t.schema,
+            t.table,
+            t.column,
+            journal_dir=self.settings.journal_dir,
+            exclude_session=self.journal.session,
+        )
+        self.recurrence_note = recurrence_note(
+            self.recurrence, t.column, str(self.verdict) if self.verdict else None
+        )
+
+    def _recurrence_dict(self) -> dict[str, Any]:
+        return {
+            "earlier": [p.as_dict() for p in self.recurrence],
+            "note": self.recurrence_note,
+        }
+
+
+def _all_unreachable(insp: Inspection) -> bool:
+    return not insp.db.reachable and not insp.api.reachable
