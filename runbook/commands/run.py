@@ -35,7 +35,7 @@ from runbook.commands.connection import (
 from runbook.commands.consent import confirm, wait_for_operator
 from runbook.commands.run_logs import LogContext, columns_of, render_columns, render_deeper
 from runbook.config import RELOAD_METHODS, Settings
-from runbook.diagnosis.from_servers import Verdict
+from runbook.diagnosis.verdicts import Verdict
 from runbook.errors import RunbookError, UsageError
 from runbook.evidence import Target
 from runbook.exit_codes import Exit

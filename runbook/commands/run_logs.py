@@ -18,7 +18,8 @@ from typing import Any, TextIO
 import polars as pl
 
 from runbook.diagnosis.fix_plans import column_list_text
-from runbook.diagnosis.from_logs import LogDiagnosis, diagnose_incident
+from runbook.diagnosis.from_logs import LogDiagnosis
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.diagnosis.payloads import payload_sightings
 from runbook.errors import UsageError
 from runbook.evidence import Target
@@ -81,9 +82,7 @@ class LogContext:
                 continue
             if inc.get("schema") not in (None, target.schema):
                 continue
-            related = (self.doc or {}).get("related") or []
-            formats = ((self.doc or {}).get("stats") or {}).get("formats")
-            found = diagnose_incident(inc, related=related, formats=formats, events=self.events)
+            found = verdict_from_logs(inc, LogInputs.of(self.doc, self.events))
             sightings = payload_sightings(inc.get("sources") or [], target.column)
             return {**inc, "payloads": [s.describe() for s in sightings]}, found
         return None, None

@@ -26,8 +26,9 @@ from typing import Any
 
 from runbook.config import Settings
 from runbook.diagnosis.fix_plans import expand_contract_plan
-from runbook.diagnosis.from_logs import Confidence, LogDiagnosis, reload_path_steps
-from runbook.diagnosis.from_servers import Diagnosis, Verdict, column_in_cache, column_in_database
+from runbook.diagnosis.from_logs import LogDiagnosis, reload_path_steps
+from runbook.diagnosis.from_servers import Diagnosis, column_in_cache, column_in_database
+from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.evidence import EvidenceRow
 from runbook.servers.inspection import Inspection
 from runbook.servers.migration_ledger import (
@@ -122,7 +123,7 @@ def _reload_not_applied(
         evidence=[*d.evidence, *_plumbing_rows(plumbing), *log_rows],
         suggestions=not_applied_suggestions(settings, plumbing),
         reload_helps=False,
-        confidence=str(Confidence.LIKELY),
+        confidence=Confidence.LIKELY,
     )
 
 
@@ -169,7 +170,7 @@ def _pending(
         d,
         evidence=rows + log_rows,
         suggestions=suggestions,
-        confidence=str(Confidence.CONFIRMED if insp.db.reachable else Confidence.LIKELY),
+        confidence=Confidence.CONFIRMED if insp.db.reachable else Confidence.LIKELY,
     )
 
 
@@ -226,7 +227,7 @@ def _mismatch(
         summary=summary,
         evidence=rows + log_rows,
         suggestions=suggestions,
-        confidence=str(Confidence.CONFIRMED if proven else Confidence.LIKELY),
+        confidence=Confidence.CONFIRMED if proven else Confidence.LIKELY,
     )
 
 
@@ -266,13 +267,13 @@ def _from_logs(
         nearest=logs.nearest or d.nearest,
         reload_helps=logs.reload_helps and insp.db.reachable and cache is not True,
         not_established=missing,
-        confidence=str(logs.confidence),
+        confidence=logs.confidence,
     )
 
 
 def _with(d: Diagnosis, confidence: Confidence, rows: list[EvidenceRow]) -> Diagnosis:
     extra = [r for r in rows if r not in d.evidence]
-    return replace(d, evidence=[*d.evidence, *extra], confidence=str(confidence))
+    return replace(d, evidence=[*d.evidence, *extra], confidence=confidence)
 
 
 def _plumbing_rows(plumbing: PlumbingReport | None) -> list[EvidenceRow]:

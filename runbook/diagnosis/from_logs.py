@@ -27,26 +27,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
+from runbook.diagnosis.column_names import ColumnMatch, nearest_columns
 from runbook.diagnosis.fix_plans import expand_contract_summary
-from runbook.diagnosis.from_servers import ColumnMatch, Verdict, nearest_columns
 from runbook.diagnosis.log_facts import LogFacts, Ref, adds_column, rename_of
+from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.events import Kind
 from runbook.evidence import EvidenceRow
 
 IN_FLIGHT = timedelta(seconds=1)  # requests PostgREST planned before its new cache was swapped in
 LOAD_AFTER_RELOAD = timedelta(seconds=60)  # a reload is applied if a load line follows this soon
 LISTENER_DOWN = ("failed", "retry", "queue_bug")
-
-
-class Confidence(StrEnum):
-    """How far the logs carry a verdict. Stable strings (JSON, journal)."""
-
-    CONFIRMED = "confirmed"
-    LIKELY = "likely"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -635,29 +627,3 @@ def _span(delta: timedelta) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h"
-
-
-def diagnose_incident(
-    incident: dict[str, Any],
-    *,
-    related: list[dict[str, Any]] | None = None,
-    formats: dict[str, int] | None = None,
-    events: Any = None,
-) -> LogDiagnosis:
-    """`diagnose_logs` for one incident dict: from the event table when given (exact), else
-    from the scan document's context, `related` and `stats.formats`."""
-    from runbook.diagnosis.log_facts import facts_from_events, facts_from_incident
-
-    if events is not None:
-        return diagnose_logs(facts_from_events(incident, events))
-    return diagnose_logs(facts_from_incident(incident, related or [], formats))
-
-
-def diagnose_document(doc: dict[str, Any]) -> list[tuple[dict[str, Any], LogDiagnosis]]:
-    """Every incident of a `scan --format json` document with its logs-only diagnosis."""
-    related = doc.get("related") or []
-    formats = (doc.get("stats") or {}).get("formats")
-    return [
-        (inc, diagnose_incident(inc, related=related, formats=formats))
-        for inc in doc.get("incidents") or []
-    ]

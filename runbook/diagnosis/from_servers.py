@@ -17,39 +17,24 @@ of PGRST204 cases (`reference/causes.md`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from enum import StrEnum
-
-from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler
 
 from runbook.config import Settings
+from runbook.diagnosis.column_names import ColumnMatch, nearest_columns, snake
+from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.evidence import EvidenceRow
 from runbook.servers.inspection import Inspection
 from runbook.servers.migration_files import column_added_by
 
-
-class Verdict(StrEnum):
-    """Stable verdict names: the JSON output, the journal and the reports use them."""
-
-    STALE_CACHE = "stale_cache"
-    CLIENT_MISMATCH = "client_mismatch"
-    PENDING_MIGRATION = "pending_migration"
-    ALREADY_RESOLVED = "already_resolved"
-    TABLE_MISSING = "table_missing"
-    SCHEMA_NOT_EXPOSED = "schema_not_exposed"
-    RELOAD_NOT_APPLIED = "reload_not_applied"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class ColumnMatch:
-    """An existing column close to the key the client sent, and why it is close."""
-
-    name: str
-    reason: str  # "differs only in case" | "same name in snake_case/camelCase" | "similar name"
-    score: float  # 1.0 for case/normalised matches, else the similarity in [0, 1]
+__all__ = [
+    "ColumnMatch",
+    "Confidence",
+    "Diagnosis",
+    "Verdict",
+    "diagnose",
+    "nearest_columns",
+    "snake",
+]
 
 
 @dataclass(frozen=True)
@@ -67,52 +52,8 @@ class Diagnosis:
     reload_helps: bool = False
     established: list[str] = field(default_factory=list)
     not_established: list[str] = field(default_factory=list)
-    # confirmed | likely | unknown (set by runbook.diagnosis.causes.refine; None from diagnose())
-    confidence: str | None = None
-
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-SIMILARITY_CUTOFF = 0.78
-
-
-def snake(name: str) -> str:
-    """`brushTeeth` -> `brush_teeth`, `HTTPCode` -> `http_code`, `pay-stack id` -> `pay_stack_id`."""
-    text = _CAMEL.sub("_", name.strip())
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
-
-
-def _squash(name: str) -> str:
-    return snake(name).replace("_", "")
-
-
-def nearest_columns(key: str, columns: list[str], limit: int = 3) -> list[ColumnMatch]:
-    """Existing columns closest to `key`: case-only differences first, then the same words in
-    another case style (snake/camel, separators), then similar names (rapidfuzz)."""
-    matches: list[ColumnMatch] = []
-    taken: set[str] = set()
-
-    def add(name: str, reason: str, score: float) -> None:
-        if name not in taken and name != key:
-            taken.add(name)
-            matches.append(ColumnMatch(name, reason, round(score, 3)))
-
-    for col in columns:
-        if col.lower() == key.lower():
-            add(col, "differs only in case", 1.0)
-    for col in columns:
-        if _squash(col) == _squash(key) and _squash(key):
-            add(col, "same name in snake_case/camelCase", 1.0)
-    scored = []
-    for col in columns:
-        if col in taken:
-            continue
-        a, b = _squash(key), _squash(col)
-        score = max(JaroWinkler.normalized_similarity(a, b), fuzz.ratio(a, b) / 100)
-        if score >= SIMILARITY_CUTOFF:
-            scored.append((score, col))
-    for score, col in sorted(scored, key=lambda x: (-x[0], x[1])):
-        add(col, "similar name", score)
-    return matches[:limit]
+    # set by runbook.diagnosis.causes.refine; None from diagnose()
+    confidence: Confidence | None = None
 
 
 def _pick(insp: Inspection, *keys: str) -> list[EvidenceRow]:

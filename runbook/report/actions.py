@@ -14,6 +14,7 @@ import shlex
 from typing import Any
 from urllib.parse import quote
 
+from runbook.diagnosis.verdicts import RELOAD_PATH, Verdict
 from runbook.report.findings import Cause, JournalView, parse_ts
 from runbook.servers.api import WRITE_PROBE_PREFER, path_segment, pgrst_name
 
@@ -40,8 +41,8 @@ def action_items(
     """Action items `{key, item, type, priority, why, done}` derived from this incident."""
     table, column = incident["table"], incident["column"]
     verdict = cause.effective_verdict  # the journal's, else the logs' when they decide one
-    undecided = verdict in (None, "unknown", "already_resolved")
-    reload_path = verdict in ("stale_cache", "reload_not_applied")
+    undecided = verdict in (None, Verdict.UNKNOWN, Verdict.ALREADY_RESOLVED)
+    reload_path = verdict in RELOAD_PATH
     items: list[dict[str, Any]] = []
 
     def add(
@@ -51,7 +52,7 @@ def action_items(
             {"key": key, "item": item, "type": kind, "priority": priority, "why": why, "done": done}
         )
 
-    if verdict == "reload_not_applied":
+    if verdict == Verdict.RELOAD_NOT_APPLIED:
         add(
             "repair-reload-path",
             "Repair the reload path: a PostgREST listener on the `pgrst` channel, no "
@@ -70,7 +71,7 @@ def action_items(
             "a migration without a reload leaves PostgREST's cache stale",
             _done(view, "CREATE EVENT TRIGGER"),
         )
-    if verdict == "pending_migration":
+    if verdict == Verdict.PENDING_MIGRATION:
         add(
             "apply-migration",
             f"Apply the migration that adds '{column}' to '{table}' in this database, then reload "
@@ -80,7 +81,7 @@ def action_items(
             "P1",
             "the column is not in this database",
         )
-    if reload_path or undecided or verdict == "pending_migration":
+    if reload_path or undecided or verdict == Verdict.PENDING_MIGRATION:
         add(
             "ci-check",
             "Run `pgrst-runbook check` after migrations in CI and fail the deploy on drift "
@@ -89,7 +90,7 @@ def action_items(
             "P1" if reload_path else "P2",
             "drift between the database and the cache is caught before clients hit it",
         )
-    if verdict == "client_mismatch":
+    if verdict == Verdict.CLIENT_MISMATCH:
         nearest = cause.effective_nearest
         target = f" (the nearest existing column: '{nearest[0]}')" if nearest else ""
         add(
@@ -99,7 +100,7 @@ def action_items(
             "P1",
             "the failures continue until the client sends a real column",
         )
-    if not cause.verdict and verdict != "stale_cache":
+    if not cause.verdict and verdict != Verdict.STALE_CACHE:
         add(
             "establish-cause",
             f"Confirm the cause against the database and the API with `pgrst-runbook run "

@@ -15,7 +15,7 @@ import httpx
 import polars as pl
 
 from runbook.config import Settings
-from runbook.diagnosis.from_logs import diagnose_incident
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.errors import RunbookError
 from runbook.events import Kind
 from runbook.ingest.excerpts import excerpt, incident_lines
@@ -42,12 +42,11 @@ def add_scan(bundle: Bundle, doc: dict[str, Any] | None, origin: str) -> None:
 
 def add_diagnoses(bundle: Bundle, doc: dict[str, Any], events: pl.DataFrame | None) -> None:
     """The logs-only verdict per incident, with its confidence and cited lines."""
-    related = doc.get("related") or []
-    formats = (doc.get("stats") or {}).get("formats")
+    inputs = LogInputs.of(doc, events)
     out = []
     for inc in doc.get("incidents") or []:
         try:
-            found = diagnose_incident(inc, related=related, formats=formats, events=events)
+            found = verdict_from_logs(inc, inputs)
         except (KeyError, TypeError, ValueError) as exc:
             bundle.note(f"diagnosis of incident {inc.get('id')}: {exc}")
             continue

@@ -21,37 +21,16 @@ from typing import Any
 
 import polars as pl
 
-from runbook.diagnosis.from_logs import diagnose_logs
-from runbook.diagnosis.log_facts import facts_from_events, facts_from_incident
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.diagnosis.verdicts import (
+    NOT_FIXED_BY_RELOAD,
+    VERDICT_TEXT,
+    WHY_NO_RELOAD,
+    Confidence,
+    Verdict,
+)
 from runbook.incidents.grouping import RELOAD_WINDOW
 
-VERDICT_TEXT = {
-    "stale_cache": "Stale schema cache: the column was in the database, PostgREST's cache lacked it",
-    "client_mismatch": "Client/schema mismatch: the client sends a key that is not a column of the table",
-    "pending_migration": "Migration not applied: the column is not in this database; a migration file adds it",
-    "reload_not_applied": "Reload not applied: reloads were sent but PostgREST's cache stayed stale",
-    "already_resolved": "Already resolved: the database and the cache both have the column now",
-    "table_missing": "Table missing: the table is not in the database",
-    "schema_not_exposed": "Schema not exposed: PostgREST does not serve the table's schema",
-    "unknown": "Unknown: the evidence needed could not be gathered",
-}
-WHY_NO_RELOAD = {
-    "client_mismatch": "The column is not in the database, so a reloaded cache would not have it "
-    "either: the client must send an existing column.",
-    "pending_migration": "The column is not in this database yet: a reload alone cannot add it; "
-    "apply the migration, then reload.",
-    "reload_not_applied": "Reloads were sent but did not reach or update PostgREST: the reload "
-    "path (listener, pooler, replica, event triggers) must be repaired first.",
-    "table_missing": "The table is not in the database: a reload cannot create it.",
-    "schema_not_exposed": "PostgREST does not serve the schema: a reload does not change "
-    "`db-schemas`.",
-}
-NOT_FIXED_BY_RELOAD = (
-    "client_mismatch",
-    "pending_migration",
-    "table_missing",
-    "schema_not_exposed",
-)
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
 
 
@@ -180,7 +159,7 @@ class Cause:
         """The journal's verdict, else the logs' when they decide one (confirmed or likely)."""
         if self.verdict:
             return self.verdict
-        if self.logs and self.logs.get("confidence") != "unknown":
+        if self.logs and self.logs.get("confidence") != Confidence.UNKNOWN:
             return str(self.logs["verdict"])
         return None
 
@@ -208,7 +187,7 @@ def journal_cause(view: JournalView, cause: Cause) -> None:
     for entry in view.find("verify"):
         if entry.get("verdict"):  # a revised verdict carries the evidence that revised it
             cause.evidence += [_evidence(r) for r in entry.get("evidence") or []]
-    cause.reload_helps = {"stale_cache": True, "already_resolved": None, "unknown": None}.get(
+    cause.reload_helps = {Verdict.STALE_CACHE: True, Verdict.ALREADY_RESOLVED: None, Verdict.UNKNOWN: None}.get(
         verdict, False
     )
     cause.why_no_reload = WHY_NO_RELOAD.get(verdict)
@@ -239,17 +218,12 @@ def logs_verdict(
 ) -> None:
     """Fill `cause.logs` with the verdict the logs alone support (`runbook.diagnosis.from_logs`):
     exact from the event table when given, else from the scan document."""
-    if events is not None and events.height:
-        facts = facts_from_events(incident, events)
-    else:
-        stats = doc.get("stats") or {}
-        facts = facts_from_incident(incident, doc.get("related") or [], stats.get("formats"))
-    found = diagnose_logs(facts).as_dict()
+    found = verdict_from_logs(incident, LogInputs.of(doc, events)).as_dict()
     found["verdict_text"] = VERDICT_TEXT.get(found["verdict"], found["verdict"])
     for row in found["evidence"]:
         row["answer"] = {True: "yes", False: "no"}.get(row["fact"], "unknown")
     cause.logs = found
-    if found["confidence"] != "unknown":
+    if found["confidence"] != Confidence.UNKNOWN:
         cause.why_no_reload = WHY_NO_RELOAD.get(found["verdict"])
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.diagnosis.log_facts import parse_ts
+from runbook.diagnosis.verdicts import NOT_FIXED_BY_RELOAD, Verdict
 from runbook.steps.journal import default_journal_dir, read_entries
 
 MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
@@ -113,13 +114,13 @@ def _how(entries: list[dict[str, Any]], verdict: str | None, fixed: bool | None)
     ]
     verified = any(e.get("step") == "verify" and e.get("status") == "ok" for e in entries)
     method = ((reloads[-1].get("data") or {}).get("method") or "reload") if reloads else None
-    if verdict == "already_resolved":
+    if verdict == Verdict.ALREADY_RESOLVED:
         return "already resolved when checked"
     if reloads and verified:
         return f"fixed by a reload ({method}), verified"
     if reloads:
         return f"reload ({method}) sent, not verified"
-    if verdict in ("client_mismatch", "pending_migration", "table_missing", "schema_not_exposed"):
+    if verdict in NOT_FIXED_BY_RELOAD:
         return "no reload (a reload would not fix it); client or migration fix left to the team"
     if fixed is None:
         return "session did not finish"
@@ -153,27 +154,28 @@ def recurrence_note(past: list[PastIncident], column: str, verdict: str | None) 
     """What the repeats mean, or None when nothing recurs."""
     same = [p for p in past if p.column == column]
     verdicts = Counter(p.verdict for p in past if p.verdict)
-    if verdict == "stale_cache" and verdicts["stale_cache"]:
-        n = verdicts["stale_cache"]
+    if verdict == Verdict.STALE_CACHE and verdicts[Verdict.STALE_CACHE]:
+        n = verdicts[Verdict.STALE_CACHE]
         return (
             f"Recurring stale cache ({n} earlier on this table): migrations run without a "
             "reload. Install the auto-reload event trigger (pgrst-runbook install-auto-reload) "
             "or end every migration with NOTIFY pgrst, 'reload schema'."
         )
-    if verdict == "client_mismatch" and any(p.verdict == "client_mismatch" for p in same):
-        n = sum(1 for p in same if p.verdict == "client_mismatch")
+    mismatch = Verdict.CLIENT_MISMATCH
+    if verdict == mismatch and any(p.verdict == mismatch for p in same):
+        n = sum(1 for p in same if p.verdict == mismatch)
         return (
             f"Recurring mismatch ({n} earlier for {column!r}): a client still sends the old key. "
             "Find the client build or deployment that was not updated (endpoints and sources "
             "in the logs), and treat PGRST204 as permanent there instead of retrying."
         )
-    if verdict == "reload_not_applied" and verdicts["reload_not_applied"]:
+    if verdict == Verdict.RELOAD_NOT_APPLIED and verdicts[Verdict.RELOAD_NOT_APPLIED]:
         return (
             f"Recurring reload_not_applied ({verdicts['reload_not_applied']} earlier): the "
             "reload path stays broken; repair the listener/pooler/replica setup rather than "
             "reloading by hand each time."
         )
-    if verdict == "stale_cache" and verdicts["reload_not_applied"]:
+    if verdict == Verdict.STALE_CACHE and verdicts[Verdict.RELOAD_NOT_APPLIED]:
         return (
             "An earlier run on this table found reloads not applied: check the reload path "
             "(listener, pooler, replica) before counting on NOTIFY."

@@ -28,7 +28,8 @@ from typing import Any
 from runbook.config import Settings
 from runbook.diagnosis.causes import not_applied_suggestions, refine
 from runbook.diagnosis.from_logs import LogDiagnosis
-from runbook.diagnosis.from_servers import Diagnosis, Verdict, diagnose
+from runbook.diagnosis.from_servers import Diagnosis, diagnose
+from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.errors import JournalError, RunbookError
 from runbook.evidence import EvidenceRow, Target
 from runbook.servers.api import (
@@ -118,7 +119,7 @@ class RunbookSession:
         self.load_watch = LoadLineWatch(load_log_paths) if load_log_paths else None
         self._load_mark: dict[Path, tuple[int, int]] | None = None
         self.load_lines: list[LoadLine] = []
-        self.confidence: str | None = None
+        self.confidence: Confidence | None = None
         self.recurrence: list[PastIncident] = []
         self.recurrence_note: str | None = None
         if journal is None:
@@ -355,11 +356,11 @@ class RunbookSession:
             if cache is not None and cache.status == "failed":
                 revised = Verdict.RELOAD_NOT_APPLIED
                 self.verdict = revised
-                self.confidence = "confirmed"
+                self.confidence = Confidence.CONFIRMED
         if result.verified and reloaded and self.verdict is Verdict.RELOAD_NOT_APPLIED:
             # The reload landed after all (the plumbing check could not see everything).
             self.verdict = Verdict.STALE_CACHE
-            self.confidence = "confirmed"
+            self.confidence = Confidence.CONFIRMED
         if result.verified:
             self._resumed_reload = False
         status = OK if result.verified else FAILED

@@ -97,6 +97,7 @@ class RunbookApp(App[int]):
     def sessions(self) -> Sessions:
         if self._sessions is None:
             self._sessions = self._build_sessions()
+            self._sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
         return self._sessions
 
     def _build_sessions(self) -> Sessions:
@@ -118,6 +119,7 @@ class RunbookApp(App[int]):
     def _adopt_sessions(self, sessions: Sessions) -> None:
         if self._sessions is None:
             self._sessions = sessions
+            sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
         self.refresh_verdicts()
 
     # -- workers ---------------------------------------------------------------------------
@@ -167,6 +169,8 @@ class RunbookApp(App[int]):
         self.events_frame = message.frame
         self.source_stats = message.stats
         self.log_diagnoses = message.log_diagnoses
+        if self._sessions is not None:
+            self._sessions.adopt_log_verdicts(message.log_diagnoses, message.frame)
         self.main.show_incidents(message.incidents, self.verdicts(), message.log_diagnoses)
         follow_up = getattr(self.screen, "show_incident", None)  # a detail screen stays live
         if follow_up is not None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 from textual.message import Message
 
-from runbook.diagnosis.from_logs import diagnose_incident
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.events import empty_events
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import Follower
@@ -64,8 +64,9 @@ class _Publisher:
             incidents = self.tracker.incidents()
             events = self.tracker.events
             stats = [replace(s) for s in self.follower.stats()]  # copies: the worker goes on
+            inputs = LogInputs(events=events)
             verdicts = {
-                f"{inc.table}\x00{inc.column}": diagnose_incident(inc.to_dict(), events=events)
+                f"{inc.table}\x00{inc.column}": verdict_from_logs(inc.to_dict(), inputs)
                 for inc in incidents
             }
             self.post(IncidentsChanged(list(incidents), len(self.tracker), events, stats, verdicts))

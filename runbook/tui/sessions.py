@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from runbook.config import Settings
+from runbook.diagnosis.from_logs import LogDiagnosis
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import incident_key
@@ -35,6 +39,8 @@ class Sessions:
         self.index: dict[tuple[str, str], SessionInfo] = {}
         self.live: dict[tuple[str, str], RunbookSession] = {}
         self.running: dict[tuple[str, str], str] = {}  # incident -> the step running now
+        self.log_diagnoses: dict[tuple[str, str], LogDiagnosis] = {}
+        self.events: pl.DataFrame | None = None
 
     def load_index(self) -> None:
         """Read the journal directory (call from a worker: it touches the disk)."""
@@ -157,14 +163,30 @@ class Sessions:
         for session in self.live.values():
             session.client.close()
 
-    def _kwargs(self, incident: Incident) -> dict:
-        from runbook.diagnosis.from_logs import diagnose_incident
+    def log_verdict(self, incident: Incident) -> LogDiagnosis:
+        """The logs' verdict the incident table shows (published with the incidents), so the
+        session and the table never disagree; computed the same way when none was published."""
+        published = self.log_diagnoses.get(incident_key(incident))
+        if published is not None:
+            return published
+        return verdict_from_logs(incident.to_dict(), LogInputs(events=self.events))
 
+    def adopt_log_verdicts(
+        self, diagnoses: dict[str, LogDiagnosis], events: pl.DataFrame | None
+    ) -> None:
+        """Take the logs' verdicts published with the incidents (keyed by table row key)."""
+        self.events = events
+        self.log_diagnoses = {}
+        for key, found in diagnoses.items():
+            table, _, column = key.partition("\x00")
+            self.log_diagnoses[(table, column)] = found
+
+    def _kwargs(self, incident: Incident) -> dict:
         logs = [Path(s) for s in incident.sources if s != "-" and Path(s).is_file()]
         return {
             "dry_run": self.dry_run,
             "migrations_dir": self.migrations_dir,
             "log_paths": logs or None,
             # What the logs say, adopted (with its confidence) when DB and API cannot decide.
-            "log_diagnosis": diagnose_incident(incident.to_dict()),
+            "log_diagnosis": self.log_verdict(incident),
         }

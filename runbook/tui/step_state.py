@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook.diagnosis.verdicts import Verdict
+
 NOT_RUN = "not_run"
 RUNNING = "running"
 
@@ -113,10 +115,10 @@ def next_hint(states: dict[str, StepState], running: str | None) -> str:
         return "next: press i to inspect (read-only) and get a verdict"
     if verify.status == "ok":
         return "verified. next: prevent it (see step 6), then f to finish the session"
-    if diagnose.verdict == "stale_cache" and reload.status not in ("sent", "manual"):
+    if diagnose.verdict == Verdict.STALE_CACHE and reload.status not in ("sent", "manual"):
         return "next: press r to reload the schema cache (you will be asked first)"
     if reload.status in ("sent", "manual"):
         return "next: press v to verify that the cache now has the column"
-    if diagnose.verdict == "already_resolved":
+    if diagnose.verdict == Verdict.ALREADY_RESOLVED:
         return "the cache already has the column: press v to verify, then f to finish"
     return "a reload will not fix this verdict: follow the suggestions under Diagnose"

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.diagnosis.from_logs import (
-    Confidence,
-    LogDiagnosis,
-    diagnose_document,
-    diagnose_incident,
-    diagnose_logs,
-)
-from runbook.diagnosis.from_servers import Verdict
+from runbook.diagnosis.from_logs import LogDiagnosis, diagnose_logs
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs, verdicts_of_document
+from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.ingest.scan import document, scan_paths
 from tests.diagnosis.synthetic import Logs, at
 
@@ -30,8 +25,8 @@ def diagnose_folder(folder: Path) -> list[tuple[LogDiagnosis, LogDiagnosis]]:
     """(from events, from the JSON document) per incident."""
     result = scan_paths([str(folder)])
     doc = json.loads(json.dumps(document(result), default=str))
-    exact = [diagnose_incident(inc, events=result.events) for inc in doc["incidents"]]
-    from_doc = [d for _, d in diagnose_document(doc)]
+    exact = [verdict_from_logs(inc, LogInputs(events=result.events)) for inc in doc["incidents"]]
+    from_doc = [d for _, d in verdicts_of_document(doc)]
     return list(zip(exact, from_doc, strict=True))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runbook.config import load_settings
-from runbook.diagnosis.from_servers import Verdict
+from runbook.diagnosis.verdicts import Verdict
 from runbook.evidence import Target
 from runbook.steps.session import RunbookSession
 from tests.runbook.conftest import execute, journal_entries

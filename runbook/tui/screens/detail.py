@@ -15,11 +15,12 @@ from textual.widgets import Footer, Header, Static
 if TYPE_CHECKING:
     from runbook.diagnosis.from_logs import LogDiagnosis
     from runbook.incidents.grouping import Incident
+from runbook.diagnosis.verdicts import CONFIDENCE_TEXT, VERDICT_LABELS
 from runbook.tui.formatting import duration, plural, short_path, when
 from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState
 from runbook.tui.widgets.evidence import evidence_table
-from runbook.tui.widgets.incident_table import VERDICT_LABELS, reload_note
+from runbook.tui.widgets.incident_table import reload_note
 from runbook.tui.widgets.timeline import Timeline, TimelineData
 
 KIND_WORDS = {
@@ -55,11 +56,7 @@ def logs_block(diagnosis: LogDiagnosis | None) -> RenderableType:
     if diagnosis is None:
         return Text("still reading the logs…", style="dim")
     verdict = str(diagnosis.verdict)
-    sure = {
-        "confirmed": "✓ the logs prove it",
-        "likely": "? the logs suggest it",
-        "unknown": "? the logs do not decide it",
-    }.get(str(diagnosis.confidence), str(diagnosis.confidence))
+    sure = CONFIDENCE_TEXT.get(diagnosis.confidence, str(diagnosis.confidence))
     parts: list[RenderableType] = [
         Text.assemble((VERDICT_LABELS.get(verdict, verdict), "bold"), f"  ({sure})"),
         literal(diagnosis.summary),

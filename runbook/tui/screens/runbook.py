@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Switch
 from textual.worker import Worker, WorkerState
 
+from runbook.diagnosis.verdicts import VERDICT_LABELS, Verdict
 from runbook.errors import RunbookError
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
@@ -28,7 +29,6 @@ from runbook.tui.literal import literal, plain
 from runbook.tui.sessions import Sessions
 from runbook.tui.step_state import RUNNING, STEPS, StepState, next_hint, step_states
 from runbook.tui.widgets.confirm_modal import ConfirmModal
-from runbook.tui.widgets.incident_table import VERDICT_LABELS
 from runbook.tui.widgets.step_view import StepView, step_extra
 
 PREVENT_TEXT = (
@@ -198,7 +198,7 @@ class RunbookScreen(Screen[None]):
         plan = self._plan_reload()
         warning = ""
         verdict = step_states(self.sessions.entries(self.incident))["diagnose"].verdict
-        if verdict and verdict != "stale_cache":
+        if verdict and verdict != Verdict.STALE_CACHE:
             warning = (
                 f"the verdict is {VERDICT_LABELS.get(verdict, verdict)}: a reload is not expected "
                 "to fix this (it is harmless)"

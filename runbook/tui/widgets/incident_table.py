@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from runbook.diagnosis.verdicts import CONFIDENCE_MARKS, LOG_VERDICTS, SHORT_VERDICTS, Verdict
 from runbook.tui.literal import literal
 
 if TYPE_CHECKING:
@@ -31,44 +32,7 @@ COLUMNS = (
     ("inspected", "verdict"),
 )
 
-# verdict -> (word, symbol): severity is never shown by colour alone
-VERDICT_LABELS = {
-    "stale_cache": "⟳ stale cache",
-    "client_mismatch": "✎ client mismatch",
-    "pending_migration": "⧗ pending migration",
-    "already_resolved": "✔ resolved",
-    "table_missing": "✖ table missing",
-    "schema_not_exposed": "✖ schema not exposed",
-    "reload_not_applied": "✖ reload not applied",
-    "unknown": "? unknown",
-}
-
-
 ENDPOINT_WIDTH = 16  # with its "+N": the table fits 120 columns
-# the runbook's verdict in the table (the detail and the runbook screen spell it out)
-SHORT_VERDICTS = {
-    "stale_cache": "⟳ stale cache",
-    "client_mismatch": "✎ client mismatch",
-    "pending_migration": "⧗ pending migr.",
-    "already_resolved": "✔ resolved",
-    "table_missing": "✖ table missing",
-    "schema_not_exposed": "✖ not exposed",
-    "reload_not_applied": "✖ reload no-op",
-    "unknown": "? unknown",
-}
-# what the logs alone say: the verdict, and ✓ when the logs prove it, ? when they only suggest it
-LOG_VERDICTS = {
-    "stale_cache": "stale cache",
-    "client_mismatch": "client mismatch",
-    "pending_migration": "pending migr.",
-    "reload_not_applied": "reload not appl.",
-    "already_resolved": "resolved",
-    "table_missing": "table missing",
-    "schema_not_exposed": "not exposed",
-    "unknown": "unknown",
-}
-
-
 def short_when(ts: datetime | None) -> str:
     """`11-18 09:15` (the header says UTC; seconds and the year are in the detail)."""
     return ts.strftime("%m-%d %H:%M") if ts is not None else "-"
@@ -78,11 +42,11 @@ def log_verdict_label(diagnosis: LogDiagnosis | None) -> Text:
     """`client mismatch ✓` (proved by the logs), `stale cache ?` (suggested), `…` (not yet)."""
     if diagnosis is None:
         return Text("…", style="dim")
-    verdict = str(diagnosis.verdict)
-    if verdict == "unknown":
+    verdict = diagnosis.verdict
+    if verdict is Verdict.UNKNOWN:
         return Text("? undecided", style="dim")
-    mark = {"confirmed": " ✓", "likely": " ?"}.get(str(diagnosis.confidence), " ?")
-    return Text(LOG_VERDICTS.get(verdict, verdict) + mark)
+    mark = CONFIDENCE_MARKS.get(diagnosis.confidence, " ?")
+    return Text(LOG_VERDICTS.get(verdict, str(verdict)) + mark)
 
 
 def row_key(incident: Incident) -> str:

@@ -15,10 +15,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from runbook.diagnosis.verdicts import VERDICT_LABELS
 from runbook.tui.literal import literal
 from runbook.tui.step_state import RUNNING, StepState
 from runbook.tui.widgets.evidence import evidence_table
-from runbook.tui.widgets.incident_table import VERDICT_LABELS
 
 TITLES = {
     "inspect": ("Inspect", "read-only: database catalog, API cache, reload plumbing", "i"),
