@@ -40,6 +40,7 @@ from parsers.app_records import (
 )
 from parsers.base import LogFormat, Sample, share
 from parsers.error_body import error_columns
+from parsers.line_prefixes import prefix_time, strip, strip_expr
 from parsers.timestamps import iso
 
 # A timestamp some process manager or logger put before the text: `pm2 --time` writes
@@ -82,8 +83,9 @@ OBJECT = (
 
 
 def _body(line: str) -> str:
-    """The text of a line with process-manager prefixes and a leading per-line time removed."""
-    return _LEAD.sub("", line, count=1)
+    """The text of a line with collector and process-manager prefixes (`parsers.line_prefixes`)
+    and a leading per-line time removed."""
+    return _LEAD.sub("", strip(line), count=1)
 
 
 class NodeConsoleFormat(LogFormat):
@@ -162,6 +164,25 @@ class NodeConsoleFormat(LogFormat):
             ),
             {"table": "T`s", "column": 'col"x'},
         ),
+        # Kubernetes CRI: every line of the object carries the kubelet's prefix and time.
+        Sample(
+            tuple(f"2026-11-22T10:20:0{5 + (i > 0)}.12345678{i}Z stderr F {text}"
+                  for i, text in enumerate(("insert failed {", *OBJECT))),
+            {"code": "PGRST204", "table": "mypoolr", "record_no": 1, "line_no": 5,
+             "ts": "2026-11-22 10:20:05.123456+00:00"},
+        ),
+        # `kubectl logs --timestamps` (RFC 3339 with nanoseconds, trailing zeros trimmed)
+        Sample(
+            tuple(f"2026-11-22T10:20:05.1234Z {text}" for text in ("insert failed {", *OBJECT)),
+            {"code": "PGRST204", "column": "adminname", "record_no": 1,
+             "ts": "2026-11-22 10:20:05.123400+00:00"},
+        ),
+        # journald `short-precise` of a systemd unit running node
+        Sample(
+            tuple(f"Nov 22 10:20:05.123456 web-1 node[4242]: {text}"
+                  for text in ("insert failed {", *OBJECT)),
+            {"code": "PGRST204", "column": "adminname", "record_no": 1},
+        ),
     )
 
     def sniff(self, lines: list[str]) -> float:
@@ -182,7 +203,11 @@ class NodeConsoleFormat(LogFormat):
         head, line = pl.col("head"), pl.col("line")
         parsed = candidates.lazy().with_columns(
             *error_columns(quotes_unescaped(line)),
-            iso(head.str.extract(HEAD_TS, 1), tz).alias("ts"),
+            pl.coalesce(
+                iso(head.str.extract(HEAD_TS, 1), tz),
+                prefix_time(head, tz),
+                iso(strip_expr(head).str.extract(HEAD_TS, 1), tz),
+            ).alias("ts"),
             level_word(head.str.extract(HEAD_LEVEL, 1)).alias("level"),
             request_id_in(head, line).alias("request_id"),
         )
