@@ -63,6 +63,10 @@ FAMILIES: tuple[tuple[str, str], ...] = (
     ("stamped", STAMPED),
 )
 
+# The families whose prefix carries a time (all but the bare compose / pm2 prefix).
+TIMED_PREFIX = "(?:" + "|".join(f"(?:{pattern})" for name, pattern in FAMILIES
+                                 if name != "rfc5424") + r"|<\d{1,3}>1 (?!- )\S+ )"
+
 _COMPOSE = f"(?:{PREFIX})?"
 _ANY = re.compile(_COMPOSE + "(?:" + "|".join(f"(?:{pattern})" for _, pattern in FAMILIES) + ")")
 _COMPOSE_ONLY = re.compile(PREFIX)

@@ -18,7 +18,9 @@ with `pm2 logs` / `docker compose logs` prefixes (`0|worker  | `, `api-1  | `) a
 timestamps (`pm2 --time`) stripped before anything else.
 
 A record starts at a line that (prefixes stripped) does not begin with whitespace or `at `, and
-is not a lone `{` or `[` (an object printed after its label line). A lone `}` closes an object
+is not a lone `{` or `[` (an object printed after its label line), unless that brace carries
+a per-line time of its own (`docker logs -t`, CRI, pm2 `--time`): then it is a call of its own
+with a known time, and joining the line before it would give it that line's time. A lone `}` closes an object
 and starts a record, so objects printed back to back never share one. Continuation lines take
 the record's time. One printed object is one event: its `code: 'PGRST204',` line yields
 nothing when its message line names the table (`app_records.one_event_per_record`).
@@ -40,13 +42,14 @@ from parsers.app_records import (
 )
 from parsers.base import LogFormat, Sample, share
 from parsers.error_body import error_columns
-from parsers.line_prefixes import prefix_time, strip, strip_expr
+from parsers.line_prefixes import TIMED_PREFIX, prefix_time, strip, strip_expr
 from parsers.timestamps import iso
 
 # A timestamp some process manager or logger put before the text: `pm2 --time` writes
 # `2026-11-18T09:15:01: `, `docker logs -t` an RFC 3339 time and a space.
 LINE_TS = rf"\[?{TIMESTAMP}\]?:? "
 _LEAD = re.compile(rf"^{PREFIX}?(?:{LINE_TS})?")
+_OWN_TIME = re.compile(rf"^{PREFIX}?(?:{LINE_TS}|{TIMED_PREFIX})")
 
 HEAD_TS = rf"^{PREFIX}?\[?({TIMESTAMP})"
 HEAD_LEVEL = r"(?i)\b(trace|debug|info|warn|warning|error|fatal)\b"
@@ -164,6 +167,13 @@ class NodeConsoleFormat(LogFormat):
             ),
             {"table": "T`s", "column": 'col"x'},
         ),
+        # console.error(error) under `docker logs -t`: the brace line has its own time
+        Sample(
+            ("2026-11-18T09:15:01.223456789Z create member failed",
+             *(f"2026-11-18T09:15:02.5{i}Z {text}" for i, text in enumerate(("{", *OBJECT)))),
+            {"code": "PGRST204", "column": "adminname", "record_no": 2,
+             "ts": "2026-11-18 09:15:02.500000+00:00"},
+        ),
         # Kubernetes CRI: every line of the object carries the kubelet's prefix and time.
         Sample(
             tuple(f"2026-11-22T10:20:0{5 + (i > 0)}.12345678{i}Z stderr F {text}"
@@ -197,7 +207,7 @@ class NodeConsoleFormat(LogFormat):
             return True
         if body[0].isspace() or body.startswith("at "):
             return False
-        return body.rstrip() not in ("{", "[")
+        return body.rstrip() not in ("{", "[") or _OWN_TIME.match(line) is not None
 
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
         head, line = pl.col("head"), pl.col("line")
