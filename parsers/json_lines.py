@@ -6,7 +6,10 @@ not matter under which key the application put it (`err`, `error`, `exc_info`, `
 a parser meets". The logger's own fields give the rest:
 
 - time: `timestamp`, `@timestamp`, `time`, `ts`, `asctime`, `datetime`, `created`, as ISO-8601
-  text (naive ones in `tz`) or epoch seconds / milliseconds (pino's `time`)
+  text (naive ones in `tz`) or epoch seconds / milliseconds (pino's `time`); journald's
+  `__REALTIME_TIMESTAMP` (epoch microseconds, `journalctl -o json`)
+- the wrappers of collectors: docker's json-file `{"log": ..., "stream": ..., "time": ...}` and
+  journald's `MESSAGE`: the application's text inside is searched like any other field
 - level: `level` (a word, or pino/bunyan's 10..60), `levelname`, `severity`, `log.level`, `lvl`,
   Python's numeric `levelno`
 - fields flattened by the application (`extra={...}`): `error_code` / `pgrst_code` / `code`,
@@ -55,10 +58,10 @@ from parsers.timestamps import epoch, iso
 # Output field -> the JSON paths that may hold it, in order of preference.
 FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ts": (("timestamp",), ("@timestamp",), ("time",), ("ts",), ("asctime",), ("datetime",),
-           ("created",)),
+           ("created",), ("__REALTIME_TIMESTAMP",)),
     "level": (("level",), ("levelname",), ("severity",), ("log.level",), ("lvl",)),
     "levelno": (("levelno",),),
-    "message": (("message",), ("msg",), ("event",)),
+    "message": (("message",), ("msg",), ("event",), ("MESSAGE",), ("log",)),
     "logger": (("logger",), ("name",), ("logger_name",)),
     "request_id": (("request_id",), ("requestId",), ("req_id",), ("reqId",), ("req", "id"),
                    ("request", "id"), ("x_request_id",)),
@@ -77,7 +80,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 FOREIGN_KEYS = frozenset({"error_severity", "state_code", "event_message", "log_attributes"})
 LOGGER_KEYS = frozenset(
     {"message", "msg", "event", "level", "levelname", "severity", "log.level", "time",
-     "timestamp", "@timestamp", "asctime", "ts"}
+     "timestamp", "@timestamp", "asctime", "ts",
+     # docker's json-file driver, `journalctl -o json`
+     "log", "MESSAGE", "__REALTIME_TIMESTAMP"}
 )
 
 _PREFIX = re.compile(f"^{PREFIX}")
@@ -225,6 +230,21 @@ class JsonLinesFormat(LogFormat):
             ('api-1  | {"time":"2026-11-18T09:15:01.223Z","level":"error","msg":"failed",'
              '"error":"Could not find the \'na\\u00efve col\' column of \'a.b\' in the schema cache"}',),
             {"table": "a.b", "column": "naïve col", "ts": "2026-11-18 09:15:01.223000+00:00"},
+        ),
+        # docker's json-file driver (`/var/lib/docker/containers/*/*-json.log`)
+        Sample(
+            ('{"log":"2026-11-22 10:20:05,123 ERROR bot: {\'code\': \'PGRST204\', '
+             '\'message\': \\"Could not find the \'tg\' column of \'members\' in the schema '
+             'cache\\"}\\n","stream":"stderr","time":"2026-11-22T10:20:05.123456789Z"}',),
+            {"code": "PGRST204", "table": "members", "column": "tg",
+             "ts": "2026-11-22 10:20:05.123456+00:00"},
+        ),
+        # `journalctl -o json`
+        Sample(
+            ('{"__REALTIME_TIMESTAMP":"1795342805123456","_PID":"4242","SYSLOG_IDENTIFIER":"api",'
+             '"PRIORITY":"3","MESSAGE":"insert failed: Could not find the \'tg\' column of '
+             '\'members\' in the schema cache"}',),
+            {"code": "PGRST204", "table": "members", "ts": "2026-11-22 10:20:05.123456+00:00"},
         ),
     )
 

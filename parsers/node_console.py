@@ -18,7 +18,9 @@ with `pm2 logs` / `docker compose logs` prefixes (`0|worker  | `, `api-1  | `) a
 timestamps (`pm2 --time`) stripped before anything else.
 
 A record starts at a line that (prefixes stripped) does not begin with whitespace or `at `, and
-is not a lone `{` or `[` (an object printed after its label line). A lone `}` closes an object
+is not a lone `{` or `[` (an object printed after its label line), unless that brace carries
+a per-line time of its own (`docker logs -t`, CRI, pm2 `--time`): then it is a call of its own
+with a known time, and joining the line before it would give it that line's time. A lone `}` closes an object
 and starts a record, so objects printed back to back never share one. Continuation lines take
 the record's time. One printed object is one event: its `code: 'PGRST204',` line yields
 nothing when its message line names the table (`app_records.one_event_per_record`).
@@ -40,12 +42,14 @@ from parsers.app_records import (
 )
 from parsers.base import LogFormat, Sample, share
 from parsers.error_body import error_columns
+from parsers.line_prefixes import TIMED_PREFIX, prefix_time, strip, strip_expr
 from parsers.timestamps import iso
 
 # A timestamp some process manager or logger put before the text: `pm2 --time` writes
 # `2026-11-18T09:15:01: `, `docker logs -t` an RFC 3339 time and a space.
 LINE_TS = rf"\[?{TIMESTAMP}\]?:? "
 _LEAD = re.compile(rf"^{PREFIX}?(?:{LINE_TS})?")
+_OWN_TIME = re.compile(rf"^{PREFIX}?(?:{LINE_TS}|{TIMED_PREFIX})")
 
 HEAD_TS = rf"^{PREFIX}?\[?({TIMESTAMP})"
 HEAD_LEVEL = r"(?i)\b(trace|debug|info|warn|warning|error|fatal)\b"
@@ -82,8 +86,9 @@ OBJECT = (
 
 
 def _body(line: str) -> str:
-    """The text of a line with process-manager prefixes and a leading per-line time removed."""
-    return _LEAD.sub("", line, count=1)
+    """The text of a line with collector and process-manager prefixes (`parsers.line_prefixes`)
+    and a leading per-line time removed."""
+    return _LEAD.sub("", strip(line), count=1)
 
 
 class NodeConsoleFormat(LogFormat):
@@ -162,6 +167,32 @@ class NodeConsoleFormat(LogFormat):
             ),
             {"table": "T`s", "column": 'col"x'},
         ),
+        # console.error(error) under `docker logs -t`: the brace line has its own time
+        Sample(
+            ("2026-11-18T09:15:01.223456789Z create member failed",
+             *(f"2026-11-18T09:15:02.5{i}Z {text}" for i, text in enumerate(("{", *OBJECT)))),
+            {"code": "PGRST204", "column": "adminname", "record_no": 2,
+             "ts": "2026-11-18 09:15:02.500000+00:00"},
+        ),
+        # Kubernetes CRI: every line of the object carries the kubelet's prefix and time.
+        Sample(
+            tuple(f"2026-11-22T10:20:0{5 + (i > 0)}.12345678{i}Z stderr F {text}"
+                  for i, text in enumerate(("insert failed {", *OBJECT))),
+            {"code": "PGRST204", "table": "mypoolr", "record_no": 1, "line_no": 5,
+             "ts": "2026-11-22 10:20:05.123456+00:00"},
+        ),
+        # `kubectl logs --timestamps` (RFC 3339 with nanoseconds, trailing zeros trimmed)
+        Sample(
+            tuple(f"2026-11-22T10:20:05.1234Z {text}" for text in ("insert failed {", *OBJECT)),
+            {"code": "PGRST204", "column": "adminname", "record_no": 1,
+             "ts": "2026-11-22 10:20:05.123400+00:00"},
+        ),
+        # journald `short-precise` of a systemd unit running node
+        Sample(
+            tuple(f"Nov 22 10:20:05.123456 web-1 node[4242]: {text}"
+                  for text in ("insert failed {", *OBJECT)),
+            {"code": "PGRST204", "column": "adminname", "record_no": 1},
+        ),
     )
 
     def sniff(self, lines: list[str]) -> float:
@@ -176,13 +207,17 @@ class NodeConsoleFormat(LogFormat):
             return True
         if body[0].isspace() or body.startswith("at "):
             return False
-        return body.rstrip() not in ("{", "[")
+        return body.rstrip() not in ("{", "[") or _OWN_TIME.match(line) is not None
 
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
         head, line = pl.col("head"), pl.col("line")
         parsed = candidates.lazy().with_columns(
             *error_columns(quotes_unescaped(line)),
-            iso(head.str.extract(HEAD_TS, 1), tz).alias("ts"),
+            pl.coalesce(
+                iso(head.str.extract(HEAD_TS, 1), tz),
+                prefix_time(head, tz),
+                iso(strip_expr(head).str.extract(HEAD_TS, 1), tz),
+            ).alias("ts"),
             level_word(head.str.extract(HEAD_LEVEL, 1)).alias("level"),
             request_id_in(head, line).alias("request_id"),
         )

@@ -34,6 +34,7 @@ from parsers.app_records import (
 )
 from parsers.base import ERROR_KEYWORDS, LogFormat, Sample, share
 from parsers.error_body import error_columns
+from parsers.line_prefixes import prefix_time, strip, strip_expr
 from parsers.timestamps import iso
 from runbook.events import Kind
 
@@ -177,26 +178,52 @@ class PythonLoggingFormat(LogFormat):
             ("bot-1  | 2026-11-18 09:15:01,223 ERROR bot: " + APIERROR.split(": ", 1)[1],),
             {"code": "PGRST204", "ts": "2026-11-18 09:15:01.223000+00:00", "detail": "bot"},
         ),
+        # basicConfig's layout (no time) under Kubernetes CRI: the kubelet's time is the record's
+        Sample(
+            (
+                "2026-11-22T10:20:05.123456789Z stderr F ERROR:bot.db:insert failed",
+                "2026-11-22T10:20:05.123501000Z stderr F Traceback (most recent call last):",
+                "2026-11-22T10:20:05.123502000Z stderr F " + APIERROR,
+            ),
+            {"code": "PGRST204", "record_no": 1, "line_no": 3, "detail": "bot.db",
+             "ts": "2026-11-22 10:20:05.123456+00:00"},
+        ),
+        # under syslog RFC 5424 (rsyslog forwarding a container's stderr)
+        Sample(
+            ("<131>1 2026-11-22T10:20:05.123Z web-1 bot 8 - - ERROR:bot.db:insert failed: "
+             + APIERROR.split(": ", 1)[1],),
+            {"code": "PGRST204", "detail": "bot.db", "ts": "2026-11-22 10:20:05.123000+00:00"},
+        ),
     )
 
     def sniff(self, lines: list[str]) -> float:
-        if not any(_SNIFF_HEADER.match(line) for line in lines):
+        # A collector's prefix (CRI, syslog, journald ...) hides the layout: read what follows it.
+        bodies = [strip(line) for line in lines]
+        if not any(_SNIFF_HEADER.match(body) for body in bodies):
             return 0.0
-        return share(lines, lambda line: _SNIFF_HEADER.match(line) or _SNIFF_NEUTRAL.match(line))
+        return share(bodies, lambda body: _SNIFF_HEADER.match(body) or _SNIFF_NEUTRAL.match(body))
 
     def is_record_start(self, line: str) -> bool:
-        return RECORD_START.match(line) is not None
+        # Behind a collector's prefix (every line stamped by the kubelet, journald ...) only
+        # the text after it says whether a record begins.
+        return RECORD_START.match(strip(line)) is not None
 
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
         head, line = pl.col("head"), pl.col("line")
         request = line.str.extract_groups(HTTPX_REQUEST)
         errors = candidates.lazy().with_columns(*error_columns(quotes_unescaped(line)))
         is_access = pl.col("kind").is_null() & request.struct.field("1").is_not_null()
+        bare = strip_expr(head)  # the header after a collector's prefix
         parsed = errors.with_columns(
-            iso(head.str.extract(HEAD_TS, 1), tz).alias("ts"),
+            pl.coalesce(
+                iso(head.str.extract(HEAD_TS, 1), tz),
+                prefix_time(head, tz),
+                iso(bare.str.extract(HEAD_TS, 1), tz),
+            ).alias("ts"),
             level_word(head.str.extract(HEAD_LEVEL, 1)).alias("level"),
             pl.coalesce(
                 head.str.extract(LOGGER_BASIC, 1),
+                bare.str.extract(LOGGER_BASIC, 1),
                 head.str.extract(LOGGER_BEFORE, 1),
                 head.str.extract(LOGGER_AFTER, 1),
             ).alias("detail"),

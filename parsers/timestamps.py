@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
 from runbook.events import TS_TYPE
+
+# Times outside this window are no real log's (a clock at year 1, a `9999-12-31` placeholder,
+# an epoch in the wrong unit). The scanner counts such lines as skipped: Python's datetime and
+# the arithmetic done on event times downstream cannot carry them.
+TS_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+# What polars' epoch conversion can hold without overflowing (years 1 .. 9999), in microseconds.
+_EPOCH_FLOOR_US = -62_135_596_800 * 10**6
+_EPOCH_CEIL_US = 253_402_300_799 * 10**6
 
 # Unambiguous zone abbreviations PostgreSQL prints for common `log_timezone` settings.
 ZONE_ABBREVIATIONS: dict[str, str] = {
@@ -55,6 +66,7 @@ def iso(text: pl.Expr, tz: str) -> pl.Expr:
 def epoch(number: pl.Expr) -> pl.Expr:
     """Epoch seconds, milliseconds or microseconds (told apart by magnitude), to UTC."""
     value = number.cast(pl.Float64, strict=False)
+    value = pl.when(value.is_finite()).then(value)  # nan / inf / 1e309 carry no time
     micros = (
         pl.when(value > 1e14)
         .then(value)
@@ -62,4 +74,12 @@ def epoch(number: pl.Expr) -> pl.Expr:
         .then(value * 1e3)
         .otherwise(value * 1e6)
     )
-    return pl.from_epoch(micros.cast(pl.Int64), time_unit="us").dt.replace_time_zone("UTC")
+    # Clipped, not dropped: a huge value stays visibly out of range (`out_of_range`), instead
+    # of overflowing inside polars (a Rust panic no `except Exception` catches).
+    bounded = micros.clip(_EPOCH_FLOOR_US, _EPOCH_CEIL_US).cast(pl.Int64, strict=False)
+    return pl.from_epoch(bounded, time_unit="us").dt.replace_time_zone("UTC")
+
+
+def out_of_range(ts: pl.Expr) -> pl.Expr:
+    """True where a parsed time lies outside [`TS_MIN`, `TS_MAX`) (false where it is null)."""
+    return ts.is_not_null() & ((ts < pl.lit(TS_MIN)) | (ts >= pl.lit(TS_MAX)))

@@ -25,7 +25,12 @@ def when(text: str) -> datetime:
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = relative.groups()
-        return datetime.now(UTC) - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return datetime.now(UTC) - timedelta(**{_UNITS[unit]: int(amount)})
+        except (OverflowError, ValueError):  # before year 1: no log reaches back that far
+            raise argparse.ArgumentTypeError(
+                f"{text!r} reaches back before year 1 (use a smaller age, e.g. 30d)"
+            ) from None
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

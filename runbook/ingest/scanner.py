@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from parsers.base import LogFormat
+from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
 from runbook.redact import redact_expr
 
@@ -267,6 +268,13 @@ class SourceScanner:
         self, parsed: pl.DataFrame, candidates: pl.DataFrame | None, malformed: list[int] | None = None
     ) -> pl.DataFrame:
         events = parsed.filter(pl.col("kind").is_not_null())
+        # A time no real log has (year 0, 9999, an epoch in the wrong unit) makes the line
+        # unusable: skipped and counted, never carried into the datetime arithmetic downstream.
+        unusable = events.filter(out_of_range(pl.col("ts")))
+        if unusable.height:
+            events = events.filter(~out_of_range(pl.col("ts")))
+            if candidates is None:
+                self.stats.lines_skipped += unusable.height
         if candidates is not None:
             # A candidate line is skipped when nothing came of its record (a line merged into
             # its record's event was used, not skipped).
