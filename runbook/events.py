@@ -1,6 +1,6 @@
 """The normalized event table: the one shape every parser produces and everything else reads.
 
-One row is one log record that can matter to a schema-cache incident (see DESIGN.md): an error
+One row is one log record that can matter to a schema-cache incident (see the README's "How it works"): an error
 seen by a client, an access-log line, a cache reload or load, a listener change, a migration
 (DDL statement), a PostgreSQL error. Parsers fill what their format knows and leave the rest null.
 """

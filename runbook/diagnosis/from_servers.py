@@ -1,6 +1,6 @@
 """The diagnose step: one verdict, with the evidence rows behind it and what to do next.
 
-`diagnose(inspection, settings)` -> `Diagnosis`. Verdicts (DESIGN.md):
+`diagnose(inspection, settings)` -> `Diagnosis`. Verdicts (`runbook.diagnosis.verdicts`):
 
 - `stale_cache`: the column is in the database, PostgREST's cache lacks it. A reload fixes it.
 - `client_mismatch`: the database has no such column and no local migration adds it: the client

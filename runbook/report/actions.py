@@ -3,9 +3,9 @@
 - `action_items(incident, cause, view)` -> `[{key, item, type, priority, why, done}]`: from the
   runbook's verdict when there is one, else from where the logs alone point (`findings.Cause`);
 - `probe_commands(schema, table, column)` -> the side-effect-free checks (shell and SQL) that
-  tell a stale cache from a missing column (`shared/reference/postgrest.md` section 6);
+  tell a stale cache from a missing column (PostgREST's error reference for PGRST204);
 - `RELOAD_SQL`, `AUTO_RELOAD_SQL`: the reload and PostgREST's documented auto-reload event
-  trigger, verbatim (section 4).
+  trigger, verbatim (PostgREST's "Schema Cache" documentation).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The PostgREST side: OpenAPI, the admin server (`/schema_cache`, `/metrics`) and the probes.
 
 `PostgrestClient(settings)` wraps one `httpx.Client` (timeouts from settings; `apikey` and
-`Authorization: Bearer` when an API key is set). Reference: `shared/reference/postgrest.md`
-sections 5 and 6.
+`Authorization: Bearer` when an API key is set). Reference: PostgREST's "Admin Server"
+and "Errors" documentation.
 
 - `openapi(schema)` / `admin_schema_cache()` -> `CacheView`: what PostgREST's *cache* holds.
 - `metrics()` -> `Metrics`: the Prometheus samples, e.g. `schema_cache_loads()`.

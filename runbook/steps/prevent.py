@@ -1,7 +1,7 @@
 """Prevention: the auto-reload event trigger, and the post-migration drift check.
 
 - `install_script(channel)` / `uninstall_script()`: the event-trigger recipe of
-  `shared/reference/postgrest.md` section 4 (a function that sends `NOTIFY <channel>,
+  PostgREST's "Schema Cache" documentation (a function that sends `NOTIFY <channel>,
   'reload schema'`, fired on `ddl_command_end`), made idempotent; `apply_script()` runs one in a
   single transaction. Creating event triggers needs a superuser (or Supabase's `postgres`).
 - `check_drift(settings, client)`: every table's columns in the exposed schemas, database vs

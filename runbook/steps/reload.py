@@ -1,6 +1,6 @@
 """The reload step: ask PostgREST to reload its schema cache (state-changing, needs consent).
 
-Methods (`shared/reference/postgrest.md` section 4):
+Methods (PostgREST's "Schema Cache" documentation, "Schema Cache Reloading"):
 
 - `notify`: `NOTIFY "<channel>", 'reload schema'` through psycopg; the channel is always a
   `psycopg.sql.Identifier` (case-sensitive, exactly as PostgREST's `db-channel`).

@@ -1,6 +1,6 @@
 """The verify step: prove that a reload took effect, polling with backoff until a deadline.
 
-Checks (`shared/reference/postgrest.md` section 5, "best reload-verification signals"):
+Checks (the signals PostgREST itself exposes after a reload):
 
 1. `cache has column`: the admin `/schema_cache`, else OpenAPI, now lists the column
    (else, when the operator allowed it, the write probe answers 201);
