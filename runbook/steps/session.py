@@ -112,7 +112,7 @@ class RunbookSession:
         self._loads_before: float | None = None
         self._log_mark: dict[Path, int] | None = None
         self._resumed_reload = False
-        # Deeper diagnosis (issue 8): the logs' verdict, the incident they describe, PostgREST's
+        # Deeper diagnosis: the logs' verdict, the incident they describe, PostgREST's
         # stderr followed across the reload, and earlier incidents from the journal directory.
         self.log_diagnosis = log_diagnosis
         self.incident = incident
