@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None], *, force: bool = False) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object], *, force: bool = False) -> None:
     """Create `path` with what `write(handle)` writes.
 
     Without `force` an existing file is never replaced: raises `FileExistsError`. Any other

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from runbook.redact import redact
 
 
+def answer_of(fact: object) -> str:
+    """A check's fact as the word the reports print: "yes", "no" or "unknown"."""
+    return "yes" if fact is True else "no" if fact is False else "unknown"
+
+
 @dataclass(frozen=True)
 class Target:
     """The incident: writes of `column` to `schema.table` fail with PGRST204."""
@@ -42,7 +47,7 @@ class EvidenceRow:
     @property
     def answer(self) -> str:
         """ "yes", "no" or "unknown"."""
-        return {True: "yes", False: "no", None: "unknown"}[self.fact]
+        return answer_of(self.fact)
 
     def as_dict(self) -> dict[str, object]:
         return {

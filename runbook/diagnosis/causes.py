@@ -207,7 +207,8 @@ def _mismatch(
         "A schema-cache reload will not fix this: the column is not in the database."
     )
     if new:
-        kind = insp.db.column(new).type if insp.db.column(new) else None
+        existing = insp.db.column(new)
+        kind = existing.type if existing else None
         suggestions.append(
             "If the clients cannot all be updated at once, an expand/contract plan to consider: "
             + " | ".join(expand_contract_plan(t.schema, t.table, t.column, new, kind))

@@ -29,6 +29,7 @@ from runbook.diagnosis.verdicts import (
     Confidence,
     Verdict,
 )
+from runbook.evidence import answer_of
 from runbook.incidents.grouping import RELOAD_WINDOW
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
@@ -176,8 +177,9 @@ def journal_cause(view: JournalView, cause: Cause) -> None:
         return
     cause.verdict = verdict
     cause.verdict_text = VERDICT_TEXT.get(verdict, verdict)
-    diagnosis = (view.find("diagnose") or [None])[-1]
-    if diagnosis is not None:
+    diagnoses = view.find("diagnose")
+    if diagnoses:
+        diagnosis = diagnoses[-1]
         data = diagnosis.get("data") or {}
         cause.summary = diagnosis.get("result")
         cause.evidence = [_evidence(r) for r in diagnosis.get("evidence") or []]
@@ -187,9 +189,12 @@ def journal_cause(view: JournalView, cause: Cause) -> None:
     for entry in view.find("verify"):
         if entry.get("verdict"):  # a revised verdict carries the evidence that revised it
             cause.evidence += [_evidence(r) for r in entry.get("evidence") or []]
-    cause.reload_helps = {Verdict.STALE_CACHE: True, Verdict.ALREADY_RESOLVED: None, Verdict.UNKNOWN: None}.get(
-        verdict, False
-    )
+    reload_helps: dict[str, bool | None] = {
+        Verdict.STALE_CACHE: True,
+        Verdict.ALREADY_RESOLVED: None,
+        Verdict.UNKNOWN: None,
+    }
+    cause.reload_helps = reload_helps.get(verdict, False)
     cause.why_no_reload = WHY_NO_RELOAD.get(verdict)
 
 
@@ -197,11 +202,7 @@ def _evidence(row: Any) -> dict[str, Any]:
     if not isinstance(row, dict):
         return {"source": "-", "check": str(row), "answer": "unknown", "detail": ""}
     fact = row.get("fact")
-    answer = (
-        {True: "yes", False: "no"}.get(fact, "unknown")
-        if isinstance(fact, bool | None)
-        else str(fact)
-    )
+    answer = answer_of(fact) if isinstance(fact, bool | None) else str(fact)
     return {
         "source": str(row.get("source") or "-"),
         "check": str(row.get("check") or "-"),
@@ -221,7 +222,7 @@ def logs_verdict(
     found = verdict_from_logs(incident, LogInputs.of(doc, events)).as_dict()
     found["verdict_text"] = VERDICT_TEXT.get(found["verdict"], found["verdict"])
     for row in found["evidence"]:
-        row["answer"] = {True: "yes", False: "no"}.get(row["fact"], "unknown")
+        row["answer"] = answer_of(row["fact"])
     cause.logs = found
     if found["confidence"] != Confidence.UNKNOWN:
         cause.why_no_reload = WHY_NO_RELOAD.get(found["verdict"])
@@ -370,6 +371,7 @@ def _after_loads(
         else:
             cannot.append("Whether the schema cache was reloaded: no PostgREST log was read.")
         return
+    last_load = last_load or first_load  # a load after the first failure is also a last load
     if ctx.get("stopped_after_reload"):
         load = first_load if ctx.get("errors_after_load") == 0 else last_load
         prove.append(
@@ -481,8 +483,9 @@ def _mitigation_and_resolution(
         )
         mitigation.update(ts=load["ts"], basis=where(load))
     elif view is not None and view.find("verify", ("ok",)):
-        reload = (view.find("reload", ("sent", "ok", "manual")) or [None])[0]
-        if reload is not None:
+        reloads = view.find("reload", ("sent", "ok", "manual"))
+        if reloads:
+            reload = reloads[0]
             mitigation.update(
                 ts=reload.get("ts"),
                 definition="the runbook's reload, which the verify step confirmed",

@@ -25,6 +25,7 @@ import polars as pl
 
 from runbook import __version__
 from runbook.atomic_write import write_atomic
+from runbook.evidence import answer_of
 from runbook.incidents.grouping import endpoint, pgrst204_requests, table_of_path
 from runbook.redact import redact
 from runbook.report.actions import AUTO_RELOAD_SQL, RELOAD_SQL, action_items, probe_commands
@@ -438,7 +439,7 @@ def _verification(incident: dict[str, Any], journal: JournalView | None) -> dict
         for entry in journal.find("verify") + journal.find("check"):
             steps.append(_step(entry))
             checks += [
-                {**row, "answer": {True: "yes", False: "no"}.get(row.get("fact"), "unknown")}
+                {**row, "answer": answer_of(row.get("fact"))}
                 for row in entry.get("evidence") or []
                 if isinstance(row, dict)
             ]

@@ -94,7 +94,9 @@ def _mark(rows: list[dict[str, Any]], point: dict[str, Any], marker: str) -> Non
     same_time = [r for r in rows if r["ts"] == point["ts"]]
     row = next((r for r in same_time if r["source"] == point["basis"]), None)
     row = (
-        row or next((r for r in same_time if r["marker"] is None), None) or (same_time or [None])[0]
+        row
+        or next((r for r in same_time if r["marker"] is None), None)
+        or (same_time[0] if same_time else None)
     )
     if row is None:
         rows.append(
@@ -168,7 +170,7 @@ def chart(incident: dict[str, Any], journal: JournalView | None) -> dict[str, An
     lo = lo - timedelta(minutes=(lo.hour * 60 + lo.minute) % bucket)
     n = int((hi - lo).total_seconds() // 60) // bucket + 1
     fmt = "%H:%M" if lo.date() == hi.date() else "%m-%d %H:%M"
-    points = [
+    points: list[dict[str, Any]] = [
         {"start": (lo + timedelta(minutes=i * bucket)).isoformat(), "count": 0, "marks": []}
         for i in range(n)
     ]

@@ -184,7 +184,7 @@ def parse_schema_cache(doc: Any) -> CacheView:
         if isinstance(cols, dict):
             names: Iterable[str] = cols.keys()
         else:  # tolerate a list of column objects
-            names = [c.get("colName") for c in cols if isinstance(c, dict) and c.get("colName")]
+            names = [str(c["colName"]) for c in cols if isinstance(c, dict) and c.get("colName")]
         key = (str(ident.get("qiSchema", "")), str(ident.get("qiName", "")))
         tables[key] = frozenset(names)
     return CacheView("admin", tables, frozenset(s for s, _ in tables))

@@ -120,7 +120,8 @@ def _column_changes(stmt: object, default_schema: str) -> list[tuple[str, str, s
             if cmd.subtype == enums.AlterTableType.AT_AddColumn and isinstance(
                 cmd.def_, ast.ColumnDef
             ):
-                out.append((ADD, schema, table, cmd.def_.colname))
+                if cmd.def_.colname:
+                    out.append((ADD, schema, table, cmd.def_.colname))
             elif cmd.subtype == enums.AlterTableType.AT_DropColumn and cmd.name:
                 out.append((DROP, schema, table, cmd.name))
         return out
@@ -132,7 +133,7 @@ def _column_changes(stmt: object, default_schema: str) -> list[tuple[str, str, s
 
 
 def _names(relation: ast.RangeVar, default_schema: str) -> tuple[str, str]:
-    return relation.schemaname or default_schema, relation.relname
+    return relation.schemaname or default_schema, relation.relname or ""
 
 
 def column_added_by(

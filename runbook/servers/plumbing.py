@@ -440,7 +440,7 @@ def _event_triggers(conn: psycopg.Connection) -> list[EventTriggerState]:
         """
     ).fetchall()
     return [
-        EventTriggerState(name, event, _ENABLED.get(state, state), fn, bool(notifies))
+        EventTriggerState(name, event, _ENABLED.get(state, state or ""), fn, bool(notifies))
         for name, event, state, fn, notifies in rows
     ]
 

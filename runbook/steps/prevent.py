@@ -33,7 +33,7 @@ def _dollar_tag(body: str) -> str:
     return tag
 
 
-def install_script(channel: str) -> list[sql.Composable]:
+def install_script(channel: str) -> list[sql.Composed | sql.SQL]:
     """Statements that install (or refresh) the auto-reload trigger; safe to run again."""
     notify = sql.SQL("NOTIFY {}, 'reload schema'").format(sql.Identifier(channel)).as_string()
     body = f"\nBEGIN\n  {notify};\nEND;\n"
@@ -54,7 +54,7 @@ def install_script(channel: str) -> list[sql.Composable]:
     ]
 
 
-def uninstall_script() -> list[sql.Composable]:
+def uninstall_script() -> list[sql.Composed | sql.SQL]:
     """Statements that remove the trigger and its function; safe when they are absent."""
     return [
         sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(TRIGGER_NAME)),
@@ -64,12 +64,12 @@ def uninstall_script() -> list[sql.Composable]:
     ]
 
 
-def script_text(statements: list[sql.Composable]) -> str:
+def script_text(statements: list[sql.Composed | sql.SQL]) -> str:
     """The statements as one SQL script, exactly as they will be sent."""
     return "\n".join(s.as_string() + ";" for s in statements) + "\n"
 
 
-def apply_script(settings: Settings, statements: list[sql.Composable]) -> None:
+def apply_script(settings: Settings, statements: list[sql.Composed | sql.SQL]) -> None:
     """Run the statements in one transaction (raises a `RunbookError` on failure)."""
     with db.autocommit(settings) as conn, conn.transaction():
         for statement in statements:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from runbook.ingest.scanner import SourceStats
+    from runbook.ingest.stores.clickhouse import ClickHouseStore
+    from runbook.ingest.stores.supabase import SupabaseStore
 
 SUPABASE_SCHEME = "supabase://"
 CLICKHOUSE_SCHEMES = ("clickhouse+http://", "clickhouse+https://")
@@ -123,6 +125,7 @@ def scan_store(
 
     settings = settings or StoreSettings()
     start, end = store_range(since, until, settings.clock)
+    store: SupabaseStore | ClickHouseStore
     if url.lower().startswith(SUPABASE_SCHEME):
         from runbook.ingest.stores.supabase import open_supabase
 

@@ -367,7 +367,7 @@ def _aggregate_events(
             columns.append(column)
             firsts.append(point.first_us)
             lasts.append(point.last_us)
-            weights.append(point.count)
+            weights.append(point.errors)
     if not weights:
         return empty_events()
     frame = pl.DataFrame(

@@ -19,7 +19,7 @@ class Point(NamedTuple):
 
     first_us: int
     last_us: int
-    count: int
+    errors: int
 
 
 def parse_series(text: str) -> list[Point]:
@@ -40,7 +40,7 @@ def first_rows_range(points: list[Point], rows: int) -> tuple[int, int]:
         raise ValueError("no points")
     seen = 0
     for point in points:
-        seen += point.count
+        seen += point.errors
         if seen >= rows:
             return points[0].first_us, point.last_us + 1
     return points[0].first_us, points[-1].last_us + 1

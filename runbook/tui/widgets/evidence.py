@@ -11,6 +11,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from runbook.evidence import answer_of
 from runbook.tui.literal import literal
 
 
@@ -21,7 +22,7 @@ def evidence_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(name, ratio=ratio, overflow="fold", style="dim" if name == "source" else "")
     for row in rows:
         fact = row.get("fact")
-        answer = {True: "✔ yes", False: "✖ no"}.get(fact, "? unknown")
+        answer = {"yes": "✔ yes", "no": "✖ no"}.get(answer_of(fact), "? unknown")
         table.add_row(
             literal(row.get("source")),
             literal(row.get("check")),
