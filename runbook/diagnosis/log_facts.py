@@ -10,7 +10,6 @@ Every fact keeps where it was read (`source:line`), so a verdict can cite its ev
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -20,9 +19,11 @@ from typing import Any
 
 import polars as pl
 from pglast import ast, parse_sql
+from zstandard import ZstdError
 
 from runbook.events import Kind
 from runbook.incidents.grouping import CONTEXT_BEFORE, RELOAD_WINDOW, pgrst204_requests
+from runbook.ingest.sources import decompressing
 
 RELOAD_KINDS = (
     Kind.CACHE_RELOAD.value,
@@ -297,12 +298,10 @@ def _lines_at(source: str | None, line_no: int | None) -> str:
     if not source or not line_no or source == "-":
         return ""
     try:
-        with open(source, "rb") as raw:
-            opened = gzip.open(raw) if raw.read(2) == b"\x1f\x8b" else None
-            raw.seek(0)
-            lines = itertools.islice(opened or raw, line_no - 1, line_no - 1 + HINT_LINES)
+        with open(source, "rb") as raw, decompressing(raw) as stream:
+            lines = itertools.islice(stream, line_no - 1, line_no - 1 + HINT_LINES)
             return b" ".join(lines).decode("utf-8", "replace")
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, ZstdError):
         return ""
 
 

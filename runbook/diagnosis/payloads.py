@@ -9,11 +9,14 @@ keys of the object around it. Values are never returned: they may be personal da
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from zstandard import ZstdError
+
+from runbook.ingest.sources import decompressing
 
 MAX_BYTES = 32 * 1024 * 1024  # per file
 _ERROR_WORDS = ("PGRST204", "schema cache", "does not exist")
@@ -112,14 +115,12 @@ def _enclosing_open(text: str, at: int) -> int | None:
 
 def _lines(path: Path) -> Iterable[tuple[int, str]]:
     try:
-        with open(path, "rb") as raw:
-            stream = gzip.open(raw) if raw.read(2) == b"\x1f\x8b" else raw
-            raw.seek(0)
+        with open(path, "rb") as raw, decompressing(raw) as stream:
             read = 0
             for n, line in enumerate(stream, 1):
                 read += len(line)
                 if read > MAX_BYTES:
                     return
                 yield n, line.decode("utf-8", "replace")
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, ZstdError):
         return

@@ -92,7 +92,8 @@ def decompressing(raw: BinaryIO) -> BinaryIO:
     if head.startswith(_ZSTD):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[return-value]
+        # buffered, so that it also reads line by line as the gzip and bzip2 readers do
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))  # type: ignore[arg-type]
     return stream
 
 
