@@ -7,6 +7,8 @@ asked to reload, when it really loaded, and whether the listener was alive.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from parsers.base import LogFormat, Sample, share
@@ -17,7 +19,7 @@ from runbook.events import Kind
 CONTAINER_PREFIX = r"^(?:[\w.-]+\s+\|\s)?(?:\d{4}-\d{2}-\d{2}T[\d:.]+Z\s)?"
 PREFIX = CONTAINER_PREFIX + r"(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}): (.*)$"
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-_PREFIX_RE = __import__("re").compile(PREFIX)
+_PREFIX_RE = re.compile(PREFIX)
 
 # (regex on the message, kind, detail). First match wins; order matters.
 RULES: tuple[tuple[str, Kind, str], ...] = (
@@ -93,6 +95,19 @@ def stderr_events(line: pl.Expr) -> list[pl.Expr]:
 
 def is_stderr_line(line: str) -> bool:
     return _PREFIX_RE.match(line) is not None
+
+
+_COMPILED_RULES = tuple((re.compile(p), kind, detail) for p, kind, detail in RULES)
+
+
+def classify_line(line: str) -> tuple[Kind, str] | None:
+    """`(kind, detail)` of one PostgREST stderr line by the parser's own rules, for code that
+    follows a file line by line; None for a line of another format or a message no rule knows."""
+    match = _PREFIX_RE.match(line.rstrip("\r\n"))
+    if match is None:
+        return None
+    message = match.group(2).rstrip()
+    return next(((kind, detail) for rx, kind, detail in _COMPILED_RULES if rx.search(message)), None)
 
 
 class PostgrestStderrFormat(LogFormat):

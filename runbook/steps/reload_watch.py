@@ -9,24 +9,18 @@ PostgREST stderr was among the files: then silence proves nothing).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from parsers.postgrest_stderr import classify_line, is_stderr_line
+from runbook.events import Kind
 from runbook.evidence import EvidenceRow
 
 MAX_BYTES = 8 * 1024 * 1024
-_PREFIX = re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}: ")
 RECEIVED, LOADED, FAILED = "received", "loaded", "failed"
-_KINDS = (
-    (re.compile(r"Received a schema cache reload message"), RECEIVED),
-    (re.compile(r"Schema cache loaded(?! in )"), LOADED),
-    (
-        re.compile(r"Failed to load the schema cache|An error ocurred when loading the schema"),
-        FAILED,
-    ),
-)
+# The stderr parser's kinds that say something about a reload of the schema cache.
+_KINDS = {Kind.CACHE_RELOAD: RECEIVED, Kind.CACHE_LOAD: LOADED, Kind.CACHE_LOAD_FAILED: FAILED}
 
 
 @dataclass(frozen=True)
@@ -51,7 +45,7 @@ class LoadLineWatch:
                     head = handle.read(64 * 1024).decode("utf-8", "replace")
             except OSError:
                 continue
-            if any(_PREFIX.match(line) for line in head.splitlines()[:200]):
+            if any(is_stderr_line(line) for line in head.splitlines()[:200]):
                 out.append(path)
         return out
 
@@ -80,10 +74,10 @@ class LoadLineWatch:
             except OSError:
                 continue
             for offset, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-                for pattern, kind in _KINDS:
-                    if pattern.search(line):
-                        found.append(LoadLine(kind, f"{path}:{lines + offset}", line.strip()[:300]))
-                        break
+                classified = classify_line(line)
+                kind = _KINDS.get(classified[0]) if classified else None
+                if kind is not None:
+                    found.append(LoadLine(kind, f"{path}:{lines + offset}", line.strip()[:300]))
         return found
 
 
