@@ -50,6 +50,9 @@ class LogFormat:
     # Lines used by the parametrized sample test (tests/parsers/test_samples.py).
     samples: ClassVar[tuple[Sample, ...]] = ()
     whole_file: ClassVar[bool] = False
+    # Formats whose lines this one reads too (a docker log holds PostgREST's stderr and access
+    # lines): such lines are its own, not another format's, when a stream is judged mixed.
+    includes: ClassVar[tuple[str, ...]] = ()
 
     def sniff(self, lines: list[str]) -> float:
         """Share (0..1) of the non-empty `lines` (the start of a file) this format recognises."""

@@ -17,6 +17,7 @@ class PostgrestDockerFormat(LogFormat):
     name = "postgrest_docker"
     description = "PostgREST stdout+stderr interleaved (docker logs)"
     keywords = STDERR_KEYWORDS + ACCESS_KEYWORDS
+    includes = ("postgrest_stderr", "postgrest_access")
     samples = (
         Sample(
             ('21/Aug/2026:14:02:05 +0000: Received a schema cache reload message on the "pgrst" channel',

@@ -59,13 +59,21 @@ def names() -> list[str]:
     return [name for name, _, _ in _FORMATS]
 
 
-def detect(sample: bytes) -> LogFormat:
-    """The format of a source from its first bytes (decoded leniently)."""
-    text = sample.decode("utf-8", "replace")
-    lines = text.splitlines()
+def sample_lines(sample: bytes) -> list[str]:
+    """The first lines of a source that detection judges (decoded leniently)."""
+    lines = sample.decode("utf-8", "replace").splitlines()
     if len(sample) >= 64 * 1024 and len(lines) > 1:
         lines = lines[:-1]  # the cut may have split the last line (unless it is the only one)
-    lines = lines[:SNIFF_LINES]
+    return lines[:SNIFF_LINES]
+
+
+def detect(sample: bytes) -> LogFormat:
+    """The format of a source from its first bytes (decoded leniently)."""
+    return detect_lines(sample_lines(sample))
+
+
+def detect_lines(lines: list[str]) -> LogFormat:
+    """The format of a source from its first lines (see `sample_lines`)."""
     formats = _load()
     fallback = formats[-1]  # generic
     best, best_share = fallback, 0.0
@@ -76,3 +84,14 @@ def detect(sample: bytes) -> LogFormat:
         if score > best_share:
             best, best_share = fmt, score
     return best if best_share >= MIN_SHARE else fallback
+
+
+def line_format(line: str, formats: list[LogFormat] | None = None) -> LogFormat | None:
+    """The first format (of `formats`, default every format but `generic`) that recognises
+    `line` on its own, or None: a continuation line, or one no format knows."""
+    if not line.strip():
+        return None
+    for fmt in _load() if formats is None else formats:
+        if fmt.name != "generic" and fmt.sniff([line]) > 0:
+            return fmt
+    return None

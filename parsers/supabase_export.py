@@ -367,9 +367,10 @@ def _array(text: str, pos: int, decoder: json.JSONDecoder, lines: _LineCounter) 
 
 
 def _sequence(text: str, pos: int, decoder: json.JSONDecoder, lines: _LineCounter) -> Iterator[tuple[int, Any]]:
-    """Objects one after another: JSON lines, or pretty-printed objects pasted in a row."""
+    """Objects one after another: JSON lines, pretty-printed objects pasted in a row, or the
+    body of arrays whose opening `[` is not in the text (exports read from a mixed stream)."""
     while True:
-        pos = _skip(text, pos)
+        pos = _skip(text, pos, " \t\r\n,[]")  # between objects, and arrays one after another
         if pos >= len(text):
             return
         try:

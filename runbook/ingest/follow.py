@@ -26,7 +26,9 @@ from typing import BinaryIO
 
 import polars as pl
 
+from parsers import registry
 from runbook.events import empty_events
+from runbook.ingest.mixed import MixedScanner
 from runbook.ingest.scan import SNIFF_BYTES, ScanOptions, scanner_for
 from runbook.ingest.scanner import SourceScanner, SourceStats
 from runbook.ingest.sources import STDIN, InputProblem, Source, decompressing, expand
@@ -55,7 +57,7 @@ class Tail:
         self.source = source
         self.options = options
         self.follow = follow
-        self.scanner: SourceScanner | None = None
+        self.scanner: SourceScanner | MixedScanner | None = None
         self.size_at_start = source.size() or 0
         self.bytes_done = 0  # raw bytes consumed (what progress counts)
         self.finished = False  # read to the end and not followed (or failed for good)
@@ -66,6 +68,7 @@ class Tail:
         self._stream: BinaryIO | None = None  # decompressing reader (read-once files)
         self._held = b""  # bytes read before the format is known
         self._whole: list[bytes] | None = None  # a whole-file format collects everything
+        self._notices: list[str] = []  # what reading found out (told with the next batch)
 
     @property
     def name(self) -> str:
@@ -81,6 +84,12 @@ class Tail:
 
     def read(self, max_bytes: int, notices: list[str]) -> tuple[pl.DataFrame, bool]:
         """Events from up to `max_bytes` new bytes, and whether the source is at its end."""
+        events, at_end = self._read(max_bytes, notices)
+        notices.extend(self._notices)
+        self._notices.clear()
+        return events, at_end
+
+    def _read(self, max_bytes: int, notices: list[str]) -> tuple[pl.DataFrame, bool]:
         if self.finished:
             return empty_events(), True
         try:
@@ -185,7 +194,18 @@ class Tail:
         if self._whole is not None:
             self._whole.append(data)
             return empty_events()
-        return self.scanner.feed(data)
+        events = self.scanner.feed(data)
+        if isinstance(self.scanner, SourceScanner) and self.scanner.foreign_lines and not (
+            self.options.format_of.get(self.name) or self.options.default_format
+        ):
+            # Lines of another format further down (`kubectl logs --all-containers`): from
+            # here on every record goes to the format it is written in.
+            self.scanner = MixedScanner.taking_over(self.scanner, registry.FORMATS)
+            self._notices.append(
+                f"{self.name}: more than one log format; reading it record by record "
+                f"from line {self.scanner.lines_done + 1}"
+            )
+        return events
 
     def _quiet(self) -> pl.DataFrame:
         """The input went quiet: scan the last record the scanner holds back for continuations."""

@@ -7,15 +7,19 @@ reported by name and never stop the others.
 
 from __future__ import annotations
 
+import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import BinaryIO
 
 import polars as pl
 
 from parsers import registry
 from parsers.base import LogFormat
 from runbook.events import empty_events
+from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
 from runbook.ingest.sources import InputProblem, Source, expand
 from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
@@ -59,7 +63,8 @@ class ScanResult:
         formats: dict[str, int] = {}
         for stat in self.sources:
             if stat.error is None:
-                formats[stat.format] = formats.get(stat.format, 0) + 1
+                for name in stat.formats or (stat.format,):
+                    formats[name] = formats.get(name, 0) + 1
         stores = [s.store for s in self.sources if s.store is not None]
         dark = [
             {"source": s.source, "reason": f"no answer for {w['start']} – {w['end']}: {w['reason']}"}
@@ -92,43 +97,117 @@ def resolve_format(name: str) -> LogFormat:
         ) from None
 
 
-def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceScanner:
-    """A scanner for `source`, its format forced by the options or detected from `sample`."""
+def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceScanner | MixedScanner:
+    """A scanner for `source`, its format forced by the options or detected from `sample`;
+    a `MixedScanner` when the first lines already show several formats."""
     forced = options.format_of.get(source.name) or options.default_format
-    fmt = resolve_format(forced) if forced else registry.detect(sample[:SNIFF_BYTES])
-    return SourceScanner(source.name, fmt, options.tz)
+    if forced:
+        return SourceScanner(source.name, resolve_format(forced), options.tz)
+    lines = registry.sample_lines(sample[:SNIFF_BYTES])
+    if mixed_formats(lines, registry.FORMATS):
+        return MixedScanner(source.name, registry.FORMATS, options.tz)
+    return SourceScanner(source.name, registry.detect_lines(lines), options.tz, detect_foreign=True)
 
 
 def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
-    """Events of one source. Read errors end this source only, recorded in its stats."""
-    frames: list[pl.DataFrame] = []
-    scanner: SourceScanner | None = None
+    """Events of one source. Read errors end this source only, recorded in its stats.
+
+    A source read in one format that turns out to hold records of other formats further down
+    is read again from its start, record by record (`MixedScanner`). Stdin is copied to a
+    temporary file while it is read, so that what was read can be read again.
+    """
+    forced = bool(options.format_of.get(source.name) or options.default_format)
+    spool = tempfile.TemporaryFile() if source.is_stdin and not forced else None
     try:
         with source.open() as stream:
-            first = stream.read(max(options.chunk_bytes, SNIFF_BYTES))
-            scanner = scanner_for(source, first, options)
-            scanner.batch_rows = FILE_BATCH_ROWS  # a whole file: few large parses (live: per feed)
-            if scanner.fmt.whole_file:
-                frames.append(scanner.document(first + stream.read()))
-            else:
-                # Read one chunk ahead, so that the last chunk is fed as final: a small input
-                # is then parsed in one call, with its last record and its neighbours together.
-                chunk = first
-                while chunk:
-                    following = stream.read(options.chunk_bytes)
-                    frames.append(scanner.feed(chunk, final=not following))
-                    if options.progress:
-                        options.progress(done + scanner.stats.bytes_read, total, source.name)
-                    chunk = following
-                frames.append(scanner.finish())
+            frame, scanner, error = _read_source(source, stream, options, done, total, None, spool)
+            if isinstance(scanner, SourceScanner) and scanner.foreign_lines and error is None:
+                mixed = MixedScanner(source.name, registry.FORMATS, options.tz)
+                again: BinaryIO = stream
+                if spool is not None:
+                    spool.seek(0)
+                    again = _Joined(spool, stream)
+                else:
+                    stream.close()
+                    again = source.open()
+                with again:
+                    frame, scanner, error = _read_source(source, again, options, done, total, mixed, None)
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, UnknownFormat):
             raise
-        stats = scanner.stats if scanner else SourceStats(source=source.name, format="unknown")
-        stats.error = _reason(exc)
-        return _concat(frames), stats
-    assert scanner is not None
-    return _concat(frames), scanner.stats
+        frame, scanner, error = empty_events(), None, _reason(exc)
+    finally:
+        if spool is not None:
+            spool.close()
+    stats = scanner.stats if scanner else SourceStats(source=source.name, format="unknown")
+    if error is not None:
+        stats.error = error
+    return frame, stats
+
+
+def _read_source(
+    source: Source,
+    stream: BinaryIO,
+    options: ScanOptions,
+    done: int,
+    total: int | None,
+    scanner: SourceScanner | MixedScanner | None,
+    spool: BinaryIO | None,
+) -> tuple[pl.DataFrame, SourceScanner | MixedScanner | None, str | None]:
+    """Read `stream` with `scanner` (else the detected one), copying what is read to `spool`
+    when given. Returns the events, the scanner and the reason reading stopped early, if it
+    did. A one-format scanner that meets another format's records stops there."""
+    frames: list[pl.DataFrame] = []
+    try:
+        first = _tee(stream.read(max(options.chunk_bytes, SNIFF_BYTES)), spool)
+        scanner = scanner or scanner_for(source, first, options)
+        scanner.batch_rows = FILE_BATCH_ROWS  # a whole file: few large parses (live: per feed)
+        if scanner.fmt.whole_file:
+            frames.append(scanner.document(first + _tee(stream.read(), spool)))
+        else:
+            # Read one chunk ahead, so that the last chunk is fed as final: a small input
+            # is then parsed in one call, with its last record and its neighbours together.
+            chunk = first
+            while chunk:
+                following = _tee(stream.read(options.chunk_bytes), spool)
+                frames.append(scanner.feed(chunk, final=not following))
+                if isinstance(scanner, SourceScanner) and scanner.foreign_lines:
+                    return _concat(frames), scanner, None
+                if options.progress:
+                    options.progress(done + scanner.stats.bytes_read, total, source.name)
+                chunk = following
+            frames.append(scanner.finish())
+    except (OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, UnknownFormat):
+            raise
+        return _concat(frames), scanner, _reason(exc)
+    return _concat(frames), scanner, None
+
+
+class _Joined(io.RawIOBase):
+    """What was spooled, then the rest of the stream it came from."""
+
+    def __init__(self, first: BinaryIO, rest: BinaryIO) -> None:
+        self._parts = [first, rest]
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        out = b""
+        while self._parts and (size < 0 or len(out) < size):
+            data = self._parts[0].read(-1 if size < 0 else size - len(out))
+            if data:
+                out += data
+            else:
+                self._parts.pop(0)
+        return out
+
+
+def _tee(data: bytes, spool: BinaryIO | None) -> bytes:
+    if spool is not None and data:
+        spool.write(data)
+    return data
 
 
 def _start_parallel(sources: list[Source], options: ScanOptions):
@@ -157,7 +236,7 @@ def _start_parallel(sources: list[Source], options: ScanOptions):
         if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:4] == b"\x28\xb5\x2f\xfd":
             continue
         fmt = scanner_for(source, head, options).fmt
-        if not fmt.whole_file:
+        if not fmt.whole_file and fmt.name != MIXED:
             eligible.append((source, fmt.name, size))
     if sum(size for _, _, size in eligible) < PARALLEL_MIN_BYTES:
         return None

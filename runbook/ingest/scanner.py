@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from parsers.base import LogFormat
+from parsers.registry import line_format
 from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
 from runbook.redact import redact_expr
@@ -25,6 +26,9 @@ from runbook.redact import redact_expr
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
 MAX_LOOKBACK_LINES = 400
 FILE_BATCH_ROWS = 50_000  # candidate lines per parse when scanning whole files
+RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
+FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
+FOREIGN_EVERY = 64  # one candidate in this many
 
 
 @dataclass
@@ -41,6 +45,7 @@ class SourceStats:
     events: int = 0
     error: str | None = None
     store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
+    formats: tuple[str, ...] = ()  # a mixed source's formats (runbook.ingest.mixed)
 
 
 def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -61,10 +66,20 @@ def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 class SourceScanner:
     """Incremental scanner for one source in one format."""
 
-    def __init__(self, source: str, fmt: LogFormat, tz: str = "UTC", batch_rows: int = 0) -> None:
+    def __init__(
+        self,
+        source: str,
+        fmt: LogFormat,
+        tz: str = "UTC",
+        batch_rows: int = 0,
+        *,
+        detect_foreign: bool = False,
+    ) -> None:
         """`batch_rows`: parse candidate lines once this many have gathered (or at the end),
         not per fed chunk. Planning a parser's polars query costs milliseconds, so a whole
         file is parsed in few large batches; live follow keeps 0 (every feed answers at once).
+        `detect_foreign`: stop at the first record another format writes (for a detected
+        format; a format the user forced reads everything).
         """
         self.source = source
         self.batch_rows = batch_rows
@@ -77,11 +92,41 @@ class SourceScanner:
         self._context = b""  # the tail of processed complete lines (for record heads)
         self._lines_done = 0  # complete lines processed so far
         self._multiline = type(fmt).is_record_start is not LogFormat.is_record_start
+        # Candidate lines of records that another format writes: the source mixes formats
+        # after its first lines (`kubectl logs --all-containers`, `cat a.log b.jsonl`). Once
+        # one is seen, the scanner reads no further: its caller must hand over (see
+        # `MixedScanner.taking_over`) or read the source again.
+        self.foreign_lines = 0
+        self._foreign_checks = 0
+        self._detect_foreign = detect_foreign and fmt.name != "generic"  # generic knows no line
+        self._emitted: list[tuple[int, int]] = []  # (first, last line) of recent events' records
 
     @property
     def lines_done(self) -> int:
         """Complete lines scanned so far."""
         return self._lines_done
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes fed but not scanned yet (a last line without its newline, a held-back record)."""
+        return self._pending
+
+    def handed_over(self) -> tuple[bytes, bytes, set[int]]:
+        """(the recent complete lines already scanned, the bytes not scanned yet, the line
+        numbers among the recent ones that made events), for a `MixedScanner` that routes this
+        source's lines from now on. This scanner goes on with the lines routed to it; it holds
+        nothing back any more."""
+        context, pending = self._context, self._pending
+        self._pending = b""
+        self.stats.bytes_read -= len(pending)
+        first = self._lines_done - context.count(b"\n") + 1
+        used = {
+            n
+            for start, end in self._emitted
+            if end >= first
+            for n in range(max(start, first), end + 1)
+        }
+        return context, pending, used
 
     def prime(self, context: bytes) -> None:
         """Start after `context` (complete lines read before this scanner's first byte)."""
@@ -166,7 +211,15 @@ class SourceScanner:
     def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
         """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
         starts = self._candidate_starts(work, offset, end)
+        foreign = self.foreign_lines
         frame, lines = self._candidates(work, offset, end, starts)
+        if self.foreign_lines > foreign:
+            # Another format writes these lines: leave them unread for the `MixedScanner`
+            # that takes over (or the fresh read) the caller now starts.
+            if frame is not None:
+                self.stats.candidate_lines -= frame.height
+            self._pending = work[offset:end] + self._pending
+            return self._drain()
         self._lines_done += lines
         self.stats.lines_read += lines
         keep_from = max(0, end - CONTEXT_BYTES)
@@ -219,6 +272,8 @@ class SourceScanner:
                 head, record_no = line, line_no + 1
             else:
                 head, record_no = self._find_head(work, start, line_no + 1)
+            if self._detect_foreign:
+                self._check_foreign(line, head)
             line_nos.append(line_no + 1)
             record_nos.append(record_no)
             lines.append(line)
@@ -264,6 +319,22 @@ class SourceScanner:
             malformed = parsed.filter(pl.col("malformed").fill_null(False))["line_no"].to_list()
         return self._finish(conform(parsed).collect(), candidates, malformed)
 
+    def _check_foreign(self, line: str, head: str) -> None:
+        """Count a candidate line when another format writes it or its record's first line.
+        Asked of the first candidates, then of one in `FOREIGN_EVERY`: a change of format
+        lasts."""
+        self._foreign_checks += 1
+        if self._foreign_checks > FOREIGN_CHECKS and self._foreign_checks % FOREIGN_EVERY:
+            return
+        own = {self.fmt.name, *self.fmt.includes}
+        for text in (head, line) if head != line else (line,):
+            if self.fmt.sniff([text]) > 0:
+                continue
+            other = line_format(text)
+            if other is not None and other.name not in own:
+                self.foreign_lines += 1
+                return
+
     def _finish(
         self, parsed: pl.DataFrame, candidates: pl.DataFrame | None, malformed: list[int] | None = None
     ) -> pl.DataFrame:
@@ -279,9 +350,11 @@ class SourceScanner:
             # A candidate line is skipped when nothing came of its record (a line merged into
             # its record's event was used, not skipped).
             kept = events["record_no"].unique().to_list() if events.height else []
-            self.stats.lines_skipped += candidates.filter(
+            skipped = candidates.filter(
                 ~pl.col("record_no").is_in(kept) | pl.col("line_no").is_in(malformed or [])
-            ).height
+            )
+            self.stats.lines_skipped += skipped.height
+
         if events.height == 0:
             return empty_events()
         events = events.with_columns(
@@ -291,4 +364,6 @@ class SourceScanner:
             redact_expr(pl.col("raw").str.slice(0, RAW_MAX_CHARS)),
         )
         self.stats.events += events.height
+        spans = events.select(pl.col("record_no").fill_null(pl.col("line_no")), "line_no")
+        self._emitted = self._emitted[-RECENT_EVENTS:] + list(spans.iter_rows())
         return events.select(EVENT_COLUMNS)
