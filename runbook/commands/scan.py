@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=(
             "exit codes: 0 ok (also with incidents, unless --fail-on-incidents); "
             "1 incidents found with --fail-on-incidents; 2 usage error; "
-            "3 an input could not be read (the others were still scanned)"
+            "3 an input could not be read (the others were still scanned), or no log file was "
+            "found at all"
         ),
     )
     add_input_arguments(parser, default_sample=True)
@@ -74,7 +75,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_table(doc))
     for problem in doc["stats"]["unreadable"]:  # type: ignore[index]
         print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
-    if doc["stats"]["unreadable"]:  # type: ignore[index]
+    stats = doc["stats"]
+    for skipped in stats.get("skipped", []):  # type: ignore[union-attr]
+        print(
+            f"pgrst-runbook: {skipped['source']}: {skipped['lines']:,} candidate line(s) matched "
+            f"no parser of its format ({skipped['format']})",
+            file=sys.stderr,
+        )
+    if stats["unreadable"]:  # type: ignore[index]
+        return Exit.INPUT
+    if not stats["files"] and not stats.get("stores"):  # type: ignore[index,union-attr]
+        print(f"pgrst-runbook: no log file found in {' '.join(paths)}: nothing was read", file=sys.stderr)
         return Exit.INPUT
     if args.fail_on_incidents and doc["incidents"]:
         return Exit.FOUND

@@ -84,6 +84,11 @@ class ScanResult:
             ]
             + [{"source": s.source, "reason": s.error} for s in self.sources if s.error]
             + dark,
+            "skipped": [
+                {"source": s.source, "format": s.format, "lines": s.lines_skipped}
+                for s in self.sources
+                if s.lines_skipped
+            ],
             **({"stores": stores} if stores else {}),
         }
 

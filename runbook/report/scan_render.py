@@ -30,6 +30,25 @@ def _summary(stats: dict[str, Any]) -> str:
     return line
 
 
+def no_incidents_line(stats: dict[str, Any]) -> str:
+    """What "no incidents" means given what was read: never an all-clear for logs that were
+    not read, or whose candidate lines no parser could read."""
+    unreadable = len(stats["unreadable"])
+    if not stats["files"] and not stats.get("stores"):
+        if unreadable:
+            return f"no answer: none of the {unreadable} input(s) could be read (see stderr)"
+        return "no answer: no log file was found in the inputs"
+    text = "no PGRST204 incidents found"
+    if unreadable:
+        text = (
+            f"no PGRST204 incidents in what could be read, but {unreadable} input(s) could not "
+            "be read (see stderr): not an all-clear"
+        )
+    if stats["lines_skipped"]:
+        text += f"; {stats['lines_skipped']:,} candidate line(s) matched no parser"
+    return text
+
+
 def _reload_note(context: dict[str, Any]) -> str:
     stopped = context.get("stopped_after_reload")
     if stopped is True:
@@ -64,7 +83,7 @@ def render_table(doc: dict[str, Any]) -> str:
             if i == 0:
                 out.append("  ".join("-" * w for w in widths))
     else:
-        out.append("no PGRST204 incidents found")
+        out.append(no_incidents_line(doc["stats"]))
     related = doc["related"]
     if related:
         by_code: dict[str, int] = {}
@@ -98,6 +117,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f"{md_cell(', '.join(inc['endpoints'][:3]) or '-')} | {_reload_note(inc['context'])} |"
             )
     else:
-        lines.append("No PGRST204 incidents found.")
+        text = no_incidents_line(doc["stats"])
+        lines.append(md_cell(text[:1].upper() + text[1:] + "."))
     lines += ["", md_cell(_summary(doc["stats"])), ""]
     return "\n".join(lines)

@@ -65,3 +65,14 @@ def short_path(path: str | None) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
+
+
+def from_left(path: str | None, width: int = 40) -> str:
+    """`short_path`, cut from the left to `width` characters at a folder boundary where it
+    can be (`…/mypoolr/bot.log`): the file's name is what tells sources apart."""
+    text = short_path(path)
+    if len(text) <= width:
+        return text
+    tail = text[-(width - 1):]
+    cut = tail.find("/")
+    return "…" + (tail[cut:] if 0 <= cut < len(tail) - 1 else tail)

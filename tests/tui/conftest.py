@@ -75,7 +75,7 @@ def screen_text(app: RunbookApp) -> str:
     return html.unescape("".join(texts)).replace("\xa0", " ")
 
 
-async def wait_for(pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
+async def wait_for(pilot, condition: Callable[[], object], timeout: float = 60.0) -> None:
     """Let the app run until `condition()` is true (fails the test after `timeout`)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -12,7 +12,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from runbook.tui.formatting import duration, plural, short_path, when
+from runbook.report.scan_render import no_incidents_line
+from runbook.tui.formatting import duration, from_left, plural, short_path, when
 from runbook.tui.literal import literal
 from runbook.tui.messages import IngestFinished, IngestProgress
 from runbook.tui.widgets.incident_table import IncidentTable, row_key
@@ -83,9 +84,7 @@ class IncidentsScreen(Screen[None]):
         self.scanning = False
         self.query_one(ScanProgress).show_finished(finished, files)
         if not self.incidents:
-            self.query_one("#empty", Static).update(
-                Text("no PGRST204 incidents in these logs", style="dim")
-            )
+            self.query_one("#empty", Static).update(empty_state(finished, files))
 
     # -- user ------------------------------------------------------------------------------
 
@@ -183,3 +182,29 @@ class IncidentsScreen(Screen[None]):
         if text != self._summary_text:  # follow updates this several times a second
             self._summary_text = text
             summary.update(text)
+
+
+def empty_state(finished: IngestFinished, files: int) -> Text:
+    """What an empty list means: never an all-clear for inputs that were not read, or whose
+    candidate lines no parser read. Stays where the list is (a toast fades)."""
+    unreadable = [(p.name, p.reason) for p in finished.problems] + [
+        (s.source, s.error) for s in finished.stats if s.error
+    ]
+    skipped = [s for s in finished.stats if s.lines_skipped and not s.error]
+    stats = {
+        "files": files - sum(1 for s in finished.stats if s.error),
+        "unreadable": unreadable,
+        "lines_skipped": sum(s.lines_skipped for s in skipped),
+    }
+    headline = no_incidents_line(stats).replace("(see stderr)", "(below)")
+    problem = bool(unreadable) or not stats["files"]
+    text = Text(headline, style="bold red" if problem else "dim")
+    for name, reason in unreadable:
+        text.append("\n  cannot read ")
+        text.append_text(literal(from_left(name, 60)))
+        text.append(f": {reason}")
+    for stat in skipped:
+        text.append("\n  ")
+        text.append_text(literal(from_left(stat.source, 60)))
+        text.append(f": {stat.lines_skipped:,} candidate line(s) matched no parser ({stat.format})")
+    return text

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from runbook.tui.formatting import plural, size, when
+from runbook.tui.formatting import from_left, plural, size, when
 from runbook.tui.literal import literal
 from runbook.tui.messages import (
     CANCELLED,
@@ -64,8 +64,15 @@ class ScanProgress(Horizontal):
         )
         if finished.phase == CANCELLED:
             words = f"stopped: {words} so far (what was read is shown)"
-        unreadable = len(finished.problems) + sum(1 for s in finished.stats if s.error)
+        unreadable = [p.name for p in finished.problems] + [s.source for s in finished.stats if s.error]
+        text = Text(words)
         if unreadable:
-            words += f" · {plural(unreadable, 'input')} unreadable (see notifications)"
-        self.query_one("#scan-label", Static).update(Text(words))
+            more = f" (+{len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            text.append(" · cannot read ", style="bold red")
+            text.append_text(literal(from_left(unreadable[0])))
+            text.append(more)
+        skipped = sum(s.lines_skipped for s in finished.stats)
+        if skipped:
+            text.append(f" · {plural(skipped, 'candidate line')} matched no parser")
+        self.query_one("#scan-label", Static).update(text)
         self.remove_class("-following")
