@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -61,13 +62,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_TIME_FLAGS = ("--since", "--until")
+_AGE = re.compile(r"^-\d+\s*[smhdw]$")
+
+
+def attach_time_values(argv: list[str]) -> list[str]:
+    """`--since -5h` as `--since=-5h`: argparse takes a value that starts with `-` for a flag."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _TIME_FLAGS and i + 1 < len(argv) and _AGE.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["tui"]
     parser = build_parser(argv[0] if argv[0] in COMMANDS else "")
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(attach_time_values(argv))
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     if args.command is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from runbook.commands.common import add_reading_arguments, scan_options
 from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.errors import RunbookError, UsageError
 from runbook.exit_codes import Exit
@@ -45,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--journal", metavar="SESSION", help="include this runbook session's journal")
     add_connection_arguments(p)
+    add_reading_arguments(p)  # how --logs are read
     p.set_defaults(handler=run)
 
 
@@ -116,7 +118,7 @@ def _scan(
     if not args.logs:
         return None, None, "", []
     try:
-        result = scan_paths(list(args.logs))
+        result = scan_paths(list(args.logs), scan_options(args))
     except UnknownFormat as exc:
         raise UsageError(str(exc)) from None
     doc = document(result)

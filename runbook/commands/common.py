@@ -15,12 +15,13 @@ from runbook.ingest.stores import SOURCE_NAME, StoreSettings, is_store_url
 if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
     from runbook.ingest.scan import ScanOptions
 
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_RELATIVE = re.compile(r"^-?(\d+)\s*([smhdw])$")  # `-5h` reads as `5h` (an age: before now)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def when(text: str) -> datetime:
-    """ISO-8601 (naive = UTC), a date, or a relative age like `30m`, `2h`, `7d` (before now)."""
+    """ISO-8601 (naive = UTC), a date, or a relative age like `30m`, `2h`, `7d` or `-5h`
+    (before now)."""
     text = text.strip()
     relative = _RELATIVE.match(text)
     if relative:
@@ -103,6 +104,13 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, default_sample: bool
         help="log files, folders (recursive), globs, .gz/.bz2/.zst, - for stdin, or a log store URL"
         + (" (default: sample_logs/)" if default_sample else ""),
     )
+    add_reading_arguments(parser)
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """How logs are read, the same for every command that reads them (`scan`, `report`,
+    `tui`, `replay`, and `run --logs`, `bundle --logs`): time bounds, the zone of naive
+    timestamps, forced formats, and the log stores' settings."""
     parser.add_argument("--since", type=when, help="only events at or after this time (ISO-8601, or 2h, 7d)")
     parser.add_argument("--until", type=when, help="only events before this time")
     parser.add_argument(
@@ -137,11 +145,11 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
     from runbook.ingest.scan import ScanOptions
 
     return ScanOptions(
-        tz=args.tz,
-        format_of=dict(args.format_of),
-        default_format=args.input_format,
-        since=args.since,
-        until=args.until,
+        tz=getattr(args, "tz", "UTC"),
+        format_of=dict(getattr(args, "format_of", None) or []),
+        default_format=getattr(args, "input_format", None),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
         store=store_settings(args),
     )
 

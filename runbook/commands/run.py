@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from runbook.commands.common import add_reading_arguments
 from runbook.commands.connection import (
     add_connection_arguments,
     positive_seconds,
@@ -71,6 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--table every incident in them",
     )
     add_connection_arguments(p)
+    add_reading_arguments(p)  # how --logs are read
     steps = p.add_argument_group("steps")
     steps.add_argument(
         "--reload-method", choices=RELOAD_METHODS, help="how to reload (default notify)"

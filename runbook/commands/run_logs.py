@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import polars as pl
 
+from runbook.commands.common import scan_options
 from runbook.diagnosis.fix_plans import column_list_text
 from runbook.diagnosis.from_logs import LogDiagnosis
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
@@ -43,7 +44,7 @@ class LogContext:
         logs = list(getattr(args, "logs", None) or [])
         if logs:
             try:
-                result = scan_paths(logs)
+                result = scan_paths(logs, scan_options(args))
             except UnknownFormat as exc:
                 raise UsageError(str(exc)) from None
             ctx.doc = document(result)

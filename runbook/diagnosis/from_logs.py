@@ -25,6 +25,7 @@ Rules, first match wins (`reference/causes.md`):
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -344,7 +345,7 @@ def _stale(f: LogFacts) -> LogDiagnosis | None:
         summary,
         evidence,
         [
-            "Verify the cache now has the column (pgrst-runbook run --table ... --column ...)."
+            f"Verify the cache now has the column ({run_command(f)})."
             if stopped
             else "Reload PostgREST's schema cache (NOTIFY pgrst, 'reload schema'; SIGUSR1), "
             "then verify.",
@@ -353,6 +354,15 @@ def _stale(f: LogFacts) -> LogDiagnosis | None:
         ],
         reload_helps=not stopped,
     )
+
+
+def run_command(f: LogFacts) -> str:
+    """The `run` command for this incident, every name shell-quoted (names come from logs)."""
+    words = ["pgrst-runbook", "run"]
+    if f.schema and f.schema != "public":
+        words += ["--schema", f.schema]
+    words += ["--table", f.table or "TABLE", "--column", f.column or "COLUMN"]
+    return shlex.join(words)
 
 
 def _not_a_column(f: LogFacts) -> LogDiagnosis | None:
