@@ -15,6 +15,14 @@ if TYPE_CHECKING:  # polars is imported where a column is redacted, not at impor
 
 MASK = "***"
 
+# The name of a setting that holds a secret, with whatever prefix it has (`PGPASSWORD`,
+# `DB_PASSWORD`, `X-ClickHouse-Key`); group 1 opens here and ends after the `=` or `:`.
+_SECRET_NAME = (
+    r"(?i)(\b[\w.-]*?(?:apikey|api[_-]?key|x-api-key|x-clickhouse-key|access[_-]?token|"
+    r"refresh[_-]?token|auth[_-]?token|token|service[_-]?role[_-]?key|password|passwd|pwd|"
+    r"secret|client[_-]?secret|secret[_-]?access[_-]?key|access[_-]?key|private[_-]?key)"
+)
+
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JWTs (Supabase anon/service keys are JWTs too): three base64url parts, the first "eyJ".
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
@@ -26,17 +34,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1" + MASK,
     ),
     (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + MASK),
-    # apikey / api_key / access_token / password / secret = value, in headers, JSON, query strings.
-    (
-        re.compile(
-            r"(?i)(\b(?:apikey|api[_-]?key|x-api-key|access[_-]?token|refresh[_-]?token|"
-            r"service[_-]?role[_-]?key|password|passwd|pwd|secret|client[_-]?secret)"
-            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
-        ),
-        r"\1" + MASK,
-    ),
-    # user:password@host in DSNs and URLs.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@"), r"\1" + MASK + "@"),
+    # AWS access key ids (the secret key is caught by its variable's name below).
+    (re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), MASK),
+    # A secret's name = 'a quoted value' (spaces and all), then = an unquoted value: in headers,
+    # JSON, query strings and environment lines. The name may carry a prefix (`PGPASSWORD`,
+    # `DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `?token=`).
+    (re.compile(_SECRET_NAME + r'["\']?\s*[:=]\s*)"[^"\n]*"'), r"\1" + '"' + MASK + '"'),
+    (re.compile(_SECRET_NAME + r"[\"']?\s*[:=]\s*)'[^'\n]*'"), r"\1" + "'" + MASK + "'"),
+    (re.compile(_SECRET_NAME + r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"), r"\1" + MASK),
+    # user:password@host in DSNs and URLs; the password may hold `@` and `/`.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*@"), r"\1" + MASK + "@"),
 )
 
 
