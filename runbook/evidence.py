@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass
 
 from runbook.redact import redact
@@ -25,6 +27,24 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.table}.{self.column}"
+
+
+def run_command(table: str | None, column: str | None, schema: str | None = None, *extra: str) -> str:
+    """`pgrst-runbook run` for one incident, every word shell-quoted: names come from logs,
+    and a line an operator pastes into a shell must not run anything else."""
+    words = ["pgrst-runbook", "run"]
+    if schema and schema != "public":
+        words += ["--schema", schema]
+    words += ["--table", table or "TABLE", "--column", column or "COLUMN", *extra]
+    return shlex.join(words)
+
+
+def code_span(text: str) -> str:
+    """`text` as a Markdown code span, fenced with more backticks than it holds."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from runbook.diagnosis.fix_plans import expand_contract_plan
 from runbook.diagnosis.from_logs import LogDiagnosis, reload_path_steps
 from runbook.diagnosis.from_servers import Diagnosis, column_in_cache, column_in_database
 from runbook.diagnosis.verdicts import Confidence, Verdict
-from runbook.evidence import EvidenceRow
+from runbook.evidence import EvidenceRow, run_command
 from runbook.servers.inspection import Inspection
 from runbook.servers.migration_ledger import (
     column_origin,
@@ -214,8 +214,7 @@ def _mismatch(
             + " | ".join(expand_contract_plan(t.schema, t.table, t.column, new, kind))
         )
     suggestions.append(
-        f"The table's full column list: pgrst-runbook run --table {t.table} --column "
-        f"{t.column} --columns"
+        "The table's full column list: " + run_command(t.table, t.column, t.schema, "--columns")
     )
     proven = (
         insp.migrations is not None

@@ -24,6 +24,25 @@ _RESERVED = frozenset(
 )
 
 
+def dollar_tag(body: str) -> str:
+    """A dollar-quote tag that does not occur in `body` (names in it are arbitrary text)."""
+    tag, n = "$pgrst_runbook$", 0
+    while tag in body:
+        n += 1
+        tag = f"$pgrst_runbook{n}$"
+    return tag
+
+
+def function_name(*parts: str) -> str:
+    """A function name made of `parts`, within PostgreSQL's 63 bytes (it cuts longer names
+    silently, so two long names could meet), cut on a character boundary."""
+    name = "_".join(parts)
+    raw = name.encode("utf-8")
+    if len(raw) <= 63:
+        return name
+    return raw[:63].decode("utf-8", "ignore")
+
+
 def quote_ident(name: str) -> str:
     """`admin_id` -> `admin_id`; `doseLogs` -> `"doseLogs"`; `a"b` -> `"a""b"`."""
     if _PLAIN.match(name) and name not in _RESERVED:
@@ -45,11 +64,13 @@ def expand_contract_plan(
     t = qualified(schema, table)
     o, n = quote_ident(old), quote_ident(new)
     kind = new_type or f"<type of {n}>"
-    fn = quote_ident(f"{table}_{old}_to_{new}"[:60])
+    fn = quote_ident(function_name(table, old, "to", new))
+    body = f" BEGIN NEW.{n} := coalesce(NEW.{n}, NEW.{o}); NEW.{o} := NULL; RETURN NEW; END "
+    tag = dollar_tag(body)
     return [
         f"Expand: ALTER TABLE {t} ADD COLUMN {o} {kind};  -- accept the old key for now",
-        f"Copy it on write: CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN NEW.{n} := coalesce(NEW.{n}, NEW.{o}); NEW.{o} := NULL; RETURN NEW; END $$; "
+        f"Copy it on write: CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS {tag}"
+        f"{body}{tag}; "
         f"CREATE TRIGGER {fn} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION "
         f"{fn}();",
         "Reload PostgREST's schema cache (NOTIFY pgrst, 'reload schema') and check a write "

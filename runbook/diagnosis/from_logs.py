@@ -25,7 +25,6 @@ Rules, first match wins (`reference/causes.md`):
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +34,7 @@ from runbook.diagnosis.fix_plans import expand_contract_summary
 from runbook.diagnosis.log_facts import LogFacts, Ref, adds_column, rename_of
 from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.events import Kind
-from runbook.evidence import EvidenceRow
+from runbook.evidence import EvidenceRow, run_command
 
 IN_FLIGHT = timedelta(seconds=1)  # requests PostgREST planned before its new cache was swapped in
 LOAD_AFTER_RELOAD = timedelta(seconds=60)  # a reload is applied if a load line follows this soon
@@ -345,7 +344,7 @@ def _stale(f: LogFacts) -> LogDiagnosis | None:
         summary,
         evidence,
         [
-            f"Verify the cache now has the column ({run_command(f)})."
+            f"Verify the cache now has the column ({run_command(f.table, f.column, f.schema)})."
             if stopped
             else "Reload PostgREST's schema cache (NOTIFY pgrst, 'reload schema'; SIGUSR1), "
             "then verify.",
@@ -354,15 +353,6 @@ def _stale(f: LogFacts) -> LogDiagnosis | None:
         ],
         reload_helps=not stopped,
     )
-
-
-def run_command(f: LogFacts) -> str:
-    """The `run` command for this incident, every name shell-quoted (names come from logs)."""
-    words = ["pgrst-runbook", "run"]
-    if f.schema and f.schema != "public":
-        words += ["--schema", f.schema]
-    words += ["--table", f.table or "TABLE", "--column", f.column or "COLUMN"]
-    return shlex.join(words)
 
 
 def _not_a_column(f: LogFacts) -> LogDiagnosis | None:

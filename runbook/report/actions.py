@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runbook.diagnosis.verdicts import RELOAD_PATH, Verdict
+from runbook.evidence import code_span, run_command
 from runbook.report.findings import Cause, JournalView, parse_ts
 from runbook.servers.api import WRITE_PROBE_PREFER, path_segment, pgrst_name
 
@@ -39,7 +40,7 @@ def action_items(
     incident: dict[str, Any], cause: Cause, view: JournalView | None
 ) -> list[dict[str, Any]]:
     """Action items `{key, item, type, priority, why, done}` derived from this incident."""
-    table, column = incident["table"], incident["column"]
+    table, column, schema = incident["table"], incident["column"], incident.get("schema")
     verdict = cause.effective_verdict  # the journal's, else the logs' when they decide one
     undecided = verdict in (None, Verdict.UNKNOWN, Verdict.ALREADY_RESOLVED)
     reload_path = verdict in RELOAD_PATH
@@ -103,8 +104,8 @@ def action_items(
     if not cause.verdict and verdict != Verdict.STALE_CACHE:
         add(
             "establish-cause",
-            f"Confirm the cause against the database and the API with `pgrst-runbook run "
-            f"--table {table} --column {column}`",
+            "Confirm the cause against the database and the API with "
+            + code_span(run_command(table, column, schema)),
             "process",
             "P1" if undecided else "P2",
             "the logs alone "

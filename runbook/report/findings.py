@@ -29,7 +29,7 @@ from runbook.diagnosis.verdicts import (
     Confidence,
     Verdict,
 )
-from runbook.evidence import answer_of
+from runbook.evidence import answer_of, code_span, run_command
 from runbook.incidents.grouping import RELOAD_WINDOW
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
@@ -296,12 +296,13 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
     if adds:
         cannot.append(
             f"Whether the database the failing clients reach is the one whose log shows '{column}' "
-            f"added (`pgrst-runbook run --table {table} --column {column}` checks it)."
+            f"added ({code_span(run_command(table, column, incident.get('schema')))} checks it)."
         )
     else:
         cannot.append(
             f"Whether column '{column}' exists in the database: the logs do not show the "
-            f"database's columns (`pgrst-runbook run --table {table} --column {column}` checks it)."
+            f"database's columns ({code_span(run_command(table, column, incident.get('schema')))} "
+            "checks it)."
         )
 
 

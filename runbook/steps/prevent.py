@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from runbook.config import Settings
+from runbook.diagnosis.fix_plans import dollar_tag
 from runbook.errors import RunbookError
 from runbook.servers import catalog, db
 from runbook.servers.api import CacheView, PostgrestClient
@@ -24,20 +25,11 @@ TRIGGER_NAME = "pgrst_watch"
 FUNCTION_SCHEMA = "public"
 
 
-def _dollar_tag(body: str) -> str:
-    """A dollar-quote tag that does not occur in `body` (the channel name is arbitrary text)."""
-    tag, n = "$pgrst_runbook$", 0
-    while tag in body:
-        n += 1
-        tag = f"$pgrst_runbook{n}$"
-    return tag
-
-
 def install_script(channel: str) -> list[sql.Composed | sql.SQL]:
     """Statements that install (or refresh) the auto-reload trigger; safe to run again."""
     notify = sql.SQL("NOTIFY {}, 'reload schema'").format(sql.Identifier(channel)).as_string()
     body = f"\nBEGIN\n  {notify};\nEND;\n"
-    tag = _dollar_tag(body)
+    tag = dollar_tag(body)
     function = sql.Identifier(FUNCTION_SCHEMA, TRIGGER_NAME)
     return [
         sql.SQL(

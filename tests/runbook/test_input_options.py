@@ -80,14 +80,9 @@ def test_run_without_reading_flags_reads_utc() -> None:
 
 
 def test_the_verify_command_names_the_incident_shell_quoted() -> None:
-    from runbook.diagnosis.from_logs import run_command
+    from runbook.evidence import run_command
 
-    class Facts:
-        schema = "billing"
-        table = "Inv'oice"
-        column = "x; rm -rf /"
-
-    command = run_command(Facts())  # type: ignore[arg-type]
+    command = run_command("Inv'oice", "x; rm -rf /", "billing")
     assert shlex.split(command) == [
         "pgrst-runbook", "run", "--schema", "billing", "--table", "Inv'oice", "--column",
         "x; rm -rf /",
