@@ -62,6 +62,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of `command` (the top-level one when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 _TIME_FLAGS = ("--since", "--until")
 _AGE = re.compile(r"^-\d+\s*[smhdw]$")
 
@@ -86,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["tui"]
     parser = build_parser(argv[0] if argv[0] in COMMANDS else "")
     try:
-        args = parser.parse_args(attach_time_values(argv))
+        args, extra = parser.parse_known_args(attach_time_values(argv))
+        if extra:  # the command's own usage, not the top level's
+            command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     if args.command is None:

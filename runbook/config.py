@@ -15,7 +15,9 @@ Secrets (the DSN's password, the API key) never appear in `repr()`.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -141,6 +143,7 @@ def _from_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"cannot read {path}: {exc}", next_step="fix or remove the file"
         ) from None
+    _check_file_values(path, data)
     out: dict[str, Any] = dict(data)
     out["api_url"] = _api_url_of(data)
     out.pop("supabase_url", None)
@@ -151,6 +154,44 @@ def _from_file(path: Path) -> dict[str, Any]:
     return out
 
 
+# What each key of the config file holds (TOML types); `supabase_url` is read as `api_url`.
+_FILE_KEYS: dict[str, tuple[type, ...]] = {
+    "dsn": (str,), "api_url": (str,), "supabase_url": (str,), "admin_url": (str,),
+    "api_key": (str,), "channel": (str,), "schemas": (str, list), "api_role": (str,),
+    "reload_method": (str,), "rpc_function": (str,), "connect_timeout": (int, float),
+    "statement_timeout": (int, float), "http_timeout": (int, float),
+    "verify_deadline": (int, float), "journal_dir": (str,),
+}
+
+
+def _check_file_values(path: Path, data: Mapping[str, Any]) -> None:
+    """Every key known and of its type: a typo must not be ignored in silence."""
+    for key, value in data.items():
+        where = f"{path}:{_line_of(path, key)}"
+        expected = _FILE_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(
+                f"{where}: unknown setting {key!r}",
+                next_step=f"known settings: {', '.join(sorted(_FILE_KEYS))}",
+            )
+        if isinstance(value, bool) or not isinstance(value, expected):
+            kind = " or ".join("number" if t in (int, float) else t.__name__ for t in expected)
+            raise ConfigError(
+                f"{where}: {key} must be a {kind}, got {type(value).__name__}",
+                next_step=f"e.g. {key} = {'5' if float in expected else repr('...')}",
+            )
+
+
+def _line_of(path: Path, key: str) -> int | str:
+    try:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+                return n
+    except OSError:
+        pass
+    return "?"
+
+
 def _split_schemas(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
@@ -158,7 +199,12 @@ def _split_schemas(text: str) -> tuple[str, ...]:
 def _validated(s: Settings) -> Settings:
     for name in ("connect_timeout", "statement_timeout", "http_timeout", "verify_deadline"):
         value = getattr(s, name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise ConfigError(
                 f"{name} must be a positive number of seconds, got {value!r}",
                 next_step=f"set {name} to e.g. 5",

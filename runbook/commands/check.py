@@ -25,6 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "check",
         help="compare database columns with PostgREST's schema cache; exit 1 on drift",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="exit codes: 0 the database and the cache agree; 1 drift found; 2 usage error; 4 database or API unreachable, wrong credentials, timeouts",
     )
     add_connection_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -52,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="diagnose one PGRST204 incident with evidence, reload if that is the fix, verify",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="exit codes: 0 fixed and verified (or nothing to fix); 2 usage error; 4 database or API unreachable, wrong credentials, timeouts; 5 not (proven) fixed: a dry run, a declined reload, or a verdict a reload cannot fix; 130 interrupted",
     )
     target = p.add_argument_group("incident")
     target.add_argument("--table", help="the table the failing writes go to")

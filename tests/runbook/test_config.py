@@ -110,3 +110,33 @@ def test_the_config_file_is_found_in_the_xdg_config_dir(
 def test_with_overrides_validates() -> None:
     with pytest.raises(ConfigError):
         Settings().with_overrides(http_timeout=-1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('channel = "pgrst"\ntimout = 5\n', "config.toml:2: unknown setting 'timout'"),
+        ("dsn = 5\n", "config.toml:1: dsn must be a str, got int"),
+        ('connect_timeout = "5"\n', "config.toml:1: connect_timeout must be a number"),
+        ("verify_deadline = true\n", "verify_deadline must be a number"),
+        ("connect_timeout = nan\n", "positive number of seconds, got nan"),
+        ("http_timeout = inf\n", "positive number of seconds, got inf"),
+    ],
+)
+def test_the_config_file_is_validated_key_by_key(tmp_path: Path, text: str, message: str) -> None:
+    cfg = write_toml(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings({}, env={}, config_path=cfg)
+    assert message in err.value.message
+    assert err.value.exit_code == 2  # a usage error, never the 1 that means drift for `check`
+
+
+def test_a_bad_config_value_is_one_line_and_exit_2_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runbook.cli import main
+
+    monkeypatch.setenv("PGRST_RUNBOOK_CONFIG", str(write_toml(tmp_path, "dsn = 5\n")))
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert "dsn must be a str" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
