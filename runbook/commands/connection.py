@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from runbook.config import Settings, load_settings
 
@@ -13,8 +14,8 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds: {text!r}")
     return value
 
 
