@@ -12,6 +12,7 @@ import glob
 import gzip
 import io
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,12 +130,24 @@ def expand(inputs: list[str]) -> tuple[list[Source], list[InputProblem]]:
             path = Path(match)
             if path.is_dir():
                 for file in _walk(path):
-                    add(str(file))
+                    if _regular(file):
+                        add(str(file))
+                    else:  # a FIFO, socket or device would block the scan or never end
+                        problems.append(InputProblem(str(file), "not a regular file: skipped"))
             elif path.exists():
                 add(str(path))
             else:
                 problems.append(InputProblem(match, "no such file or directory"))
     return sources, problems
+
+
+def _regular(path: Path) -> bool:
+    """A regular file (or a link to one); what a folder walk reads. Named inputs are read as
+    given, so `pgrst-runbook scan /dev/stdin` or a named pipe still work."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # reading it reports the reason
 
 
 def _walk(folder: Path) -> Iterator[Path]:
