@@ -17,7 +17,8 @@ Entry schema (version 1; reports are rendered from it, keep it stable):
       "step": "reload",             # session | inspect | write_probe | diagnose | reload | verify
                                     # | prevent | check
       "status": "ok",               # started | ok | partial | failed | declined | dry_run
-                                    # | sent | manual | finished | info
+                                    # | sent | manual | finished | info | intent
+                                    # (a reload about to be sent; its outcome follows)
       "target": {"schema": "public", "table": "items", "column": "note"},   # or null
       "action": "NOTIFY \"pgrst\", 'reload schema'",  # SQL text or "METHOD /path?query"; or null
       "result": "sent",             # one line: what came back; or null
@@ -47,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import platformdirs
 
@@ -163,18 +164,42 @@ class Journal:
             "data": _plain(dict(data or {})),
         }
         entry = _redacted(entry)
-        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         try:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
+            with open(self.path, "r+b") as handle:
+                end = _complete_end(handle)
+                handle.seek(end)
+                handle.truncate()
+                try:
+                    handle.write(line)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except OSError:
+                    handle.truncate(end)  # no torn line left for the next entry to land on
+                    raise
         except OSError as exc:
             raise JournalError(
-                f"cannot write the journal {self.path}: {exc.strerror or exc}"
+                f"cannot write the journal {self.path}: {exc.strerror or exc}",
+                next_step="free space or fix permissions in the state directory, then --resume",
             ) from None
         self._entries.append(entry)
         return entry
+
+
+def _complete_end(handle: BinaryIO) -> int:
+    """Where the last complete line of the journal ends: a torn last line (a crash or a full
+    disk mid-write) is cut off there, so the next entry starts on a line of its own."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return 0
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return size
+    back = min(size, 1 << 20)
+    handle.seek(size - back)
+    tail = handle.read(back)
+    cut = tail.rfind(b"\n")
+    return size - back + cut + 1 if cut >= 0 else (0 if back == size else size)
 
 
 def read_entries(path: Path) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ from runbook.steps.reload_watch import LoadLine, LoadLineWatch, load_evidence
 from runbook.steps.verify import LogWatch, VerifyResult, current_loads, verify_fix
 
 OK, PARTIAL, FAILED, DECLINED, DRY_RUN = "ok", "partial", "failed", "declined", "dry_run"
+INTENT = "intent"  # a reload about to be sent (its outcome follows in the next reload entry)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class RunbookSession:
         self._loads_before: float | None = None
         self._log_mark: dict[Path, int] | None = None
         self._resumed_reload = False
+        self.interrupted_reload = False  # resumed after a crash between intent and outcome
         # Deeper diagnosis: the logs' verdict, the incident they describe, PostgREST's
         # stderr followed across the reload, and earlier incidents from the journal directory.
         self.log_diagnosis = log_diagnosis
@@ -158,6 +160,13 @@ class RunbookSession:
                 session._loads_before = (entry.get("data") or {}).get("loads_before")
             if entry.get("step") == "verify" and entry.get("status") == OK:
                 session._resumed_reload = False  # already verified: a new reload may follow
+        reloads = [e for e in entries if e.get("step") == "reload"]
+        if reloads and reloads[-1].get("status") == INTENT:
+            # Interrupted while sending: the reload may have reached the server, so it counts
+            # as sent until verify says otherwise.
+            session._resumed_reload = True
+            session._loads_before = (reloads[-1].get("data") or {}).get("loads_before")
+            session.interrupted_reload = True
         journal.append("session", "info", target=t, result="resumed")
         return session
 
@@ -310,6 +319,15 @@ class RunbookSession:
         self._loads_before = current_loads(self.client)
         self._log_mark = self.log_watch.mark() if self.log_watch else None
         self._load_mark = self.load_watch.mark() if self.load_watch else None
+        # Journalled before it is sent: a crash between the two leaves a record that a reload
+        # may have reached the server (`--resume` then verifies before reloading again).
+        self.journal.append(
+            "reload",
+            INTENT,
+            target=self.target.as_dict(),
+            action=plan.sql_or_http or "manual",
+            data={"method": plan.method, "loads_before": self._loads_before},
+        )
         outcome = send_reload(plan, self.settings, self.client, self.target.schema)
         self.reload_outcome = outcome
         self._finish(step, outcome.status, outcome.detail)

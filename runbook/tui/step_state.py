@@ -115,6 +115,8 @@ def next_hint(states: dict[str, StepState], running: str | None) -> str:
         return "next: press i to inspect (read-only) and get a verdict"
     if verify.status == "ok":
         return "verified. next: prevent it (see step 6), then f to finish the session"
+    if reload.status == "intent":
+        return "a reload was interrupted while sending: press v to verify, or r to send it again"
     if diagnose.verdict == Verdict.STALE_CACHE and reload.status not in ("sent", "manual"):
         return "next: press r to reload the schema cache (you will be asked first)"
     if reload.status in ("sent", "manual"):

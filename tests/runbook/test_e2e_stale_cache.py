@@ -65,8 +65,9 @@ def test_run_reloads_a_stale_cache_after_consent_and_the_write_then_succeeds(
 
     entries = journal_entries(isolated_state)
     reload = [e for e in entries if e["step"] == "reload"]
-    assert reload[0]["status"] == "sent"
-    assert reload[0]["action"] == "NOTIFY \"pgrst\", 'reload schema'"
+    assert [e["status"] for e in reload] == ["intent", "sent"]  # journalled before it is sent
+    assert reload[0]["seq"] < reload[1]["seq"]
+    assert reload[1]["action"] == "NOTIFY \"pgrst\", 'reload schema'"
     assert [e["step"] for e in entries][:2] == ["session", "inspect"]
     assert entries[-1]["step"] == "session" and entries[-1]["result"] == "fixed"
 

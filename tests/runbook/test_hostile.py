@@ -221,6 +221,7 @@ def test_database_stopping_mid_session_keeps_what_was_done(
         ("session", "started"),
         ("inspect", "ok"),
         ("diagnose", "ok"),
+        ("reload", "intent"),
         ("reload", "failed"),
         ("session", "finished"),
     ]

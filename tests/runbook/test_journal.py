@@ -91,3 +91,55 @@ def test_an_unwritable_directory_is_a_journal_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(JournalError, match="cannot create the journal"):
         Journal.create(blocker / "journals")
+
+
+def test_an_entry_after_a_torn_line_starts_on_its_own_line(tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path)
+    journal.append("session", "started")
+    journal.append("inspect", "ok")
+    with journal.path.open("a") as f:  # a crash, or a full disk, in the middle of entry 3
+        f.write('{"v": 1, "seq": 3, "step": "rel')
+    resumed = Journal.open(journal.session, tmp_path)
+    resumed.append("reload", "ok")
+    entries = read_entries(journal.path)
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+    assert [e["step"] for e in entries] == ["session", "inspect", "reload"]
+    assert journal.path.read_text().count("\n") == 3
+
+
+def test_a_failed_write_leaves_no_torn_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    journal = Journal.create(tmp_path)
+    journal.append("session", "started")
+    before = journal.path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(JournalError) as err:
+        journal.append("inspect", "ok")
+    assert "No space left on device" in err.value.message or "no space" in err.value.message.lower()
+    assert journal.path.read_bytes() == before
+    monkeypatch.undo()
+    journal.append("inspect", "ok")
+    assert [e["seq"] for e in read_entries(journal.path)] == [1, 2]
+
+
+def test_a_reload_interrupted_after_its_intent_counts_as_maybe_sent(tmp_path: Path) -> None:
+    from runbook.config import Settings
+    from runbook.steps.session import RunbookSession
+    from runbook.tui.step_state import next_hint, step_states
+
+    target = {"schema": "public", "table": "items", "column": "note"}
+    journal = Journal.create(tmp_path)
+    journal.append("session", "started", target=target)
+    journal.append("diagnose", "ok", target=target, verdict="stale_cache")
+    journal.append("reload", "intent", target=target, action="NOTIFY pgrst", data={"loads_before": 2})
+    # ... the process died here, before the outcome was written
+    settings = Settings(dsn="host=127.0.0.1 port=1 connect_timeout=1", journal_dir=tmp_path)
+    session = RunbookSession.resume(journal.session, settings)
+    assert session.interrupted_reload and session.reload_pending_verification
+    hint = next_hint(step_states(read_entries(journal.path)), None)
+    assert "interrupted" in hint and "verify" in hint

@@ -45,6 +45,7 @@ def test_steps_return_typed_results_and_consent_is_explicit(
         ("write_probe", "ok"),
         ("diagnose", "ok"),
         ("reload", "declined"),
+        ("reload", "intent"),
         ("reload", "sent"),
         ("verify", "ok"),
         ("session", "finished"),
