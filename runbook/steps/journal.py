@@ -38,6 +38,7 @@ resumed session appends `step: "session"`, `status: "info"`, `result: "resumed"`
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
@@ -90,6 +91,30 @@ class Journal:
         self.path = path
         self.session = session
         self._entries: list[dict[str, Any]] = list(entries or [])
+        self._lock: BinaryIO | None = None
+
+    def lock(self) -> Journal:
+        """Hold the session for this run: a second run of the same session (two `--resume`s at
+        once would run every step twice and send two reloads) is refused until `release()`."""
+        if self._lock is not None:
+            return self
+        handle = open(self.path, "rb")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise JournalError(
+                f"session {self.session} is in use by another run",
+                next_step="wait for that run to end, or start a new session",
+            ) from None
+        self._lock = handle
+        return self
+
+    def release(self) -> None:
+        """Let another run take the session (also done when the process ends)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @classmethod
     def create(cls, directory: Path | None = None, session: str | None = None) -> Journal:

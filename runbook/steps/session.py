@@ -125,7 +125,7 @@ class RunbookSession:
         self.recurrence: list[PastIncident] = []
         self.recurrence_note: str | None = None
         if journal is None:
-            journal = Journal.create(settings.journal_dir)
+            journal = Journal.create(settings.journal_dir).lock()
             journal.append(
                 "session",
                 "started",
@@ -143,7 +143,7 @@ class RunbookSession:
 
         Raises `JournalError` when the session does not exist or has no target.
         """
-        journal = Journal.open(session_id, settings.journal_dir)
+        journal = Journal.open(session_id, settings.journal_dir).lock()
         entries = journal.entries
         start = next((e for e in entries if e.get("step") == "session" and e.get("target")), None)
         if start is None:
@@ -471,7 +471,12 @@ class RunbookSession:
             verdict=str(self.verdict) if self.verdict else None,
             result="fixed" if self.fixed else "not fixed",
         )
+        self.release()
+
+    def release(self) -> None:
+        """Close the HTTP client and let another run take the session (it stays resumable)."""
         self.client.close()
+        self.journal.release()
 
     # -- internals ---------------------------------------------------------------------------
 

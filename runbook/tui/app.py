@@ -309,3 +309,8 @@ class RunbookApp(App[int]):
         if self._sessions is not None:
             self._sessions.close_all()
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        """However the app ends, its sessions are released (they stay resumable)."""
+        if self._sessions is not None:
+            self._sessions.close_all()

@@ -141,7 +141,7 @@ class Sessions:
         """Use new connection settings: live sessions are reopened from their journals."""
         self.settings = settings
         for key, session in list(self.live.items()):
-            session.client.close()
+            session.release()
             self.live[key] = RunbookSession.resume(
                 session.journal.session,
                 settings,
@@ -161,7 +161,7 @@ class Sessions:
     def close_all(self) -> None:
         """Release HTTP clients at exit; sessions stay unfinished so they can be resumed."""
         for session in self.live.values():
-            session.client.close()
+            session.release()
 
     def log_verdict(self, incident: Incident) -> LogDiagnosis:
         """The logs' verdict the incident table shows (published with the incidents), so the

@@ -143,3 +143,22 @@ def test_a_reload_interrupted_after_its_intent_counts_as_maybe_sent(tmp_path: Pa
     assert session.interrupted_reload and session.reload_pending_verification
     hint = next_hint(step_states(read_entries(journal.path)), None)
     assert "interrupted" in hint and "verify" in hint
+
+
+def test_one_session_runs_in_one_place_at_a_time(tmp_path: Path) -> None:
+    from runbook.config import Settings
+    from runbook.steps.session import RunbookSession
+
+    target = {"schema": "public", "table": "items", "column": "note"}
+    journal = Journal.create(tmp_path)
+    journal.append("session", "started", target=target)
+    settings = Settings(dsn="host=127.0.0.1 port=1 connect_timeout=1", journal_dir=tmp_path)
+    first = RunbookSession.resume(journal.session, settings)
+    with pytest.raises(JournalError) as err:
+        RunbookSession.resume(journal.session, settings)  # a second `run --resume` at once
+    assert "in use by another run" in err.value.message
+    first.release()
+    second = RunbookSession.resume(journal.session, settings)
+    second.release()
+    resumed = [e for e in read_entries(journal.path) if e.get("result") == "resumed"]
+    assert len(resumed) == 2  # the refused run wrote nothing
