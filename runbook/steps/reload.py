@@ -18,6 +18,7 @@ from psycopg import sql
 
 from runbook.config import Settings
 from runbook.errors import RunbookError
+from runbook.redact import redact_dsn
 from runbook.servers import db
 from runbook.servers.api import PostgrestClient, path_segment
 
@@ -78,10 +79,14 @@ def plan_reload(settings: Settings, method: str | None = None) -> PlannedAction:
     """The reload the settings call for (`method` overrides `settings.reload_method`)."""
     method = method or settings.reload_method
     if method == "notify":
+        where = db.db_target(settings.dsn)
         return PlannedAction(
             step="reload",
             method="notify",
-            description=f"Send a schema-cache reload notification on channel {settings.channel!r}",
+            description=(
+                f"Send a schema-cache reload notification on channel {settings.channel!r} to "
+                f"database {where.dbname!r} on {where.host}:{where.port} as role {where.user!r}"
+            ),
             sql_or_http=notify_statement(settings.channel).as_string(),
         )
     if method == "rpc":
@@ -89,7 +94,10 @@ def plan_reload(settings: Settings, method: str | None = None) -> PlannedAction:
         return PlannedAction(
             step="reload",
             method="rpc",
-            description=f"Call the reload function {fn!r} over the API",
+            description=(
+                f"Call the reload function {fn!r} over the API at "
+                f"{redact_dsn(settings.api_url) if settings.api_url else '(no API URL set)'}"
+            ),
             sql_or_http=f"POST /rpc/{path_segment(fn)}",
         )
     return PlannedAction(

@@ -60,3 +60,23 @@ def test_rpc_reload_calls_the_function_over_the_api(db_dsn: str, postgrest) -> N
         outcome = send_reload(plan_reload(settings), settings, client, "public")
     assert outcome.status == "sent", outcome.detail
     assert server.wait_for_load_count(2) >= 2
+
+
+def test_the_reload_prompt_names_where_it_goes() -> None:
+    import io
+
+    from runbook.commands.consent import confirm
+    from runbook.config import Settings
+    from runbook.steps.reload import plan_reload
+
+    settings = Settings(dsn="postgresql://migrator:s3cret@db.internal:6543/community", channel="pgrst")
+    plan = plan_reload(settings)
+    for word in ("'pgrst'", "'community'", "db.internal:6543", "'migrator'"):
+        assert word in plan.description
+    out = io.StringIO()
+    confirm(plan, yes=False, dry_run=True, out=out, stdin=io.StringIO())
+    assert "db.internal:6543" in out.getvalue() and "s3cret" not in out.getvalue()
+    rpc = plan_reload(
+        Settings(api_url="https://u:pw@api.example.org/rest/v1", reload_method="rpc", rpc_function="reload"),
+    )
+    assert "api.example.org/rest/v1" in rpc.description and "pw" not in rpc.description
