@@ -37,7 +37,7 @@ from runbook.commands.consent import confirm, wait_for_operator
 from runbook.commands.run_logs import LogContext, columns_of, render_columns, render_deeper
 from runbook.config import RELOAD_METHODS, Settings
 from runbook.diagnosis.verdicts import Verdict
-from runbook.errors import RunbookError, UsageError
+from runbook.errors import AuthFailed, RunbookError, UsageError
 from runbook.evidence import Target
 from runbook.exit_codes import Exit
 from runbook.servers.migration_ledger import default_migrations_dir
@@ -327,11 +327,14 @@ def _render_result(session: RunbookSession, out: TextIO) -> None:
 
 
 def exit_code(session: RunbookSession) -> int:
-    """0 fixed/nothing to fix; 4 unreachable (no verdict, or the reload could not be sent);
-    5 otherwise."""
+    """0 fixed/nothing to fix; 4 unreachable (no verdict, or the reload could not be sent) or
+    credentials refused (whatever the other side said: the verdict was not checked against
+    what the credentials would have shown); 5 otherwise."""
+    errors = session.inspection.errors() if session.inspection else []
+    if any(isinstance(e, AuthFailed) for e in errors):
+        return Exit.UNREACHABLE
     if session.fixed:
         return Exit.OK
-    errors = session.inspection.errors() if session.inspection else []
     if session.verdict in (Verdict.UNKNOWN, None) and any(
         e.exit_code == Exit.UNREACHABLE for e in errors
     ):

@@ -176,6 +176,21 @@ def test_already_resolved_after_the_reload(stale, capsys, monkeypatch) -> None:
     assert result.json()["verdict"] == "already_resolved"
 
 
+def test_a_refused_password_is_exit_4_even_when_the_api_looks_resolved(
+    stale, pg_server, capsys, monkeypatch
+) -> None:
+    dsn, server = stale
+    server.reload_signal()
+    server.wait_for_load_count(2)  # the API's cache has the column: it alone says "resolved"
+    wrong = pg_server.dsn(user=pg_server.password_role, password="wrong-Pa55word")
+    result = run_cli(
+        capsys, monkeypatch,
+        "run", "--table", "items", "--column", "note", *_flags(wrong, server), "--json",
+    )  # fmt: skip
+    assert result.code == 4, result.err
+    assert "Authentication failed" in result.err and "wrong-Pa55word" not in result.err + result.out
+
+
 def test_a_reload_that_does_not_take_is_reported_not_claimed(
     db_dsn: str, postgrest, capsys, monkeypatch
 ) -> None:
