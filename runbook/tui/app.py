@@ -10,6 +10,7 @@ is drawn, and the other screens are imported when first opened.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -296,7 +297,9 @@ class RunbookApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "report":
-            return bool(self.incidents) and type(self.screen).__name__ != "ReportScreen"
+            report = sys.modules.get("runbook.tui.screens.report")  # not loaded: not shown
+            on_report = report is not None and isinstance(self.screen, report.ReportScreen)
+            return bool(self.incidents) and not on_report
         return True
 
     def palette_actions(self, screen: Screen[Any]) -> list[tuple[str, str, Any]]:

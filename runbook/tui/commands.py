@@ -7,6 +7,7 @@ or "Stop reading" after the scan ended.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,13 @@ PaletteAction = tuple[str, str, Callable[[], object]]
 def actions_for(app: RunbookApp, screen: Screen[Any]) -> list[PaletteAction]:
     """`(name, help, callback)` for every action that can run now on `screen`."""
     from runbook.tui.literal import plain
+    from runbook.tui.screens.detail import DetailScreen
     from runbook.tui.screens.incidents import IncidentsScreen
+    from runbook.tui.screens.runbook import RunbookScreen
 
     out: list[PaletteAction] = []
-    kind = type(screen).__name__
-    if kind == "RunbookScreen":
-        rb: Any = screen
+    if isinstance(screen, RunbookScreen):
+        rb = screen
         if not rb.running:
             out += [
                 ("Inspect and diagnose", "read-only checks, then a verdict", rb.action_inspect),
@@ -38,8 +40,12 @@ def actions_for(app: RunbookApp, screen: Screen[Any]) -> list[PaletteAction]:
                 ("Write probe…", "zero-row insert, rolled back; asks first", rb.action_write_probe),
             ]
         out.append(("Toggle dry run", "record state-changing steps, run none", rb.action_toggle_dry_run))
-    elif kind in ("IncidentsScreen", "DetailScreen"):
-        incident = screen.selected if isinstance(screen, IncidentsScreen) else screen.incident  # type: ignore[attr-defined]
+        for label, text in rb.copy_texts():
+            out.append((f"Copy {label}", plain(text), partial(rb._copy, label, text)))
+        if not rb.running:
+            out.append(("Finish the session", "journal its end; the next step starts anew", rb.action_finish))
+    elif isinstance(screen, IncidentsScreen | DetailScreen):
+        incident = screen.selected if isinstance(screen, IncidentsScreen) else screen.incident
         if incident is not None:
             name = plain(f"{incident.table}.{incident.column}")
             out += [
@@ -51,7 +57,11 @@ def actions_for(app: RunbookApp, screen: Screen[Any]) -> list[PaletteAction]:
     if app.ingesting:
         out.append(("Stop reading", "cancel the scan or stop following/replaying", app.stop_ingest))
     out.append(("Connection settings", "DSN, API URL, admin URL, key; test", app.action_settings))
-    if app.incidents and kind != "ReportScreen" and app.current_incident() is not None:
+    if isinstance(screen, DetailScreen) and screen.incident.samples:
+        out.append(("Copy the first sample line", "the log line, as logged", screen.action_copy_sample))
+    report = sys.modules.get("runbook.tui.screens.report")  # not loaded: not on screen
+    on_report = report is not None and isinstance(screen, report.ReportScreen)
+    if app.incidents and not on_report and app.current_incident() is not None:
         out.append(("Incident report", "preview and save the Markdown report", app.action_report))
     out.append(("Help", "keys and what the screens mean", app.action_help))
     return out

@@ -159,3 +159,24 @@ async def test_opens_on_sample_logs_with_what_the_logs_say() -> None:
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.incident.table == "mypoolr"
         assert app.screen.logs is not None and str(app.screen.logs.verdict) == "client_mismatch"
+
+
+async def test_the_runbook_copies_the_reload_statement_and_the_real_command() -> None:
+    app = make_app([STALE])
+    copied: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]  # OSC 52 recorded
+        await pilot.press("r")
+        names = [name for name, _, _ in app.palette_actions(app.screen)]
+        assert "Copy the reload statement" in names and "Copy the run command" in names
+        assert "Finish the session" in names
+        await pilot.press("y")
+        await pilot.press("Y")
+        await pilot.pause()
+        assert copied == [
+            "NOTIFY \"pgrst\", 'reload schema';",
+            "pgrst-runbook run --table members --column telegram_handle",
+        ]
+        messages = [n.message for n in app._notifications]  # a notice says what was copied
+        assert any(m.startswith("the run command copied (OSC 52)") for m in messages)

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from runbook.diagnosis.verdicts import VERDICT_LABELS, Verdict
 from runbook.errors import RunbookError
-from runbook.evidence import Target
+from runbook.evidence import Target, run_command
 from runbook.incidents.grouping import Incident
 from runbook.steps.reload import PlannedAction
 from runbook.steps.session import RunbookSession
@@ -56,6 +56,9 @@ class RunbookScreen(Screen[None]):
         Binding("v", "verify", "Verify", id="verify"),
         Binding("t", "toggle_dry_run", "Dry run", id="dry-run"),
         Binding("f", "finish", "Finish session", id="finish"),
+        # Listed in the palette and the help; the footer keeps room for the steps.
+        Binding("y", "copy_notify", "Copy NOTIFY", id="copy-notify", show=False),
+        Binding("Y", "copy_command", "Copy command", id="copy-command", show=False),
     ]
 
     def __init__(self, incident: Incident, sessions: Sessions) -> None:
@@ -210,6 +213,29 @@ class RunbookScreen(Screen[None]):
     def action_toggle_dry_run(self) -> None:
         switch = self.query_one("#dry-run", Switch)
         switch.value = not switch.value
+
+    def copy_texts(self) -> list[tuple[str, str]]:
+        """What can be copied for this incident: (what it is, the text), real names filled in."""
+        inc = self.incident
+        out: list[tuple[str, str]] = []
+        plan = self._plan_reload()
+        if plan.sql_or_http:
+            out.append(("the reload statement" if plan.method == "notify" else "the reload call",
+                        plan.sql_or_http + (";" if plan.method == "notify" else "")))
+        out.append(("the run command", run_command(inc.table, inc.column, inc.schema)))
+        return out
+
+    def _copy(self, label: str, text: str) -> None:
+        self.app.copy_to_clipboard(text)
+        self.notify(f"{label} copied (OSC 52): {plain(text)}", markup=False)
+
+    def action_copy_notify(self) -> None:
+        label, text = self.copy_texts()[0]
+        self._copy(label, text)
+
+    def action_copy_command(self) -> None:
+        label, text = self.copy_texts()[-1]
+        self._copy(label, text)
 
     def action_finish(self) -> None:
         self.sessions.finish(self.incident)
