@@ -153,7 +153,7 @@ async def test_opens_on_sample_logs_with_what_the_logs_say() -> None:
         ]
         table = app.main.query_one(IncidentTable)
         assert table.cursor_row == 0  # the biggest incident, though another was found first
-        logs_say = [table.get_row_at(i)[6].plain for i in range(3)]
+        logs_say = [table.get_row_at(i)[3].plain for i in range(3)]
         assert logs_say == ["stale cache ✓", "client mismatch ✓", "client mismatch ✓"]
         await pilot.press("down", "enter")
         assert isinstance(app.screen, DetailScreen)

@@ -102,7 +102,7 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
 
         await pilot.press("escape", "escape")
         table = app.main.query_one(IncidentTable)
-        assert "stale cache" in table.get_row_at(0)[-1].plain
+        assert "stale cache" in table.get_row_at(0)[4].plain
     assert post_json(server.url, "items", {"name": "b", "note": "y"}).status_code == 201
 
 
@@ -135,7 +135,7 @@ async def test_a_restarted_app_resumes_the_session_from_the_journal(stale) -> No
         await scanned(pilot)
         await wait_for(pilot, lambda: second.verdicts())  # the journal index is read in a worker
         table = second.main.query_one(IncidentTable)
-        assert "stale cache" in table.get_row_at(0)[-1].plain
+        assert "stale cache" in table.get_row_at(0)[4].plain
         await pilot.press("r")
         screen = second.screen
         assert screen.session is not None and screen.session.journal.session == session_id

@@ -45,6 +45,10 @@ def test_incidents_second_row_selected(snap_compare) -> None:
     assert snap_compare(app(), press=["down"], terminal_size=SIZE, run_before=ready)
 
 
+def test_incidents_screen_at_80x24_shows_the_verdicts(snap_compare) -> None:
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=ready)
+
+
 def test_detail_screen(snap_compare) -> None:
     assert snap_compare(app(), press=["enter"], terminal_size=SIZE, run_before=ready)
 

@@ -21,15 +21,16 @@ if TYPE_CHECKING:
     from runbook.diagnosis.from_logs import LogDiagnosis
     from runbook.incidents.grouping import Incident
 
+# What decides comes first: at 80 columns the verdicts are on screen without scrolling.
 COLUMNS = (
     ("table", "table"),
     ("column", "column"),
     ("count", "count"),
+    ("logs say", "logs"),
+    ("inspected", "verdict"),
     ("first seen UTC", "first"),
     ("last seen UTC", "last"),
     ("endpoint", "endpoint"),
-    ("logs say", "logs"),
-    ("inspected", "verdict"),
 )
 
 ENDPOINT_WIDTH = 16  # with its "+N": the table fits 120 columns
@@ -154,9 +155,9 @@ class IncidentTable(DataTable):
             literal(inc.table),
             literal(inc.column, style="bold"),
             Text(f"{inc.count:,}", justify="right"),
+            log_verdict_label(logs),
+            Text(label, style="" if verdict else "dim"),
             Text(short_when(inc.first_seen)),
             Text(short_when(inc.last_seen)),
             literal(endpoint),
-            log_verdict_label(logs),
-            Text(label, style="" if verdict else "dim"),
         ]
