@@ -1,0 +1,277 @@
+"""The watch loop: read, count, decide, queue, checkpoint; deliver in a thread of its own.
+
+Each turn reads what the inputs added (`Follower`), regroups incidents (`IncidentTracker`,
+the same grouping and counting as `scan`), computes the logs' verdict of every incident that
+grew, queues the messages that are due (`Outbox`, fsynced), and only then writes the input
+positions (`state.json`, fsynced). Messages: a new incident fires; a changed verdict or count
+class (1, 10, 100, ...) updates it; `resolve_after` seconds without growth resolve it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.incidents.grouping import Incident
+from runbook.incidents.live import IncidentTracker
+from runbook.ingest.follow import FollowBatch, Follower, TailPosition
+from runbook.ingest.scan import ScanOptions
+from runbook.watch.alerts import (
+    FIRING,
+    RESOLVED,
+    Alert,
+    count_class,
+    fingerprint,
+    next_command,
+    summary_of,
+)
+from runbook.watch.metrics import WatchMetrics
+from runbook.watch.outbox import Outbox
+from runbook.watch.sinks import Outcome, Sink
+from runbook.watch.state import IncidentState, WatchState, load_state, save_state
+
+CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
+
+
+@dataclass
+class WatchOptions:
+    inputs: list[str]
+    sinks: list[Sink]
+    state_dir: Path
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    resolve_after: float = 600.0
+    once: bool = False
+    metrics_address: str | None = None
+    metrics_file: Path | None = None
+    poll_interval: float = 0.25
+    drain_seconds: float = 30.0  # --once / shutdown: how long to keep delivering
+
+
+def now_iso(epoch: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Watcher:
+    def __init__(
+        self,
+        options: WatchOptions,
+        *,
+        log: TextIO | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self.log = log or sys.stderr
+        self.wall = wall
+        self.state_dir = Path(options.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state: WatchState = load_state(self.state_dir)
+        for inc in self.state.incidents.values():
+            inc.base_count = inc.count  # counted by earlier runs; this run's events add to it
+        self.metrics = WatchMetrics()
+        for key, n in self.state.counts.items():
+            table, _, column = key.partition("\x1f")
+            self.metrics.count_pgrst204(table, column, n)
+        self.outbox = Outbox(self.state_dir, options.sinks, on_outcome=self._on_outcome)
+        self.follower = Follower(
+            options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
+        )
+        self.tracker = IncidentTracker(options.scan.since, options.scan.until)
+        self._told_errors: set[str] = set()
+        self._newest = 0.0
+        self._last_checkpoint = 0.0
+        self._server: object | None = None
+        for problem in self.follower.problems:
+            self._say(f"cannot read {problem.name}: {problem.reason}")
+            self.metrics.source_errors.labels(source=problem.name, reason=problem.reason).inc()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool] = lambda: False) -> int:
+        if self.options.metrics_address:
+            self._server = self.metrics.serve(self.options.metrics_address)
+        self.outbox.start()
+        try:
+            while not stop():
+                batch = self.follower.read(slice_seconds=0.25)
+                self.step(batch)
+                if batch.finished:
+                    break
+                if batch.caught_up:
+                    self._sleep(self.options.poll_interval, stop)
+        finally:
+            self.checkpoint()
+            self.follower.close()
+        drained = self.outbox.drain(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
+        self.outbox.stop()
+        self.metrics.queued.set(self.outbox.pending())
+        self._write_metrics_file()
+        if self._server is not None:
+            self._server.shutdown()  # type: ignore[attr-defined]
+        if not drained:
+            self._say(f"{self.outbox.pending()} notification(s) still queued; the next run sends them")
+            return 4 if self.options.once else 0
+        return 0
+
+    def step(self, batch: FollowBatch) -> None:
+        """Take one batch: count, decide, queue; then checkpoint (when anything moved)."""
+        for notice in batch.notices:
+            self._say(notice)
+        self._input_errors()
+        changed = False
+        if batch.events.height:
+            self.tracker.add(batch.events)
+            newest = batch.events["ts"].drop_nulls().max()
+            if isinstance(newest, datetime) and newest.timestamp() > self._newest:
+                self._newest = newest.timestamp()
+                self.metrics.last_event.set(self._newest)
+            changed = True
+        if self.tracker.dirty:
+            for incident in self.tracker.incidents():
+                changed |= self._update(incident)
+        changed |= self._resolve_quiet()
+        if changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Positions and incidents to disk (after the messages they caused were queued)."""
+        positions: dict[str, TailPosition] = dict(self.state.inputs)
+        for tail in self.follower.tails:
+            position = tail.position()
+            if position is not None:
+                positions[tail.name] = position
+        self.state.inputs = positions
+        save_state(self.state_dir, self.state)
+        self._last_checkpoint = time.monotonic()
+        open_by: dict[str, int] = {}
+        for inc in self.state.incidents.values():
+            open_by.setdefault(inc.verdict, 0)
+            if inc.status == FIRING:
+                open_by[inc.verdict] += 1
+        self.metrics.set_open(open_by)
+        self.metrics.queued.set(self.outbox.pending())
+        self._write_metrics_file()
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def _update(self, incident: Incident) -> bool:
+        schema = incident.schema or "public"
+        fp = fingerprint(schema, incident.table, incident.column)
+        st = self.state.incidents.get(fp)
+        if st is None:
+            st = IncidentState(fp, schema, incident.table, incident.column, status=RESOLVED)
+            self.state.incidents[fp] = st
+        total = st.base_count + incident.count
+        added = total - st.count
+        if added <= 0:
+            return False
+        self.metrics.count_pgrst204(incident.table, incident.column, added)
+        key = f"{incident.table}\x1f{incident.column}"
+        self.state.counts[key] = self.state.counts.get(key, 0) + added
+        st.count = total
+        st.last_growth = self.wall()
+        first = incident.to_dict()
+        st.first_seen = st.first_seen or first["first_seen"]
+        st.last_seen = first["last_seen"] or st.last_seen
+        st.endpoint = st.endpoint or (incident.endpoints[0] if incident.endpoints else None)
+        diagnosis = verdict_from_logs(first, LogInputs(events=self.tracker.events))
+        verdict, confidence = str(diagnosis.verdict), str(diagnosis.confidence)
+        nearest = [m.name for m in diagnosis.nearest]
+        klass = count_class(total)
+        reason = None
+        if st.status != FIRING:
+            reason = "new"
+            st.started_at = now_iso(self.wall())
+        elif verdict != st.verdict:
+            reason = "verdict"
+        elif klass != st.count_class:
+            reason = "count"
+        st.status, st.verdict, st.confidence, st.nearest_columns = FIRING, verdict, confidence, nearest
+        if reason is None:
+            return True
+        st.count_class = klass
+        st.seq += 1
+        alert = self._alert(st, diagnosis.summary, diagnosis.suggestions)
+        self.outbox.put(alert)
+        self._say(f"{'alert' if reason == 'new' else 'update'}: {alert.summary}")
+        return True
+
+    def _resolve_quiet(self) -> bool:
+        now = self.wall()
+        changed = False
+        for st in self.state.incidents.values():
+            if st.status == FIRING and now - st.last_growth >= self.options.resolve_after:
+                st.status = RESOLVED
+                st.seq += 1
+                alert = self._alert(st, "", [])
+                self.outbox.put(alert)
+                self._say(f"resolved: {st.table}.{st.column} (no new failures for {self.options.resolve_after:g}s)")
+                changed = True
+        return changed
+
+    def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
+        command = next_command(st.table, st.column)
+        step = suggestions[0] if suggestions else command
+        firing = st.status == FIRING
+        summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict)
+        if not firing:
+            summary = f"resolved: {summary}"
+        return Alert(
+            fingerprint=st.fingerprint,
+            status=st.status,
+            schema=st.schema,
+            table=st.table,
+            column=st.column,
+            verdict=st.verdict,
+            confidence=st.confidence,
+            count=st.count,
+            first_seen=st.first_seen,
+            last_seen=st.last_seen,
+            starts_at=st.started_at or now_iso(self.wall()),
+            ends_at=None if firing else now_iso(self.wall()),
+            endpoint=st.endpoint,
+            nearest_columns=st.nearest_columns,
+            next_command=command,
+            summary=summary,
+            description=why or summary,
+            next_step=step,
+            seq=st.seq,
+        )
+
+    # -- odds and ends ----------------------------------------------------------------------
+
+    def _on_outcome(self, sink: Sink, alert: Alert, outcome: Outcome) -> None:
+        self.metrics.notifications.labels(receiver=sink.name, outcome=outcome.label).inc()
+        if not outcome.delivered:
+            self._say(f"{sink.name}: {outcome.detail} ({'will retry' if outcome.retry else 'dropped'})")
+
+    def _input_errors(self) -> None:
+        for tail in self.follower.tails:
+            if tail.error and tail.name not in self._told_errors:
+                self._told_errors.add(tail.name)
+                self.metrics.source_errors.labels(source=tail.name, reason=tail.error).inc()
+
+    def _write_metrics_file(self) -> None:
+        if self.options.metrics_file is not None:
+            try:
+                self.metrics.write_file(self.options.metrics_file)
+            except OSError as exc:
+                self._say(f"cannot write {self.options.metrics_file}: {exc.strerror or exc}")
+
+    def _sleep(self, seconds: float, stop: Callable[[], bool]) -> None:
+        end = time.monotonic() + seconds
+        while not stop() and time.monotonic() < end:
+            time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
+
+    def _say(self, text: str) -> None:
+        for sink in self.options.sinks:
+            text = sink.mask(text)
+        print(f"pgrst-runbook watch: {text}", file=self.log, flush=True)
+
+
