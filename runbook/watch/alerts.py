@@ -82,10 +82,13 @@ class Alert:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def summary_of(table: str, column: str, count: int, first_seen: str | None, verdict: str) -> str:
+def summary_of(
+    table: str, column: str, count: int, first_seen: str | None, verdict: str, confidence: str = ""
+) -> str:
     since = f" since {first_seen}" if first_seen else ""
     noun = "failed write" if count == 1 else "failed writes"
-    return f"PGRST204 on {table}.{column}: {count} {noun}{since} (verdict: {verdict})"
+    how = f", {confidence}" if confidence and confidence != "unknown" else ""
+    return f"PGRST204 on {table}.{column}: {count} {noun}{since} (verdict: {verdict}{how})"
 
 
 def sample_alert() -> Alert:
@@ -108,7 +111,7 @@ def sample_alert() -> Alert:
         endpoint="POST /members",
         nearest_columns=[],
         next_command=next_command(table, column),
-        summary="[test] " + summary_of(table, column, 1, first, "stale_cache"),
+        summary="[test] " + summary_of(table, column, 1, first, "stale_cache", "likely"),
         description="A test notification from pgrst-runbook watch --test-notify; nothing is failing.",
         next_step=next_command(table, column),
         seq=0,

@@ -23,6 +23,9 @@ from runbook.watch.alerts import Alert
 from runbook.watch.sinks import Outcome, Sink, deliver
 
 MIN_BACKOFF, MAX_BACKOFF = 1.0, 300.0
+# Seconds between two messages to one sink: Slack takes about one a second per channel,
+# PagerDuty about 120 a minute per routing key.
+PACE = {"slack": 1.0, "pagerduty": 0.5}
 
 OnOutcome = Callable[[Sink, Alert, Outcome], None]
 
@@ -148,7 +151,7 @@ class Outbox:
             self.on_outcome(sink, alert, outcome)
         if outcome.delivered:
             self._failures.pop(sid, None)
-            self._next_try.pop(sid, None)
+            self._next_try[sid] = self.clock() + PACE.get(sink.kind, 0.0)
             with self._lock:
                 self._sent[sid].add(alert.message_id)
                 self._queued[sid].discard(alert.message_id)

@@ -115,7 +115,9 @@ def annotations(alert: Alert) -> dict[str, str]:
 def alertmanager_body(alert: Alert) -> dict[str, object]:
     """Alertmanager's webhook payload (version 4) carrying one alert."""
     labels = alert.labels()
-    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+    # Grouped by the incident, not its verdict: a changed verdict updates the same group.
+    group = {k: v for k, v in labels.items() if k != "verdict"}
+    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
     firing = alert.status == FIRING
     return {
         "receiver": "pgrst-runbook",
@@ -123,7 +125,7 @@ def alertmanager_body(alert: Alert) -> dict[str, object]:
         "version": "4",
         "truncatedAlerts": 0,
         "groupKey": group_key,
-        "groupLabels": labels,
+        "groupLabels": group,
         "commonLabels": labels,
         "commonAnnotations": annotations(alert),
         "externalURL": "",

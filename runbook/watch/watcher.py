@@ -58,6 +58,11 @@ def now_iso(epoch: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _zulu(stamp: str | None) -> str | None:
+    """An ISO time in UTC as `...Z`, the way Alertmanager and PagerDuty write them."""
+    return stamp[: -len("+00:00")] + "Z" if stamp and stamp.endswith("+00:00") else stamp
+
+
 class Watcher:
     def __init__(
         self,
@@ -177,8 +182,8 @@ class Watcher:
         st.count = total
         st.last_growth = self.wall()
         first = incident.to_dict()
-        st.first_seen = st.first_seen or first["first_seen"]
-        st.last_seen = first["last_seen"] or st.last_seen
+        st.first_seen = st.first_seen or _zulu(first["first_seen"])
+        st.last_seen = _zulu(first["last_seen"]) or st.last_seen
         st.endpoint = st.endpoint or (incident.endpoints[0] if incident.endpoints else None)
         diagnosis = verdict_from_logs(first, LogInputs(events=self.tracker.events))
         verdict, confidence = str(diagnosis.verdict), str(diagnosis.confidence)
@@ -219,7 +224,7 @@ class Watcher:
         command = next_command(st.table, st.column)
         step = suggestions[0] if suggestions else command
         firing = st.status == FIRING
-        summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict)
+        summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
         if not firing:
             summary = f"resolved: {summary}"
         return Alert(
