@@ -15,6 +15,7 @@ from typing import Any
 
 FIRING, RESOLVED = "firing", "resolved"
 ALERTNAME = "PGRST204"
+RELOAD_ALERTNAME = "ReloadNotApplied"
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 
 
@@ -59,6 +60,7 @@ class Alert:
     next_step: str = ""
     seq: int = 0  # the incident's message number: the same message is never queued twice
     test: bool = False
+    alertname: str = ALERTNAME
 
     @property
     def message_id(self) -> str:
@@ -66,7 +68,7 @@ class Alert:
 
     def labels(self) -> dict[str, str]:
         return {
-            "alertname": ALERTNAME,
+            "alertname": self.alertname,
             "schema": self.schema,
             "table": self.table,
             "column": self.column,

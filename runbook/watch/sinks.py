@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from runbook import __version__
-from runbook.watch.alerts import FIRING, ZERO_TIME, Alert
+from runbook.watch.alerts import ALERTNAME, FIRING, ZERO_TIME, Alert
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 TIMEOUT_SECONDS = 10.0
@@ -155,6 +155,8 @@ SEVERITY = {
 
 
 def dedup_key(alert: Alert) -> str:
+    if alert.alertname != ALERTNAME:
+        return f"{alert.alertname}:{alert.fingerprint}"
     key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
     return key if len(key) <= 255 else f"pgrst204:{alert.fingerprint}"
 
@@ -174,7 +176,7 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
             "timestamp": alert.last_seen or alert.starts_at,
             "component": "postgrest",
             "group": alert.schema,
-            "class": "PGRST204",
+            "class": alert.alertname,
             "custom_details": {
                 "verdict": alert.verdict,
                 "confidence": alert.confidence,

@@ -45,6 +45,7 @@ class IncidentState:
     seq: int = 0  # messages queued for it so far
     started_at: str = ""  # startsAt of the open alert
     last_growth: float = 0.0  # wall time (epoch) the count last grew
+    kind: str = "pgrst204"  # or "reload" (a DDL/reload request no confirmed load followed)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
 from runbook.watch.alerts import (
     FIRING,
+    RELOAD_ALERTNAME,
     RESOLVED,
     Alert,
     count_class,
@@ -33,10 +34,12 @@ from runbook.watch.alerts import (
 )
 from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
+from runbook.watch.reload_path import ReloadPath
 from runbook.watch.sinks import Outcome, Sink
 from runbook.watch.state import IncidentState, WatchState, load_state, save_state
 
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
+JUDGE_EVERY = 5.0  # seconds between judgements while a backlog is being read
 
 
 @dataclass
@@ -51,6 +54,7 @@ class WatchOptions:
     metrics_file: Path | None = None
     poll_interval: float = 0.25
     drain_seconds: float = 30.0  # --once / shutdown: how long to keep delivering
+    reload_deadline: float = 60.0  # a DDL or reload request unconfirmed this long alerts
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -61,6 +65,10 @@ def now_iso(epoch: float | None = None) -> str:
 def _zulu(stamp: str | None) -> str | None:
     """An ISO time in UTC as `...Z`, the way Alertmanager and PagerDuty write them."""
     return stamp[: -len("+00:00")] + "Z" if stamp and stamp.endswith("+00:00") else stamp
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
 
 
 class Watcher:
@@ -88,8 +96,10 @@ class Watcher:
             options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
         )
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
+        self.reload_path = ReloadPath(options.reload_deadline)
         self._told_errors: set[str] = set()
         self._newest = 0.0
+        self._last_judged = time.monotonic()
         self._last_checkpoint = 0.0
         self._server: object | None = None
         for problem in self.follower.problems:
@@ -111,6 +121,8 @@ class Watcher:
                 if batch.caught_up:
                     self._sleep(self.options.poll_interval, stop)
         finally:
+            if self.tracker.dirty:
+                self.judge()
             self.checkpoint()
             self.follower.close()
         drained = self.outbox.drain(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
@@ -132,17 +144,36 @@ class Watcher:
         changed = False
         if batch.events.height:
             self.tracker.add(batch.events)
+            self.reload_path.add(batch.events)
             newest = batch.events["ts"].drop_nulls().max()
             if isinstance(newest, datetime) and newest.timestamp() > self._newest:
                 self._newest = newest.timestamp()
                 self.metrics.last_event.set(self._newest)
             changed = True
-        if self.tracker.dirty:
-            for incident in self.tracker.incidents():
-                changed |= self._update(incident)
+        settled = batch.caught_up or batch.finished
+        if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
+            changed |= self.judge(rejudge=settled)
         changed |= self._resolve_quiet()
-        if changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished:
+        if settled:  # judged on every input read so far, not one file
+            changed |= self._reload_check()
+        # Positions are saved only once every event before them was judged (counted, its
+        # messages queued): a crash re-reads events rather than losing their pages.
+        due = changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished
+        if due and not self.tracker.dirty:
             self.checkpoint()
+
+    def judge(self, rejudge: bool = True) -> bool:
+        """Count every incident's new failures and queue the messages they make due.
+
+        Judged once every input was read (or every few seconds while a backlog is read): the
+        lines that decide a verdict (a cache load, a migration) may sit in a file read after
+        the failures, and a first page should not say less than the logs do.
+        """
+        self._last_judged = time.monotonic()
+        changed = False
+        for incident in self.tracker.incidents():
+            changed |= self._update(incident, rejudge)
+        return changed
 
     def checkpoint(self) -> None:
         """Positions and incidents to disk (after the messages they caused were queued)."""
@@ -165,7 +196,7 @@ class Watcher:
 
     # -- decisions --------------------------------------------------------------------------
 
-    def _update(self, incident: Incident) -> bool:
+    def _update(self, incident: Incident, rejudge: bool = False) -> bool:
         schema = incident.schema or "public"
         fp = fingerprint(schema, incident.table, incident.column)
         st = self.state.incidents.get(fp)
@@ -174,19 +205,22 @@ class Watcher:
             self.state.incidents[fp] = st
         total = st.base_count + incident.count
         added = total - st.count
-        if added <= 0:
+        if added <= 0 and not (rejudge and st.status == FIRING):
             return False
-        self.metrics.count_pgrst204(incident.table, incident.column, added)
-        key = f"{incident.table}\x1f{incident.column}"
-        self.state.counts[key] = self.state.counts.get(key, 0) + added
-        st.count = total
-        st.last_growth = self.wall()
+        if added > 0:
+            self.metrics.count_pgrst204(incident.table, incident.column, added)
+            key = f"{incident.table}\x1f{incident.column}"
+            self.state.counts[key] = self.state.counts.get(key, 0) + added
+            st.count = total
+            st.last_growth = self.wall()
         first = incident.to_dict()
         st.first_seen = st.first_seen or _zulu(first["first_seen"])
         st.last_seen = _zulu(first["last_seen"]) or st.last_seen
         st.endpoint = st.endpoint or (incident.endpoints[0] if incident.endpoints else None)
         diagnosis = verdict_from_logs(first, LogInputs(events=self.tracker.events))
         verdict, confidence = str(diagnosis.verdict), str(diagnosis.confidence)
+        if added <= 0 and verdict == st.verdict and confidence == st.confidence:
+            return False
         nearest = [m.name for m in diagnosis.nearest]
         klass = count_class(total)
         reason = None
@@ -211,6 +245,8 @@ class Watcher:
         now = self.wall()
         changed = False
         for st in self.state.incidents.values():
+            if st.kind != "pgrst204":
+                continue
             if st.status == FIRING and now - st.last_growth >= self.options.resolve_after:
                 st.status = RESOLVED
                 st.seq += 1
@@ -219,6 +255,69 @@ class Watcher:
                 self._say(f"resolved: {st.table}.{st.column} (no new failures for {self.options.resolve_after:g}s)")
                 changed = True
         return changed
+
+    def _reload_check(self) -> bool:
+        """Fire when a DDL or reload request went unconfirmed past the deadline; resolve when
+        a confirmed load follows it (at once, for a load that came late)."""
+        fp = fingerprint("", "reload", "")
+        st = self.state.incidents.get(fp)
+        changed = False
+        if st is None or st.status != FIRING:
+            told = _parse(st.first_seen) if st is not None else None
+            late = self.reload_path.late(after=told)
+            if late is None:
+                return False
+            if st is None:
+                st = IncidentState(fp, "", "", "", status=RESOLVED, kind="reload")
+                self.state.incidents[fp] = st
+            st.status, st.verdict, st.confidence = FIRING, "reload_not_applied", "likely"
+            st.first_seen = _zulu(late.ts.isoformat())
+            st.endpoint = late.what
+            st.started_at = now_iso(self.wall())
+            st.seq += 1
+            deadline = f"{self.options.reload_deadline:g}s"
+            summary = f"Schema cache not reloaded within {deadline} of {late.what} at {st.first_seen}"
+            why = (
+                f"No confirmed schema cache load ('Schema cache loaded') followed {late.what} within "
+                f"{deadline}; writes that use the change fail with PGRST204 until one does."
+            )
+            self.outbox.put(self._reload_alert(st, summary, why))
+            self._say(f"alert: {summary}")
+            changed = True
+        started = _parse(st.first_seen)
+        loads_after = self.reload_path.loads_after(started) if started is not None else []
+        if loads_after:
+            st.status = RESOLVED
+            st.seq += 1
+            summary = f"resolved: schema cache loaded at {_zulu(loads_after[0].isoformat())}"
+            self.outbox.put(self._reload_alert(st, summary, summary))
+            self._say(summary)
+            changed = True
+        return changed
+
+    def _reload_alert(self, st: IncidentState, summary: str, why: str) -> Alert:
+        firing = st.status == FIRING
+        return Alert(
+            fingerprint=st.fingerprint,
+            status=st.status,
+            schema=st.schema,
+            table=st.table,
+            column=st.column,
+            verdict=st.verdict,
+            confidence=st.confidence,
+            count=0,
+            first_seen=st.first_seen,
+            last_seen=st.first_seen,
+            starts_at=st.started_at or now_iso(self.wall()),
+            ends_at=None if firing else now_iso(self.wall()),
+            endpoint=st.endpoint,
+            next_command="pgrst-runbook check",
+            summary=summary,
+            description=why,
+            next_step="Check the reload path (listener, pooler, NOTIFY channel), then run pgrst-runbook check.",
+            seq=st.seq,
+            alertname=RELOAD_ALERTNAME,
+        )
 
     def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
         command = next_command(st.table, st.column)
