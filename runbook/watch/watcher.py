@@ -9,6 +9,7 @@ class (1, 10, 100, ...) updates it; `resolve_after` seconds without growth resol
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -98,6 +99,7 @@ class Watcher:
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
         self.reload_path = ReloadPath(options.reload_deadline)
         self._told_errors: set[str] = set()
+        self._missing: set[str] = set()
         self._newest = 0.0
         self._last_judged = time.monotonic()
         self._last_checkpoint = 0.0
@@ -356,7 +358,17 @@ class Watcher:
             self._say(f"{sink.name}: {outcome.detail} ({'will retry' if outcome.retry else 'dropped'})")
 
     def _input_errors(self) -> None:
+        """Read errors, and inputs that are gone or back: each told once, counted in metrics."""
         for tail in self.follower.tails:
+            if tail.name != "-" and not tail.finished:
+                gone = not os.path.exists(tail.name)
+                if gone and tail.name not in self._missing:
+                    self._missing.add(tail.name)
+                    self._say(f"{tail.name}: not there; reading it again when it appears")
+                    self.metrics.source_errors.labels(source=tail.name, reason="missing").inc()
+                elif not gone and tail.name in self._missing:
+                    self._missing.discard(tail.name)
+                    self._say(f"{tail.name}: back")
             if tail.error and tail.name not in self._told_errors:
                 self._told_errors.add(tail.name)
                 self.metrics.source_errors.labels(source=tail.name, reason=tail.error).inc()

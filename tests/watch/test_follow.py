@@ -123,3 +123,29 @@ def test_rotated_file_is_finished_then_the_new_one_read(tmp_path: Path, receiver
         wait_for(lambda: counted() == 5, what="5 counted across the rotation")
     finally:
         assert stop(proc) == 0
+
+
+def test_an_input_that_goes_away_is_told_once_and_read_when_it_returns(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    out = tmp_path / "watch.out"
+    port = free_port()
+    proc = start(
+        "watch", str(log), "--state", str(tmp_path / "state"), "--poll-interval", "100ms",
+        "--metrics", f"127.0.0.1:{port}", log=out,
+    )
+
+    def counted() -> int:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return -1
+        return pgrst204_counts(text).get(("mypoolr", "adminname"), 0)
+
+    try:
+        wait_for(lambda: b"not there" in out.read_bytes(), what="the missing input told")
+        log.write_text(HEADER + lines(0, 2))
+        wait_for(lambda: counted() == 2, what="the input read once it appeared")
+        wait_for(lambda: b"back" in out.read_bytes(), what="the input told back")
+    finally:
+        assert stop(proc) == 0
+    assert out.read_bytes().count(b"not there") == 1
