@@ -48,6 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--metrics-file", type=Path, metavar="PATH", help="write the metrics there (node_exporter textfile), atomically")
     parser.add_argument("--resolve-after", type=_duration, default=600.0, metavar="DURATION", help="resolve after this long without new failures (default 10m)")
     parser.add_argument("--reload-deadline", type=_duration, default=60.0, metavar="DURATION", help="alert reload_not_applied when a DDL or reload request sees no confirmed schema cache load this long (default 60s)")
+    parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
+    parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
     parser.add_argument("--once", action="store_true", help="read the inputs to their end, deliver, save state and exit")
     parser.add_argument("--test-notify", action="store_true", help="send one sample alert to every sink and exit (0 delivered, 4 not)")
@@ -86,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         metrics_file=args.metrics_file,
         poll_interval=args.poll_interval,
         reload_deadline=args.reload_deadline,
+        reports_dir=args.reports,
+        report_max_chars=args.report_max_chars,
     )
     stopping = {"now": False}
 

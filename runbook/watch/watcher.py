@@ -56,6 +56,8 @@ class WatchOptions:
     poll_interval: float = 0.25
     drain_seconds: float = 30.0  # --once / shutdown: how long to keep delivering
     reload_deadline: float = 60.0  # a DDL or reload request unconfirmed this long alerts
+    reports_dir: Path | None = None  # the incident report is written there on resolve
+    report_max_chars: int | None = None
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -255,8 +257,25 @@ class Watcher:
                 alert = self._alert(st, "", [])
                 self.outbox.put(alert)
                 self._say(f"resolved: {st.table}.{st.column} (no new failures for {self.options.resolve_after:g}s)")
+                self._hand_off(st)
                 changed = True
         return changed
+
+    def _hand_off(self, st: IncidentState) -> None:
+        if self.options.reports_dir is None:
+            return
+        from runbook.watch.handoff import write_report
+
+        try:
+            path = write_report(
+                self.options.reports_dir, self.tracker.events, self.follower, st.table, st.column,
+                self.options.report_max_chars,
+            )
+        except Exception as exc:  # a report that cannot be written never stops watching
+            self._say(f"report of {st.table}.{st.column} not written: {type(exc).__name__}: {exc}")
+            return
+        if path is not None:
+            self._say(f"report written to {path}")
 
     def _reload_check(self) -> bool:
         """Fire when a DDL or reload request went unconfirmed past the deadline; resolve when

@@ -149,3 +149,22 @@ def test_an_input_that_goes_away_is_told_once_and_read_when_it_returns(tmp_path:
     finally:
         assert stop(proc) == 0
     assert out.read_bytes().count(b"not there") == 1
+
+
+def test_resolve_writes_the_incident_report(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(HEADER)
+    reports = tmp_path / "reports"
+    proc = start(
+        "watch", str(log), "--state", str(tmp_path / "state"), "--poll-interval", "100ms",
+        "--resolve-after", "1s", "--reports", str(reports), "--report-max-chars", "65536",
+        log=tmp_path / "watch.out",
+    )
+    try:
+        append(log, lines(0, 3))
+        wait_for(lambda: reports.exists() and list(reports.glob("*.md")), what="the report")
+    finally:
+        assert stop(proc) == 0
+    (report,) = reports.glob("*.md")
+    text = report.read_text()
+    assert "mypoolr" in text and "adminname" in text and len(text) <= 65536
