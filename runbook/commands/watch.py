@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 from runbook.commands.common import add_input_arguments, scan_options
 from runbook.exit_codes import Exit
+
+NOTIFY_ENV = "PGRST_RUNBOOK_NOTIFY"  # more --notify sinks, separated by spaces
 
 
 def _duration(text: str) -> float:
@@ -41,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_input_arguments(parser)
     parser.add_argument(
-        "--notify", action="append", default=[], metavar="SINK", help="where alerts go (repeatable)"
+        "--notify", action="append", default=[], metavar="SINK",
+        help=f"where alerts go (repeatable; also ${NOTIFY_ENV}, space-separated, which keeps keys out of ps)"
     )
     parser.add_argument("--state", type=Path, metavar="DIR", help="state folder (default $XDG_STATE_HOME/pgrst-runbook/watch)")
     parser.add_argument("--metrics", metavar="ADDR", help="serve /metrics, e.g. 127.0.0.1:9464 (a bare port binds loopback)")
@@ -60,8 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from runbook.watch.sinks import SinkError, parse_sink
 
+    # Sinks from the environment stay out of `ps` and shell history (keys, webhook URLs).
+    specs = list(args.notify) + os.environ.get(NOTIFY_ENV, "").split()
     try:
-        sinks = [parse_sink(spec) for spec in args.notify]
+        sinks = [parse_sink(spec) for spec in specs]
     except SinkError as exc:
         print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
         return Exit.USAGE

@@ -1,4 +1,4 @@
-"""Loopback receivers that record what they get, and helpers to run `watch` for real."""
+"""Loopback receivers that record what they get, and the functions that run `watch` for real."""
 
 from __future__ import annotations
 

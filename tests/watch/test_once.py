@@ -133,3 +133,13 @@ def test_promtool_accepts_the_exposition(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     check = subprocess.run(["promtool", "check", "metrics"], input=prom.read_text(), capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_sinks_from_the_environment(tmp_path: Path, receiver: Receiver) -> None:
+    done = cli(
+        "watch", str(ROOT / "sample_logs" / "mypoolr"), "--once", "--state", str(tmp_path),
+        env={"PGRST_RUNBOOK_NOTIFY": f"pagerduty+http://{KEY}@127.0.0.1:{receiver.port}"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert KEY not in done.stderr
+    assert [r.json()["routing_key"] for r in receiver.delivered()] == [KEY]
