@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     add_input_arguments(parser)
+    for action in parser._actions:  # --test-notify needs no input
+        if action.dest == "paths":
+            action.nargs = "*"
     parser.add_argument(
         "--notify", action="append", default=[], metavar="SINK",
         help=f"where alerts go (repeatable; also ${NOTIFY_ENV}, space-separated, which keeps keys out of ps)"
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     if args.test_notify:
         return _test_notify(sinks)
+    if not args.paths:
+        print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
+        return Exit.USAGE
     from runbook.watch.metrics import parse_address
     from runbook.watch.state import default_state_dir
     from runbook.watch.watcher import Watcher, WatchOptions
