@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "install_auto_reload",
         "install (or --uninstall) the event trigger that reloads PostgREST after DDL",
     ),
+    "watch": ("watch", "follow logs unattended; alert with the diagnosis; Prometheus metrics"),
     "bundle": ("bundle", "gather scan, journal, versions, plumbing checks and log excerpts, redacted"),
 }
 

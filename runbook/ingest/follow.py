@@ -50,6 +50,22 @@ class FollowBatch:
     notices: list[str] = field(default_factory=list)  # rotations, truncations, read errors
 
 
+@dataclass(frozen=True)
+class TailPosition:
+    """How far a file was read and scanned: where a later reader may go on from.
+
+    `offset` counts the bytes whose lines were scanned (a held-back line or record is not
+    included), `line_no` the lines before it. `read_once` marks a compressed file or a
+    whole-file document that was read to its end: there is nothing to resume in it.
+    """
+
+    device: int
+    inode: int
+    offset: int
+    line_no: int
+    read_once: bool = False
+
+
 class Tail:
     """One input, read chunk by chunk from where it was left; follows rotation and truncation."""
 
@@ -68,7 +84,31 @@ class Tail:
         self._stream: BinaryIO | None = None  # decompressing reader (read-once files)
         self._held = b""  # bytes read before the format is known
         self._whole: list[bytes] | None = None  # a whole-file format collects everything
+        self._read_once = False  # compressed: decompressed as a stream, never resumed
         self._notices: list[str] = []  # what reading found out (told with the next batch)
+        self._resume: TailPosition | None = None  # where to go on from, if the file is the same
+        self._line_base = 0  # lines before the offset reading resumed at
+
+    def resume_from(self, position: TailPosition) -> None:
+        """Go on from `position` when the file opened next is the one it was taken from
+        (same device and inode, not shorter); otherwise read from the start as usual."""
+        self._resume = position
+
+    def position(self) -> TailPosition | None:
+        """Where reading stands, counting only bytes whose lines were scanned (None: stdin,
+        or no file opened yet)."""
+        if self._ident is None or isinstance(self, StdinTail):
+            return None
+        device, inode = self._ident
+        if self._read_once or (self.scanner is not None and self.scanner.fmt.whole_file):
+            if self.finished:
+                return TailPosition(device, inode, self._offset, self._lines(), read_once=True)
+            return TailPosition(device, inode, 0, 0)  # a document is scanned when it ends
+        held = len(self._held) + _unscanned(self.scanner)
+        return TailPosition(device, inode, max(0, self._offset - held), self._lines())
+
+    def _lines(self) -> int:
+        return self.scanner.lines_done if self.scanner is not None else self._line_base
 
     @property
     def name(self) -> str:
@@ -153,6 +193,18 @@ class Tail:
             return False
         st = os.fstat(fh.fileno())
         self._fh, self._ident, self._offset = fh, (st.st_dev, st.st_ino), 0
+        resume, self._resume = self._resume, None
+        if resume is not None and (resume.device, resume.inode) == self._ident:
+            if resume.read_once:
+                self._offset, self._line_base, self._read_once = resume.offset, resume.line_no, True
+                self._close()
+                self.finished = True  # read to its end before: nothing new can be in it
+                return False
+            if 0 < resume.offset <= st.st_size:
+                fh.seek(resume.offset)
+                self._offset = resume.offset
+                self.bytes_done = resume.offset
+                self._line_base = resume.line_no
         return True
 
     def _starts_compressed(self) -> bool:
@@ -164,6 +216,7 @@ class Tail:
         # Compressed: decompress as a stream, read once, never follow.
         self._stream = decompressing(self._fh)  # type: ignore[arg-type]
         self.follow = False
+        self._read_once = True
         return True
 
     # -- compressed files and stdin --------------------------------------------------------
@@ -187,7 +240,7 @@ class Tail:
             if len(self._held) < SNIFF_BYTES and b"\n" not in self._held:
                 return empty_events()  # not one whole line yet: too early to tell the format
             data, self._held = self._held, b""
-            self.scanner = scanner_for(self.source, data, self.options)
+            self.scanner = self._new_scanner(data)
             if self.scanner.fmt.whole_file:
                 self._whole = []
                 self.follow = False  # an export is a document: read it once
@@ -207,6 +260,12 @@ class Tail:
             )
         return events
 
+    def _new_scanner(self, sample: bytes) -> SourceScanner | MixedScanner:
+        scanner = scanner_for(self.source, sample, self.options)
+        if self._line_base and isinstance(scanner, SourceScanner):
+            scanner._lines_done = self._line_base  # resumed: line numbers go on from there
+        return scanner
+
     def _quiet(self) -> pl.DataFrame:
         """The input went quiet: scan the last record the scanner holds back for continuations."""
         flush = getattr(self.scanner, "flush", None)  # scanners of multi-line formats have it
@@ -218,7 +277,7 @@ class Tail:
         """Scan what is held back: a last line without a newline, or a whole document."""
         if self.scanner is None and self._held:
             data, self._held = self._held, b""
-            self.scanner = scanner_for(self.source, data, self.options)
+            self.scanner = self._new_scanner(data)
             if self.scanner.fmt.whole_file:
                 self._whole = [data]
             else:
@@ -283,6 +342,7 @@ class Follower:
         follow: bool = False,
         stdin_fd: int | None = None,
         chunk_bytes: int = CHUNK_BYTES,
+        resume: dict[str, TailPosition] | None = None,
     ) -> None:
         self.options = options or ScanOptions()
         self.follow = follow
@@ -292,6 +352,9 @@ class Follower:
             StdinTail(self.options, stdin_fd) if s.is_stdin else Tail(s, self.options, follow=follow)
             for s in sources
         ]
+        for tail in self.tails:
+            if resume and tail.name in resume:
+                tail.resume_from(resume[tail.name])
         self.bytes_total: int | None = (
             None if any(s.is_stdin for s in sources) else sum(t.size_at_start for t in self.tails)
         )
@@ -382,6 +445,15 @@ def _expand_for_follow(inputs: list[str], follow: bool) -> tuple[list[Source], l
             else:
                 problems.append(problem)
     return sources, problems
+
+
+def _unscanned(scanner: SourceScanner | MixedScanner | None) -> int:
+    """Bytes a scanner was fed but holds back (an unfinished line or record)."""
+    if scanner is None:
+        return 0
+    if isinstance(scanner, MixedScanner):
+        return len(scanner._pending) + sum(len(line) for line in scanner._run)
+    return len(scanner.pending)
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:

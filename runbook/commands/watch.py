@@ -1,0 +1,138 @@
+"""`pgrst-runbook watch INPUT... --notify SINK...`: follow logs unattended and page with the diagnosis."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from runbook.commands.common import add_input_arguments, scan_options
+from runbook.exit_codes import Exit
+
+NOTIFY_ENV = "PGRST_RUNBOOK_NOTIFY"  # more --notify sinks, separated by spaces
+
+
+def _duration(text: str) -> float:
+    from runbook.watch.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "watch",
+        help="follow logs unattended; alert with the diagnosis; Prometheus metrics",
+        description=(
+            "Follow log files (tail -F), globs and stdin like scan; on a new PGRST204 incident "
+            "send an alert with the logs' verdict, its confidence and the next command; update "
+            "it when the verdict or count class changes; resolve it after a quiet period. "
+            "Alerts are queued on disk and retried; input positions and incident state survive "
+            "a restart."
+        ),
+        epilog=(
+            "sinks: http(s)://... (Alertmanager webhook v4), pagerduty://ROUTING_KEY, "
+            "pagerduty+http(s)://ROUTING_KEY@host:port, slack+https://hooks.slack.com/services/..., "
+            "exec:COMMAND (alert JSON on stdin). "
+            "exit codes: 0 ok (SIGTERM too); 2 usage error; 4 --test-notify or --once could not "
+            "deliver (kept queued)"
+        ),
+    )
+    add_input_arguments(parser)
+    for action in parser._actions:  # --test-notify needs no input
+        if action.dest == "paths":
+            action.nargs = "*"
+    parser.add_argument(
+        "--notify", action="append", default=[], metavar="SINK",
+        help=f"where alerts go (repeatable; also ${NOTIFY_ENV}, space-separated, which keeps keys out of ps)"
+    )
+    parser.add_argument("--state", type=Path, metavar="DIR", help="state folder (default $XDG_STATE_HOME/pgrst-runbook/watch)")
+    parser.add_argument("--metrics", metavar="ADDR", help="serve /metrics, e.g. 127.0.0.1:9464 (a bare port binds loopback)")
+    parser.add_argument("--metrics-file", type=Path, metavar="PATH", help="write the metrics there (node_exporter textfile), atomically")
+    parser.add_argument("--resolve-after", type=_duration, default=600.0, metavar="DURATION", help="resolve after this long without new failures (default 10m)")
+    parser.add_argument("--reload-deadline", type=_duration, default=60.0, metavar="DURATION", help="alert reload_not_applied when a DDL or reload request sees no confirmed schema cache load this long (default 60s)")
+    parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
+    parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
+    parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
+    parser.add_argument("--once", action="store_true", help="read the inputs to their end, deliver, save state and exit")
+    parser.add_argument("--test-notify", action="store_true", help="send one sample alert to every sink and exit (0 delivered, 4 not)")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from runbook.watch.sinks import SinkError, parse_sink
+
+    # Sinks from the environment stay out of `ps` and shell history (keys, webhook URLs).
+    specs = list(args.notify) + os.environ.get(NOTIFY_ENV, "").split()
+    try:
+        sinks = [parse_sink(spec) for spec in specs]
+    except SinkError as exc:
+        print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    if args.test_notify:
+        return _test_notify(sinks)
+    if not args.paths:
+        print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
+        return Exit.USAGE
+    from runbook.watch.metrics import parse_address
+    from runbook.watch.state import default_state_dir
+    from runbook.watch.watcher import Watcher, WatchOptions
+
+    if args.metrics:
+        try:
+            parse_address(args.metrics)
+        except ValueError as exc:
+            print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+            return Exit.USAGE
+    options = WatchOptions(
+        inputs=args.paths,
+        sinks=sinks,
+        state_dir=args.state or default_state_dir(),
+        scan=scan_options(args),
+        resolve_after=args.resolve_after,
+        once=args.once,
+        metrics_address=args.metrics,
+        metrics_file=args.metrics_file,
+        poll_interval=args.poll_interval,
+        reload_deadline=args.reload_deadline,
+        reports_dir=args.reports,
+        report_max_chars=args.report_max_chars,
+    )
+    stopping = {"now": False}
+
+    def on_term(signum: int, frame: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        watcher = Watcher(options)
+    except OSError as exc:
+        print(f"pgrst-runbook watch: cannot use the state folder: {exc.strerror or exc}", file=sys.stderr)
+        return Exit.USAGE
+    try:
+        return watcher.run(stop=lambda: stopping["now"])
+    except OSError as exc:
+        print(f"pgrst-runbook watch: {exc.strerror or exc}", file=sys.stderr)
+        return Exit.UNREACHABLE
+
+
+def _test_notify(sinks: list) -> int:
+    from runbook.watch.alerts import sample_alert
+    from runbook.watch.sinks import deliver
+
+    if not sinks:
+        print("pgrst-runbook watch: --test-notify needs at least one --notify SINK", file=sys.stderr)
+        return Exit.USAGE
+    alert = sample_alert()
+    failed = 0
+    for sink in sinks:
+        outcome = deliver(sink, alert)
+        print(f"{sink.name}: {'delivered' if outcome.delivered else 'NOT delivered'} ({outcome.detail})")
+        failed += not outcome.delivered
+    return Exit.UNREACHABLE if failed else Exit.OK

@@ -1,0 +1,96 @@
+"""Is a DDL statement or a reload request followed by a confirmed schema cache load in time?
+
+Kept in log time (the newest event read is the clock), so recorded logs give the same answer
+as live ones. Only judged when PostgREST's own lines are among the inputs (something it logs
+was seen): without them no load could ever be confirmed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from runbook.events import Kind
+
+MAX_TRIGGERS = 1000
+# PostgREST's stderr has whole seconds: a load stamped up to this much before a DDL can be the
+# load that DDL's reload caused (same second, logged by another clock).
+RESOLUTION = timedelta(seconds=1)  # unconfirmed triggers kept (the oldest matter; memory stays bounded)
+_POSTGREST = (Kind.CACHE_LOAD.value, Kind.CACHE_LOAD_FAILED.value, Kind.STARTUP.value, Kind.LISTENER.value)
+
+
+@dataclass
+class Trigger:
+    ts: datetime
+    what: str  # "ADD COLUMN members.telegram_handle", "reload request (notify channel=pgrst)"
+    confirmed_at: datetime | None = None  # the first load after it (late), None: none yet
+
+
+@dataclass
+class ReloadPath:
+    """Triggers (DDL, reload requests) and confirmed loads, in log time, in any read order."""
+
+    deadline_seconds: float = 60.0
+    sees_postgrest: bool = False
+    newest: datetime | None = None
+    failed_loads: int = 0
+    _loads: list[datetime] = field(default_factory=list)  # sorted, the last MAX_TRIGGERS
+    _triggers: list[tuple[datetime, str]] = field(default_factory=list)  # not yet judged, sorted
+
+    @property
+    def last_load(self) -> datetime | None:
+        return self._loads[-1] if self._loads else None
+
+    def add(self, events: pl.DataFrame) -> None:
+        rows = events.filter(
+            pl.col("ts").is_not_null()
+            & pl.col("kind").is_in([Kind.MIGRATION.value, Kind.CACHE_RELOAD.value, *_POSTGREST])
+        ).select("ts", "kind", "level", "table", "column", "detail")
+        newest = events["ts"].drop_nulls().max() if events.height else None
+        if isinstance(newest, datetime) and (self.newest is None or newest > self.newest):
+            self.newest = newest
+        for ts, kind, level, table, column, detail in rows.iter_rows():
+            if kind in _POSTGREST:
+                self.sees_postgrest = True
+            if kind == Kind.CACHE_LOAD.value:
+                bisect.insort(self._loads, ts)
+                del self._loads[: max(0, len(self._loads) - MAX_TRIGGERS)]
+            elif kind == Kind.CACHE_LOAD_FAILED.value:
+                self.failed_loads += 1
+            elif kind == Kind.MIGRATION.value and level != "error":  # a failed DDL applied nothing
+                name = ".".join(p for p in (table, column) if p)
+                bisect.insort(self._triggers, (ts, f"{detail or 'DDL'} {name}".strip()))
+            elif kind == Kind.CACHE_RELOAD.value:
+                what = f"reload request ({detail})" if detail else "reload request"
+                bisect.insort(self._triggers, (ts, what))
+        del self._triggers[MAX_TRIGGERS:]
+
+    def loads_after(self, ts: datetime) -> list[datetime]:
+        """Confirmed loads at or after `ts` (within the log clock's resolution)."""
+        return self._loads[bisect.bisect_left(self._loads, ts - RESOLUTION):]
+
+    def late(self, after: datetime | None = None) -> Trigger | None:
+        """The oldest trigger (later than `after`) that no confirmed load followed within the
+        deadline: `confirmed_at` is the load that came late, None when none came yet."""
+        if not self.sees_postgrest or self.newest is None:
+            return None
+        keep: list[tuple[datetime, str]] = []
+        found: Trigger | None = None
+        for ts, what in self._triggers:
+            if after is not None and ts <= after:
+                continue  # told already
+            i = bisect.bisect_left(self._loads, ts - RESOLUTION)
+            load = self._loads[i] if i < len(self._loads) else None
+            if load is not None and (load - ts).total_seconds() < self.deadline_seconds:
+                continue  # confirmed in time
+            if load is None and (self.newest - ts).total_seconds() < self.deadline_seconds:
+                keep.append((ts, what))  # not late yet
+                continue
+            if found is None:
+                found = Trigger(ts, what, load)
+            keep.append((ts, what))
+        self._triggers = keep
+        return found

@@ -1,0 +1,87 @@
+"""What a restart resumes from: input positions and incident state, one fsynced JSON file.
+
+Written atomically (temporary file, fsync, rename, directory fsync) only after the events up
+to those positions were counted and their alerts queued: a crash re-reads, never loses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.atomic_write import write_atomic
+from runbook.ingest.follow import TailPosition
+
+STATE_FILE = "state.json"
+VERSION = 1
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "pgrst-runbook" / "watch"
+
+
+@dataclass
+class IncidentState:
+    """One (schema, table, column) the watcher knows, and what it last told the sinks."""
+
+    fingerprint: str
+    schema: str
+    table: str
+    column: str
+    status: str  # firing | resolved
+    count: int = 0  # failed requests in every run so far
+    base_count: int = 0  # of which counted before this run (not in this run's events)
+    verdict: str = "unknown"
+    confidence: str = "unknown"
+    count_class: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+    endpoint: str | None = None
+    nearest_columns: list[str] = field(default_factory=list)
+    seq: int = 0  # messages queued for it so far
+    started_at: str = ""  # startsAt of the open alert
+    last_growth: float = 0.0  # wall time (epoch) the count last grew
+    kind: str = "pgrst204"  # or "reload" (a DDL/reload request no confirmed load followed)
+
+
+@dataclass
+class WatchState:
+    inputs: dict[str, TailPosition] = field(default_factory=dict)
+    incidents: dict[str, IncidentState] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # "table\x1fcolumn" -> failed requests
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "inputs": {name: asdict(pos) for name, pos in self.inputs.items()},
+            "incidents": {key: asdict(inc) for key, inc in self.incidents.items()},
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatchState:
+        inputs = {name: TailPosition(**pos) for name, pos in (data.get("inputs") or {}).items()}
+        known = set(IncidentState.__dataclass_fields__)
+        incidents = {
+            key: IncidentState(**{k: v for k, v in inc.items() if k in known})
+            for key, inc in (data.get("incidents") or {}).items()
+        }
+        counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
+        return cls(inputs, incidents, counts)
+
+
+def load_state(folder: Path) -> WatchState:
+    path = Path(folder) / STATE_FILE
+    try:
+        return WatchState.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return WatchState()
+
+
+def save_state(folder: Path, state: WatchState) -> None:
+    body = json.dumps(state.to_dict(), ensure_ascii=False, indent=1).encode()
+    write_atomic(Path(folder) / STATE_FILE, lambda fh: fh.write(body), force=True)

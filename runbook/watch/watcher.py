@@ -1,0 +1,412 @@
+"""The watch loop: read, count, decide, queue, checkpoint; deliver in a thread of its own.
+
+Each turn reads what the inputs added (`Follower`), regroups incidents (`IncidentTracker`,
+the same grouping and counting as `scan`), computes the logs' verdict of every incident that
+grew, queues the messages that are due (`Outbox`, fsynced), and only then writes the input
+positions (`state.json`, fsynced). Messages: a new incident fires; a changed verdict or count
+class (1, 10, 100, ...) updates it; `resolve_after` seconds without growth resolve it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.incidents.grouping import Incident
+from runbook.incidents.live import IncidentTracker
+from runbook.ingest.follow import FollowBatch, Follower, TailPosition
+from runbook.ingest.scan import ScanOptions
+from runbook.watch.alerts import (
+    FIRING,
+    RELOAD_ALERTNAME,
+    RESOLVED,
+    Alert,
+    count_class,
+    fingerprint,
+    next_command,
+    summary_of,
+)
+from runbook.watch.metrics import WatchMetrics
+from runbook.watch.outbox import Outbox
+from runbook.watch.reload_path import ReloadPath
+from runbook.watch.sinks import Outcome, Sink
+from runbook.watch.state import IncidentState, WatchState, load_state, save_state
+
+CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
+JUDGE_EVERY = 5.0  # seconds between judgements while a backlog is being read
+
+
+@dataclass
+class WatchOptions:
+    inputs: list[str]
+    sinks: list[Sink]
+    state_dir: Path
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    resolve_after: float = 600.0
+    once: bool = False
+    metrics_address: str | None = None
+    metrics_file: Path | None = None
+    poll_interval: float = 0.25
+    drain_seconds: float = 30.0  # --once / shutdown: how long to keep delivering
+    reload_deadline: float = 60.0  # a DDL or reload request unconfirmed this long alerts
+    reports_dir: Path | None = None  # the incident report is written there on resolve
+    report_max_chars: int | None = None
+
+
+def now_iso(epoch: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _zulu(stamp: str | None) -> str | None:
+    """An ISO time in UTC as `...Z`, the way Alertmanager and PagerDuty write them."""
+    return stamp[: -len("+00:00")] + "Z" if stamp and stamp.endswith("+00:00") else stamp
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+class Watcher:
+    def __init__(
+        self,
+        options: WatchOptions,
+        *,
+        log: TextIO | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self.log = log or sys.stderr
+        self.wall = wall
+        self.state_dir = Path(options.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state: WatchState = load_state(self.state_dir)
+        for inc in self.state.incidents.values():
+            inc.base_count = inc.count  # counted by earlier runs; this run's events add to it
+        self.metrics = WatchMetrics()
+        for key, n in self.state.counts.items():
+            table, _, column = key.partition("\x1f")
+            self.metrics.count_pgrst204(table, column, n)
+        self.outbox = Outbox(self.state_dir, options.sinks, on_outcome=self._on_outcome)
+        self.follower = Follower(
+            options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
+        )
+        self.tracker = IncidentTracker(options.scan.since, options.scan.until)
+        self.reload_path = ReloadPath(options.reload_deadline)
+        self._told_errors: set[str] = set()
+        self._missing: set[str] = set()
+        self._newest = 0.0
+        self._last_judged = time.monotonic()
+        self._last_checkpoint = 0.0
+        self._server: object | None = None
+        for problem in self.follower.problems:
+            self._say(f"cannot read {problem.name}: {problem.reason}")
+            self.metrics.source_errors.labels(source=problem.name, reason=problem.reason).inc()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool] = lambda: False) -> int:
+        if self.options.metrics_address:
+            self._server = self.metrics.serve(self.options.metrics_address)
+        self.outbox.start()
+        try:
+            while not stop():
+                batch = self.follower.read(slice_seconds=0.25)
+                self.step(batch)
+                if batch.finished:
+                    break
+                if batch.caught_up:
+                    self._sleep(self.options.poll_interval, stop)
+        finally:
+            if self.tracker.dirty:
+                self.judge()
+            self.checkpoint()
+            self.follower.close()
+        drained = self.outbox.drain(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
+        self.outbox.stop()
+        self.metrics.queued.set(self.outbox.pending())
+        self._write_metrics_file()
+        if self._server is not None:
+            self._server.shutdown()  # type: ignore[attr-defined]
+        if not drained:
+            self._say(f"{self.outbox.pending()} notification(s) still queued; the next run sends them")
+            return 4 if self.options.once else 0
+        return 0
+
+    def step(self, batch: FollowBatch) -> None:
+        """Take one batch: count, decide, queue; then checkpoint (when anything moved)."""
+        for notice in batch.notices:
+            self._say(notice)
+        self._input_errors()
+        changed = False
+        if batch.events.height:
+            self.tracker.add(batch.events)
+            self.reload_path.add(batch.events)
+            newest = batch.events["ts"].drop_nulls().max()
+            if isinstance(newest, datetime) and newest.timestamp() > self._newest:
+                self._newest = newest.timestamp()
+                self.metrics.last_event.set(self._newest)
+            changed = True
+        settled = batch.caught_up or batch.finished
+        if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
+            changed |= self.judge(rejudge=settled)
+        changed |= self._resolve_quiet()
+        if settled:  # judged on every input read so far, not one file
+            changed |= self._reload_check()
+        # Positions are saved only once every event before them was judged (counted, its
+        # messages queued): a crash re-reads events rather than losing their pages.
+        due = changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished
+        if due and not self.tracker.dirty:
+            self.checkpoint()
+
+    def judge(self, rejudge: bool = True) -> bool:
+        """Count every incident's new failures and queue the messages they make due.
+
+        Judged once every input was read (or every few seconds while a backlog is read): the
+        lines that decide a verdict (a cache load, a migration) may sit in a file read after
+        the failures, and a first page should not say less than the logs do.
+        """
+        self._last_judged = time.monotonic()
+        changed = False
+        for incident in self.tracker.incidents():
+            changed |= self._update(incident, rejudge)
+        return changed
+
+    def checkpoint(self) -> None:
+        """Positions and incidents to disk (after the messages they caused were queued)."""
+        positions: dict[str, TailPosition] = dict(self.state.inputs)
+        for tail in self.follower.tails:
+            position = tail.position()
+            if position is not None:
+                positions[tail.name] = position
+        self.state.inputs = positions
+        save_state(self.state_dir, self.state)
+        self._last_checkpoint = time.monotonic()
+        open_by: dict[str, int] = {}
+        for inc in self.state.incidents.values():
+            open_by.setdefault(inc.verdict, 0)
+            if inc.status == FIRING:
+                open_by[inc.verdict] += 1
+        self.metrics.set_open(open_by)
+        self.metrics.queued.set(self.outbox.pending())
+        self._write_metrics_file()
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def _update(self, incident: Incident, rejudge: bool = False) -> bool:
+        schema = incident.schema or "public"
+        fp = fingerprint(schema, incident.table, incident.column)
+        st = self.state.incidents.get(fp)
+        if st is None:
+            st = IncidentState(fp, schema, incident.table, incident.column, status=RESOLVED)
+            self.state.incidents[fp] = st
+        total = st.base_count + incident.count
+        added = total - st.count
+        if added <= 0 and not (rejudge and st.status == FIRING):
+            return False
+        if added > 0:
+            self.metrics.count_pgrst204(incident.table, incident.column, added)
+            key = f"{incident.table}\x1f{incident.column}"
+            self.state.counts[key] = self.state.counts.get(key, 0) + added
+            st.count = total
+            st.last_growth = self.wall()
+        first = incident.to_dict()
+        st.first_seen = st.first_seen or _zulu(first["first_seen"])
+        st.last_seen = _zulu(first["last_seen"]) or st.last_seen
+        st.endpoint = st.endpoint or (incident.endpoints[0] if incident.endpoints else None)
+        diagnosis = verdict_from_logs(first, LogInputs(events=self.tracker.events))
+        verdict, confidence = str(diagnosis.verdict), str(diagnosis.confidence)
+        if added <= 0 and verdict == st.verdict and confidence == st.confidence:
+            return False
+        nearest = [m.name for m in diagnosis.nearest]
+        klass = count_class(total)
+        reason = None
+        if st.status != FIRING:
+            reason = "new"
+            st.started_at = now_iso(self.wall())
+        elif verdict != st.verdict:
+            reason = "verdict"
+        elif klass != st.count_class:
+            reason = "count"
+        st.status, st.verdict, st.confidence, st.nearest_columns = FIRING, verdict, confidence, nearest
+        if reason is None:
+            return True
+        st.count_class = klass
+        st.seq += 1
+        alert = self._alert(st, diagnosis.summary, diagnosis.suggestions)
+        self.outbox.put(alert)
+        self._say(f"{'alert' if reason == 'new' else 'update'}: {alert.summary}")
+        return True
+
+    def _resolve_quiet(self) -> bool:
+        now = self.wall()
+        changed = False
+        for st in self.state.incidents.values():
+            if st.kind != "pgrst204":
+                continue
+            if st.status == FIRING and now - st.last_growth >= self.options.resolve_after:
+                st.status = RESOLVED
+                st.seq += 1
+                alert = self._alert(st, "", [])
+                self.outbox.put(alert)
+                self._say(f"resolved: {st.table}.{st.column} (no new failures for {self.options.resolve_after:g}s)")
+                self._hand_off(st)
+                changed = True
+        return changed
+
+    def _hand_off(self, st: IncidentState) -> None:
+        if self.options.reports_dir is None:
+            return
+        from runbook.watch.handoff import write_report
+
+        try:
+            path = write_report(
+                self.options.reports_dir, self.tracker.events, self.follower, st.table, st.column,
+                self.options.report_max_chars,
+            )
+        except Exception as exc:  # a report that cannot be written never stops watching
+            self._say(f"report of {st.table}.{st.column} not written: {type(exc).__name__}: {exc}")
+            return
+        if path is not None:
+            self._say(f"report written to {path}")
+
+    def _reload_check(self) -> bool:
+        """Fire when a DDL or reload request went unconfirmed past the deadline; resolve when
+        a confirmed load follows it (at once, for a load that came late)."""
+        fp = fingerprint("", "reload", "")
+        st = self.state.incidents.get(fp)
+        changed = False
+        if st is None or st.status != FIRING:
+            told = _parse(st.first_seen) if st is not None else None
+            late = self.reload_path.late(after=told)
+            if late is None:
+                return False
+            if st is None:
+                st = IncidentState(fp, "", "", "", status=RESOLVED, kind="reload")
+                self.state.incidents[fp] = st
+            st.status, st.verdict, st.confidence = FIRING, "reload_not_applied", "likely"
+            st.first_seen = _zulu(late.ts.isoformat())
+            st.endpoint = late.what
+            st.started_at = now_iso(self.wall())
+            st.seq += 1
+            deadline = f"{self.options.reload_deadline:g}s"
+            summary = f"Schema cache not reloaded within {deadline} of {late.what} at {st.first_seen}"
+            why = (
+                f"No confirmed schema cache load ('Schema cache loaded') followed {late.what} within "
+                f"{deadline}; writes that use the change fail with PGRST204 until one does."
+            )
+            self.outbox.put(self._reload_alert(st, summary, why))
+            self._say(f"alert: {summary}")
+            changed = True
+        started = _parse(st.first_seen)
+        loads_after = self.reload_path.loads_after(started) if started is not None else []
+        if loads_after:
+            st.status = RESOLVED
+            st.seq += 1
+            summary = f"resolved: schema cache loaded at {_zulu(loads_after[0].isoformat())}"
+            self.outbox.put(self._reload_alert(st, summary, summary))
+            self._say(summary)
+            changed = True
+        return changed
+
+    def _reload_alert(self, st: IncidentState, summary: str, why: str) -> Alert:
+        firing = st.status == FIRING
+        return Alert(
+            fingerprint=st.fingerprint,
+            status=st.status,
+            schema=st.schema,
+            table=st.table,
+            column=st.column,
+            verdict=st.verdict,
+            confidence=st.confidence,
+            count=0,
+            first_seen=st.first_seen,
+            last_seen=st.first_seen,
+            starts_at=st.started_at or now_iso(self.wall()),
+            ends_at=None if firing else now_iso(self.wall()),
+            endpoint=st.endpoint,
+            next_command="pgrst-runbook check",
+            summary=summary,
+            description=why,
+            next_step="Check the reload path (listener, pooler, NOTIFY channel), then run pgrst-runbook check.",
+            seq=st.seq,
+            alertname=RELOAD_ALERTNAME,
+        )
+
+    def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
+        command = next_command(st.table, st.column)
+        step = suggestions[0] if suggestions else command
+        firing = st.status == FIRING
+        summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
+        if not firing:
+            summary = f"resolved: {summary}"
+        return Alert(
+            fingerprint=st.fingerprint,
+            status=st.status,
+            schema=st.schema,
+            table=st.table,
+            column=st.column,
+            verdict=st.verdict,
+            confidence=st.confidence,
+            count=st.count,
+            first_seen=st.first_seen,
+            last_seen=st.last_seen,
+            starts_at=st.started_at or now_iso(self.wall()),
+            ends_at=None if firing else now_iso(self.wall()),
+            endpoint=st.endpoint,
+            nearest_columns=st.nearest_columns,
+            next_command=command,
+            summary=summary,
+            description=why or summary,
+            next_step=step,
+            seq=st.seq,
+        )
+
+    # -- odds and ends ----------------------------------------------------------------------
+
+    def _on_outcome(self, sink: Sink, alert: Alert, outcome: Outcome) -> None:
+        self.metrics.notifications.labels(receiver=sink.name, outcome=outcome.label).inc()
+        if not outcome.delivered:
+            self._say(f"{sink.name}: {outcome.detail} ({'will retry' if outcome.retry else 'dropped'})")
+
+    def _input_errors(self) -> None:
+        """Read errors, and inputs that are gone or back: each told once, counted in metrics."""
+        for tail in self.follower.tails:
+            if tail.name != "-" and not tail.finished:
+                gone = not os.path.exists(tail.name)
+                if gone and tail.name not in self._missing:
+                    self._missing.add(tail.name)
+                    self._say(f"{tail.name}: not there; reading it again when it appears")
+                    self.metrics.source_errors.labels(source=tail.name, reason="missing").inc()
+                elif not gone and tail.name in self._missing:
+                    self._missing.discard(tail.name)
+                    self._say(f"{tail.name}: back")
+            if tail.error and tail.name not in self._told_errors:
+                self._told_errors.add(tail.name)
+                self.metrics.source_errors.labels(source=tail.name, reason=tail.error).inc()
+
+    def _write_metrics_file(self) -> None:
+        if self.options.metrics_file is not None:
+            try:
+                self.metrics.write_file(self.options.metrics_file)
+            except OSError as exc:
+                self._say(f"cannot write {self.options.metrics_file}: {exc.strerror or exc}")
+
+    def _sleep(self, seconds: float, stop: Callable[[], bool]) -> None:
+        end = time.monotonic() + seconds
+        while not stop() and time.monotonic() < end:
+            time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
+
+    def _say(self, text: str) -> None:
+        for sink in self.options.sinks:
+            text = sink.mask(text)
+        print(f"pgrst-runbook watch: {text}", file=self.log, flush=True)
+
+
