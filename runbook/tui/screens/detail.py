@@ -135,6 +135,11 @@ class DetailScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="detail"):
             yield Static(self._heading(), id="detail-heading")
+            # The verdict and the next step first: at 80x24 they are on the first page.
+            yield self._section("What the logs say", logs_block(self.logs), id="logs-say")
+            yield self._section(
+                "Diagnosis (database and API)", diagnosis_block(self.diagnose), id="diagnosis"
+            )
             yield Timeline(id="detail-timeline")
             yield self._section("Endpoints", self._list(inc.endpoints, "none correlated"))
             yield self._section("Sources", self._list([short_path(s) for s in inc.sources], "-"))
@@ -146,11 +151,7 @@ class DetailScreen(Screen[None]):
             yield self._section(
                 "Cache reloads and loads (±1 h)", _event_lines(inc.context.get("reloads") or [])
             )
-            yield self._section("What the logs say", logs_block(self.logs), id="logs-say")
             yield self._section("Sample log lines (shown literally)", _samples(inc.samples))
-            yield self._section(
-                "Diagnosis (database and API)", diagnosis_block(self.diagnose), id="diagnosis"
-            )
         yield Footer()
 
     def on_mount(self) -> None:
