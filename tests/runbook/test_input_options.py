@@ -28,6 +28,7 @@ COMMANDS = {
     "replay": ["x.log"],
     "run": ["--logs", "x.log"],
     "bundle": ["--logs", "x.log", "-o", "out.tar.gz"],
+    "watch": ["x.log", "--notify", "exec:cat"],
 }
 
 
