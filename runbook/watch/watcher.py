@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.incidents.grouping import Incident
@@ -317,36 +317,36 @@ class Watcher:
         return changed
 
     def _reload_alert(self, st: IncidentState, summary: str, why: str) -> Alert:
-        firing = st.status == FIRING
-        return Alert(
-            fingerprint=st.fingerprint,
-            status=st.status,
-            schema=st.schema,
-            table=st.table,
-            column=st.column,
-            verdict=st.verdict,
-            confidence=st.confidence,
+        return self._alert_of(
+            st,
             count=0,
-            first_seen=st.first_seen,
             last_seen=st.first_seen,
-            starts_at=st.started_at or now_iso(self.wall()),
-            ends_at=None if firing else now_iso(self.wall()),
-            endpoint=st.endpoint,
             next_command="pgrst-runbook check",
             summary=summary,
             description=why,
             next_step="Check the reload path (listener, pooler, NOTIFY channel), then run pgrst-runbook check.",
-            seq=st.seq,
             alertname=RELOAD_ALERTNAME,
         )
 
     def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
         command = next_command(st.table, st.column)
-        step = suggestions[0] if suggestions else command
-        firing = st.status == FIRING
         summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
-        if not firing:
+        if st.status != FIRING:
             summary = f"resolved: {summary}"
+        return self._alert_of(
+            st,
+            count=st.count,
+            last_seen=st.last_seen,
+            nearest_columns=st.nearest_columns,
+            next_command=command,
+            summary=summary,
+            description=why or summary,
+            next_step=suggestions[0] if suggestions else command,
+        )
+
+    def _alert_of(self, st: IncidentState, **fields: Any) -> Alert:
+        """An alert for `st`: what every alert of an incident shares, plus `fields`."""
+        now = now_iso(self.wall())
         return Alert(
             fingerprint=st.fingerprint,
             status=st.status,
@@ -355,18 +355,12 @@ class Watcher:
             column=st.column,
             verdict=st.verdict,
             confidence=st.confidence,
-            count=st.count,
             first_seen=st.first_seen,
-            last_seen=st.last_seen,
-            starts_at=st.started_at or now_iso(self.wall()),
-            ends_at=None if firing else now_iso(self.wall()),
+            starts_at=st.started_at or now,
+            ends_at=None if st.status == FIRING else now,
             endpoint=st.endpoint,
-            nearest_columns=st.nearest_columns,
-            next_command=command,
-            summary=summary,
-            description=why or summary,
-            next_step=step,
             seq=st.seq,
+            **fields,
         )
 
     # -- odds and ends ----------------------------------------------------------------------
