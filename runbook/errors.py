@@ -133,12 +133,14 @@ class DbTarget:
         host = get("host", get("hostaddr", "localhost"))
         if host.startswith("/"):
             host = f"socket {host}"
-        return cls(
-            host=host,
-            port=get("port", "5432"),
-            dbname=get("dbname", get("user", "?")),
-            user=get("user", "?"),
-        )
+        port, dbname = get("port", "5432"), get("dbname", get("user", "?"))
+        # A URL whose password holds `/` or `@` is misread by libpq: the password lands in the
+        # port or the database name. Such values are never shown.
+        if not all(p.strip().isdigit() for p in port.split(",")):
+            port = "?"
+        if "@" in dbname or ":" in dbname:
+            dbname = "?"
+        return cls(host=host, port=port, dbname=dbname, user=get("user", "?"))
 
 
 def _one_line(text: str) -> str:

@@ -70,3 +70,23 @@ def redact_expr(expr: pl.Expr) -> pl.Expr:
 def redact_dsn(dsn: str) -> str:
     """A DSN or URL safe to print: the password (URL or key=value form) is masked."""
     return redact(dsn) or ""
+
+
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@\s]*:(.*)@[^@]*$", re.I | re.S)
+_KEY_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(.*?))(?=\s+\w+\s*=|$)", re.S)
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """The password a DSN was meant to carry, and its pieces: what libpq may echo when it
+    misreads the DSN (a `/` or `@` in a URL password, a space in `password=a b`)."""
+    found = [m.group(1) for m in [_URL_PASSWORD.match(dsn.strip())] if m]
+    found += [m.group(1) or m.group(2) or "" for m in _KEY_PASSWORD.finditer(dsn)]
+    pieces = {p for f in found for p in re.split(r"[\s/@:]+", f) if len(p) >= 3}
+    return sorted(pieces | {f for f in found if len(f) >= 3}, key=len, reverse=True)
+
+
+def mask_secrets(text: str, secrets: list[str]) -> str:
+    """`text` with every one of `secrets` replaced by the mask."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text

@@ -31,6 +31,7 @@ from runbook.errors import (
     TimeoutExceeded,
     UsageError,
 )
+from runbook.redact import dsn_secrets, mask_secrets
 
 _ENV_PARAMS = {"host": "PGHOST", "port": "PGPORT", "dbname": "PGDATABASE", "user": "PGUSER"}
 
@@ -104,6 +105,15 @@ def _short_cause(text: str) -> str:
     return text.split(" Is the server running")[0].strip() or "connection failed"
 
 
+def _masked(error: RunbookError, dsn: str) -> RunbookError:
+    """libpq echoes parts of a DSN it misread (a password with `@`, `/` or a space): never
+    pass them on."""
+    secrets = dsn_secrets(dsn)
+    if secrets:
+        error.message = mask_secrets(error.message, secrets)
+    return error
+
+
 @contextmanager
 def _connection(settings: Settings) -> Iterator[psycopg.Connection]:
     target = db_target(settings.dsn)
@@ -115,7 +125,7 @@ def _connection(settings: Settings) -> Iterator[psycopg.Connection]:
             application_name="pgrst-runbook",
         )
     except (psycopg.Error, OSError) as exc:
-        raise translate_error(exc, target) from None
+        raise _masked(translate_error(exc, target), settings.dsn) from None
     try:
         # Set after connecting rather than via `options=`: poolers such as PgBouncer refuse
         # unknown startup parameters.

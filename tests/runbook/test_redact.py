@@ -46,3 +46,20 @@ def test_secret_is_masked_in_text_and_columns(kind: str) -> None:
 def test_ordinary_log_text_is_left_alone(line: str) -> None:
     assert redact(line) == line
     assert pl.select(redact_expr(pl.lit(line))).item() == line
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        ("postgresql://u:Pw/x9secret@127.0.0.1:1/db", "x9secret"),  # libpq reads Pw as the port
+        ("postgresql://u:p@ss9secret@127.0.0.1:1/db", "ss9secret"),
+        ("host=127.0.0.1 port=1 password=a b9secret", "b9secret"),
+        ("postgresql://u:Pw%zz9secret@127.0.0.1:1/db", "9secret"),
+    ],
+)
+def test_dsns_libpq_misreads_never_show_their_password(dsn: str, secret: str, capsys) -> None:
+    from runbook.cli import main
+
+    main(["check", "--dsn", dsn, "--timeout", "2", "--json"])
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err
