@@ -72,6 +72,12 @@ def empty_events() -> pl.DataFrame:
     return pl.DataFrame(schema=EVENT_SCHEMA)
 
 
+def concat_events(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Event tables one after another (empty ones dropped); an empty table when none has rows."""
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames, how="vertical") if frames else empty_events()
+
+
 def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Add missing event columns as nulls, cast to the contract types, order the columns.
 

@@ -27,7 +27,7 @@ from typing import BinaryIO
 import polars as pl
 
 from parsers import registry
-from runbook.events import empty_events
+from runbook.events import concat_events, empty_events
 from runbook.ingest.mixed import MixedScanner
 from runbook.ingest.scan import SNIFF_BYTES, ScanOptions, scanner_for
 from runbook.ingest.scanner import SourceScanner, SourceStats
@@ -162,7 +162,7 @@ class Tail:
             self.finished = True
             return self._flush(), True
         quiet = self._quiet()
-        return _concat([quiet, self._check_rotation(notices)]), True
+        return concat_events([quiet, self._check_rotation(notices)]), True
 
     def _check_rotation(self, notices: list[str]) -> pl.DataFrame:
         assert self._fh is not None
@@ -281,7 +281,7 @@ class Tail:
             if self.scanner.fmt.whole_file:
                 self._whole = [data]
             else:
-                return _concat([self.scanner.feed(data), self.scanner.finish()])
+                return concat_events([self.scanner.feed(data), self.scanner.finish()])
         if self.scanner is None:
             return empty_events()
         if self._whole is not None:
@@ -397,7 +397,7 @@ class Follower:
             if clock() >= deadline:
                 break
         return FollowBatch(
-            events=_concat(frames),
+            events=concat_events(frames),
             bytes_done=self.bytes_done,
             bytes_total=self.bytes_total,
             caught_up=idle >= n,
@@ -456,9 +456,6 @@ def _unscanned(scanner: SourceScanner | MixedScanner | None) -> int:
     return len(scanner.pending)
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames, how="vertical") if frames else empty_events()
 
 
 def _reason(exc: BaseException) -> str:

@@ -26,8 +26,8 @@ import polars as pl
 
 from parsers.base import LogFormat
 from parsers.registry import line_format
-from runbook.events import empty_events
-from runbook.ingest.scanner import SourceScanner, SourceStats
+from runbook.events import concat_events, empty_events
+from runbook.ingest.scanner import SourceScanner, SourceStats, decode_line
 
 MIXED = "mixed"
 MIN_LINES = 2  # lines a second format needs among the first ones before a stream counts as mixed
@@ -151,19 +151,19 @@ class MixedScanner:
             frames, self._again = self._again + frames, []
         if final:
             frames.extend(self._finish_all())
-        return _concat(frames)
+        return concat_events(frames)
 
     def flush(self) -> pl.DataFrame:
         frames = [scanner.flush() for scanner in self._scanners.values()]
         frames, self._again = self._again + frames, []
-        return _concat(frames)
+        return concat_events(frames)
 
     def finish(self) -> pl.DataFrame:
         frames = self._route(self._pending) if self._pending else []
         frames, self._again = self._again + frames, []
         self._pending = b""
         frames.extend(self._finish_all())
-        return _concat(frames)
+        return concat_events(frames)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -246,15 +246,6 @@ class MixedScanner:
         return frames
 
     def _decode(self, raw: bytes) -> str:
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self._invalid_utf8 += 1
-            return raw.decode("utf-8", "replace")
-
-
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames, how="vertical") if frames else empty_events()
+        text, valid = decode_line(raw)
+        self._invalid_utf8 += not valid
+        return text

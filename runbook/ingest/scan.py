@@ -18,7 +18,7 @@ import polars as pl
 
 from parsers import registry
 from parsers.base import LogFormat
-from runbook.events import empty_events
+from runbook.events import concat_events, empty_events
 from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
 from runbook.ingest.sources import InputProblem, Source, expand
@@ -177,7 +177,7 @@ def _read_source(
                 following = _tee(stream.read(options.chunk_bytes), spool)
                 frames.append(scanner.feed(chunk, final=not following))
                 if isinstance(scanner, SourceScanner) and scanner.foreign_lines:
-                    return _concat(frames), scanner, None
+                    return concat_events(frames), scanner, None
                 if options.progress:
                     options.progress(done + scanner.stats.bytes_read, total, source.name)
                 chunk = following
@@ -185,8 +185,8 @@ def _read_source(
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, UnknownFormat):
             raise
-        return _concat(frames), scanner, _reason(exc)
-    return _concat(frames), scanner, None
+        return concat_events(frames), scanner, _reason(exc)
+    return concat_events(frames), scanner, None
 
 
 class _Joined(io.RawIOBase):
@@ -300,7 +300,7 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
 
 def merge(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Events of several sources in one table, ordered by time (untimed last), then position."""
-    return _concat(frames).sort(["ts", "source", "line_no"], nulls_last=True)
+    return concat_events(frames).sort(["ts", "source", "line_no"], nulls_last=True)
 
 
 def within(events: pl.DataFrame, since: datetime | None, until: datetime | None) -> pl.DataFrame:
@@ -315,9 +315,6 @@ def within(events: pl.DataFrame, since: datetime | None, until: datetime | None)
     return events.filter(condition)
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames, how="vertical") if frames else empty_events()
 
 
 def _reason(exc: BaseException) -> str:

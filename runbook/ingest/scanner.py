@@ -63,6 +63,16 @@ def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """A line's text (without a trailing CR) and whether it was valid UTF-8 (else replaced)."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), False
+
+
 class SourceScanner:
     """Incremental scanner for one source in one format."""
 
@@ -303,14 +313,10 @@ class SourceScanner:
         return self._decode(work[start : work.find(b"\n", start)], count=False), line_no
 
     def _decode(self, raw: bytes, count: bool = True) -> str:
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            if count:
-                self.stats.invalid_utf8_lines += 1
-            return raw.decode("utf-8", "replace")
+        text, valid = decode_line(raw)
+        if count and not valid:
+            self.stats.invalid_utf8_lines += 1
+        return text
 
     def _events(self, candidates: pl.DataFrame) -> pl.DataFrame:
         parsed = with_raw(self.fmt.parse(candidates, self.tz)).collect()

@@ -9,9 +9,10 @@ when it has been quiet for the resolve period.
 from __future__ import annotations
 
 import hashlib
-import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from runbook.evidence import run_command
 
 FIRING, RESOLVED = "firing", "resolved"
 ALERTNAME = "PGRST204"
@@ -31,9 +32,9 @@ def count_class(count: int) -> int:
     return 10 ** (len(str(count)) - 1)
 
 
-def next_command(table: str, column: str) -> str:
+def next_command(table: str, column: str, schema: str | None = None) -> str:
     """The runbook command for this incident, safe to paste into a shell."""
-    return f"pgrst-runbook run --table {shlex.quote(table)} --column {shlex.quote(column)}"
+    return run_command(table, column, schema)
 
 
 @dataclass

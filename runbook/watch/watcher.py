@@ -329,7 +329,7 @@ class Watcher:
         )
 
     def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
-        command = next_command(st.table, st.column)
+        command = next_command(st.table, st.column, st.schema)
         summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
         if st.status != FIRING:
             summary = f"resolved: {summary}"
