@@ -39,7 +39,9 @@ CODE = r"\b(PGRST\d{3})\b"
 
 
 def _group(text: pl.Expr, pattern: str, index: int) -> pl.Expr:
-    return text.str.extract(pattern, index)
+    """Capture group `index` of `pattern` (0: the whole match). Every group of one pattern reads
+    the same `extract_groups`, which polars evaluates once: one regex pass per wording."""
+    return text.str.extract_groups(f"({pattern})").struct.field(str(index + 1))
 
 
 def error_columns(text: pl.Expr) -> list[pl.Expr]:
@@ -98,16 +100,16 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
         qname205.str.splitn(".", 2).struct.field("field_0")
     )
     message = pl.coalesce(
-        text.str.extract(f"({PGRST204_NEW})", 1),
-        text.str.extract(f"({PGRST204_OLD})", 1),
-        text.str.extract(f"({PGRST205})", 1),
-        text.str.extract(f"({PGRST200})", 1),
-        text.str.extract(f"({PGRST201})", 1),
-        text.str.extract(f"({PGRST202})", 1),
-        text.str.extract(f"({PG_42703_TARGET})", 1),
-        text.str.extract(f"({PG_42703_SELECT})", 1),
-        text.str.extract(f"({PG_42703_BARE})", 1),
-        text.str.extract(f"({PG_42P01})", 1),
+        _group(text, PGRST204_NEW, 0),
+        _group(text, PGRST204_OLD, 0),
+        _group(text, PGRST205, 0),
+        _group(text, PGRST200, 0),
+        _group(text, PGRST201, 0),
+        _group(text, PGRST202, 0),
+        _group(text, PG_42703_TARGET, 0),
+        _group(text, PG_42703_SELECT, 0),
+        _group(text, PG_42703_BARE, 0),
+        _group(text, PG_42P01, 0),
     )
     kind = (
         pl.when(code.is_in(list(RELATED_DB_CODES)))

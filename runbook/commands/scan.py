@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("\r\x1b[K")
     doc = document(result)
     if args.format == "json":
-        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # One write of one string: `json.dump` to a stream writes it piece by piece.
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "markdown":
         sys.stdout.write(render_markdown(doc))
     else:
