@@ -2,18 +2,19 @@
 
 `incident_lines(incident)` lists the (source, line) places a scan document cites for one
 incident (sample errors, migrations, renames, reloads and loads); `excerpt(places)` reads a few
-lines either side of each, merging overlapping windows, from plain or gzip files. Nothing is
-redacted here: callers pass the text through `runbook.redact.redact`.
+lines either side of each, merging overlapping windows, from plain or compressed (gzip, bzip2,
+zstd) files. Nothing is redacted here: callers pass the text through `runbook.redact.redact`.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from runbook.ingest.sources import decompressing
 
 BEFORE = 5
 AFTER = 5
@@ -76,9 +77,7 @@ def read_window(window: Window) -> list[tuple[int, str]] | None:
     if window.source == "-" or not path.is_file():
         return None
     try:
-        with open(path, "rb") as raw:
-            stream: BinaryIO = gzip.open(raw) if raw.read(2) == b"\x1f\x8b" else raw  # type: ignore[assignment]
-            raw.seek(0)
+        with open(path, "rb") as raw, decompressing(raw) as stream:
             lines = itertools.islice(stream, window.start - 1, window.end)
             return [
                 (window.start + i, line.decode("utf-8", "replace").rstrip("\r\n")[:MAX_LINE])

@@ -31,10 +31,16 @@ from runbook.events import concat_events, empty_events
 from runbook.ingest.mixed import MixedScanner
 from runbook.ingest.scan import SNIFF_BYTES, ScanOptions, scanner_for
 from runbook.ingest.scanner import SourceScanner, SourceStats
-from runbook.ingest.sources import STDIN, InputProblem, Source, decompressing, expand
+from runbook.ingest.sources import (
+    STDIN,
+    InputProblem,
+    Source,
+    decompressing,
+    expand,
+    is_compressed,
+)
 
 CHUNK_BYTES = 4 * 1024 * 1024  # small enough that a time slice is never much overrun
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd")
 
 
 @dataclass
@@ -211,7 +217,7 @@ class Tail:
         assert self._fh is not None
         head = self._fh.read(4)
         self._fh.seek(0)
-        if not head.startswith(_COMPRESSED_MAGIC):
+        if not is_compressed(head):
             return False
         # Compressed: decompress as a stream, read once, never follow.
         self._stream = decompressing(self._fh)  # type: ignore[arg-type]

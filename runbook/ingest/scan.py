@@ -21,7 +21,7 @@ from parsers.base import LogFormat
 from runbook.events import concat_events, empty_events
 from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
-from runbook.ingest.sources import InputProblem, Source, expand
+from runbook.ingest.sources import InputProblem, Source, expand, is_compressed
 from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -238,7 +238,7 @@ def _start_parallel(sources: list[Source], options: ScanOptions):
                 head = f.read(SNIFF_BYTES)
         except OSError:
             continue  # the sequential path reports it
-        if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:4] == b"\x28\xb5\x2f\xfd":
+        if is_compressed(head):
             continue
         fmt = scanner_for(source, head, options).fmt
         if not fmt.whole_file and fmt.name != MIXED:

@@ -82,6 +82,11 @@ class _Peeked(io.RawIOBase):
         super().close()
 
 
+def is_compressed(head: bytes) -> bool:
+    """Whether a file's first bytes are gzip, bzip2 or zstd magic (what `decompressing` reads)."""
+    return head.startswith((_GZIP, _BZIP2, _ZSTD))
+
+
 def decompressing(raw: BinaryIO) -> BinaryIO:
     """Wrap `raw` in a gzip/bzip2/zstd reader when its first bytes say it is compressed."""
     head = raw.read(4)
