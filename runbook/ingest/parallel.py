@@ -73,8 +73,14 @@ def plan_ranges(path: str, size: int, parts: int, fmt: LogFormat) -> list[tuple[
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def _scan_range(path: str, fmt_name: str, tz: str, start: int, end: int, chunk: int) -> tuple[bytes, dict, int]:
-    scanner = SourceScanner(path, registry.BY_NAME[fmt_name], tz, batch_rows=FILE_BATCH_ROWS)
+def _scan_range(
+    path: str, fmt_name: str, tz: str, start: int, end: int, chunk: int, detect_foreign: bool
+) -> tuple[bytes, dict, int, bool]:
+    """One byte range's events (IPC), stats, lines, and whether another format's records
+    were met (the range stops there: the whole file must then be read record by record)."""
+    scanner = SourceScanner(
+        path, registry.BY_NAME[fmt_name], tz, batch_rows=FILE_BATCH_ROWS, detect_foreign=detect_foreign
+    )
     frames = []
     with open(path, "rb") as f:
         if start:
@@ -92,12 +98,16 @@ def _scan_range(path: str, fmt_name: str, tz: str, start: int, end: int, chunk: 
                 break
             left -= len(data)
             frames.append(scanner.feed(data))
+            if scanner.foreign_lines:
+                return b"", asdict(scanner.stats), scanner.lines_done, True
         frames.append(scanner.finish())
+        if scanner.foreign_lines:
+            return b"", asdict(scanner.stats), scanner.lines_done, True
     frames = [fr for fr in frames if fr.height]
     events = pl.concat(frames) if frames else scanner.finish()
     buffer = io.BytesIO()
     events.write_ipc(buffer)
-    return buffer.getvalue(), asdict(scanner.stats), scanner.lines_done
+    return buffer.getvalue(), asdict(scanner.stats), scanner.lines_done, False
 
 
 class ParallelScan:
@@ -111,20 +121,31 @@ class ParallelScan:
         self._pool = ProcessPoolExecutor(max_workers=workers(), mp_context=multiprocessing.get_context("spawn"))
         self._jobs: dict[str, tuple[str, list]] = {}
 
-    def submit(self, path: str, fmt_name: str, tz: str, size: int, chunk: int) -> None:
+    def submit(
+        self, path: str, fmt_name: str, tz: str, size: int, chunk: int, detect_foreign: bool = True
+    ) -> None:
+        """`detect_foreign`: the format was detected, not forced, so a range that meets another
+        format's records says so (see `result`)."""
         parts = max(1, min(workers() * 2, size // PARALLEL_FILE_BYTES))
         ranges = plan_ranges(path, size, parts, registry.BY_NAME[fmt_name])
-        futures = [self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk) for a, b in ranges]
+        futures = [
+            self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk, detect_foreign)
+            for a, b in ranges
+        ]
         self._jobs[path] = (fmt_name, futures)
 
-    def result(self, path: str) -> tuple[pl.DataFrame, SourceStats]:
-        """Events (global line numbers) and stats of a submitted file. Raises OSError as read."""
+    def result(self, path: str) -> tuple[pl.DataFrame, SourceStats] | None:
+        """Events (global line numbers) and stats of a submitted file, or None when a part of
+        it holds another format's records (the caller reads it record by record instead).
+        Raises OSError as read."""
         fmt_name, futures = self._jobs.pop(path)
         stats = SourceStats(source=path, format=fmt_name)
         frames: list[pl.DataFrame] = []
         offset = 0
-        for future in futures:
-            ipc, part, lines = future.result()
+        parts = [future.result() for future in futures]
+        if any(foreign for *_, foreign in parts):
+            return None
+        for ipc, part, lines, _ in parts:
             frame = pl.read_ipc(io.BytesIO(ipc))
             if frame.height:
                 frames.append(frame.with_columns(pl.col("line_no") + offset, pl.col("record_no") + offset))

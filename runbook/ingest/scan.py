@@ -247,7 +247,8 @@ def _start_parallel(sources: list[Source], options: ScanOptions):
         return None
     pool = ParallelScan()
     for source, fmt_name, size in eligible:
-        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes)
+        forced = bool(options.format_of.get(source.name) or options.default_format)
+        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes, not forced)
     return pool
 
 
@@ -277,15 +278,18 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
     done = 0
     try:
         for source in sources:
+            parted = None
             if pool is not None and pool.has(source.name):
                 try:
-                    frame, stat = pool.result(source.name)
+                    parted = pool.result(source.name)
                 except OSError as exc:
-                    frame, stat = empty_events(), SourceStats(source=source.name, format="unknown")
-                    stat.error = _reason(exc)
+                    parted = empty_events(), SourceStats(source=source.name, format="unknown")
+                    parted[1].error = _reason(exc)
+            if parted is not None:
+                frame, stat = parted
                 if options.progress:
                     options.progress(done + stat.bytes_read, total, source.name)
-            else:
+            else:  # not parted, or a part met another format: read it whole, record by record
                 frame, stat = scan_source(source, options, done, total)
             done += stat.bytes_read
             frames.append(frame)

@@ -124,3 +124,25 @@ def test_follow_reads_a_mixed_stream_like_scan(tmp_path: Path) -> None:
     followed = [i.to_dict() for i in tracker.incidents()]
     scanned = document(scan_paths([str(SAMPLES / "stale-cache")], ScanOptions()))["incidents"]
     assert followed and without_places(followed) == without_places(scanned)
+
+
+def test_a_large_file_scanned_in_parts_still_sees_a_later_format(tmp_path: Path, monkeypatch) -> None:
+    """A file big enough for the parallel path that turns into other formats further down is
+    read record by record, as the one-pass scan reads it."""
+    import runbook.ingest.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_FILE_BYTES", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    noise = "".join(
+        f"2026-11-18 09:0{n % 10}:{n % 60:02d},000 INFO bot.handlers: update {n} handled\n"
+        for n in range(3000)
+    )
+    stream = tmp_path / "all.log"
+    stream.write_bytes(noise.encode() + concatenated(SAMPLES / "stale-cache"))
+    one = document(scan_paths([str(stream)], ScanOptions(parallel=False)))
+    parted = document(scan_paths([str(stream)], ScanOptions(parallel=True)))
+    assert one["incidents"], "the stale-cache records after the noise make an incident"
+    assert parted["incidents"] == one["incidents"]
+    assert parted["related"] == one["related"]
+    assert parted["stats"]["formats"] == one["stats"]["formats"]
