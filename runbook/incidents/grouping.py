@@ -105,18 +105,23 @@ class Related:
         }
 
 
+def is_pgrst204_request() -> pl.Expr:
+    """The events that are PGRST204 failures naming a table and a column."""
+    return (
+        (pl.col("kind") == Kind.SCHEMA_CACHE_ERROR.value)
+        & (pl.col("code") == PGRST204)
+        & pl.col("table").is_not_null()
+        & pl.col("column").is_not_null()
+    )
+
+
 def pgrst204_requests(events: pl.DataFrame) -> pl.DataFrame:
     """PGRST204 events that name a table and column, one row per failed request.
 
     The same request logged twice (a header line and its traceback, or the same request id in
     several records) counts once.
     """
-    errors = events.filter(
-        (pl.col("kind") == Kind.SCHEMA_CACHE_ERROR.value)
-        & (pl.col("code") == PGRST204)
-        & pl.col("table").is_not_null()
-        & pl.col("column").is_not_null()
-    )
+    errors = events.filter(is_pgrst204_request())
     aggregated = errors.filter(pl.col("weight").is_not_null())
     records = errors.filter(pl.col("weight").is_null())
     with_id = records.filter(pl.col("request_id").is_not_null()).unique(
@@ -219,8 +224,11 @@ def _incident(
     last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
     count = int(rows.select(_weights(rows).sum()).item())
     schemas = rows["schema"].drop_nulls().unique().to_list()
-    own = [
-        endpoint(m, p) for m, p in zip(rows["method"].to_list(), rows["path"].to_list(), strict=True)
+    own = [  # a folded row (runbook.incidents.compaction) stands for `weight` requests
+        (endpoint(m, p), w or 1)
+        for m, p, w in zip(
+            rows["method"].to_list(), rows["path"].to_list(), rows["weight"].to_list(), strict=True
+        )
     ]
     matched_access = access.filter(pl.col("_table") == table)
     if first is not None and last is not None:
@@ -228,10 +236,15 @@ def _incident(
             pl.col("ts").is_between(first - ACCESS_SLACK, last + ACCESS_SLACK)
         )
     correlated = [
-        endpoint(m, p)
-        for m, p in zip(matched_access["method"].to_list(), matched_access["path"].to_list(), strict=True)
+        (endpoint(m, p), w or 1)
+        for m, p, w in zip(
+            matched_access["method"].to_list(),
+            matched_access["path"].to_list(),
+            matched_access["weight"].to_list(),
+            strict=True,
+        )
     ]
-    endpoints = _by_frequency([e for e in own + correlated if e])
+    endpoints = _by_frequency([(e, w) for e, w in own + correlated if e])
     samples = [
         {"ts": iso(r["ts"]), "source": r["source"], "line_no": r["line_no"], "raw": r["raw"]}
         # Lines, not a store's aggregate rows (which carry no text).
@@ -250,14 +263,16 @@ def _incident(
         sources=sorted(set(rows["source"].to_list())),
         per_minute=_per_minute(rows),
         samples=samples,
-        context=_context(table, column, rows, events, matched_access.height),
+        context=_context(
+            table, column, rows, events, int(matched_access["weight"].fill_null(1).sum())
+        ),
     )
 
 
-def _by_frequency(items: list[str]) -> list[str]:
+def _by_frequency(items: list[tuple[str, int]]) -> list[str]:
     counts: dict[str, int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
+    for item, weight in items:
+        counts[item] = counts.get(item, 0) + weight
     return sorted(counts, key=lambda k: (-counts[k], k))
 
 
