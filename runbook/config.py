@@ -27,7 +27,7 @@ from typing import Any
 import platformdirs
 
 from runbook.errors import ConfigError
-from runbook.redact import MASK, redact_dsn
+from runbook.redact import MASK, dsn_secrets, register_secret
 
 APP_NAME = "pgrst-runbook"
 RELOAD_METHODS = ("notify", "rpc", "manual")
@@ -62,7 +62,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "dsn":
-                value = redact_dsn(value)
+                value = masked_dsn(value)
             elif f.name == "api_key" and value:
                 value = MASK
             shown.append(f"{f.name}={value!r}")
@@ -70,7 +70,83 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (values validated like the loaded ones)."""
-        return _validated(replace(self, **changes))
+        changed = replace(self, **changes)
+        register_settings_secrets(changed)
+        return _validated(changed)
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password a DSN carries, read the way libpq reads it: the `password` key of a
+    key/value DSN (psycopg's `conninfo_to_dict`), the password part of a URL. None if none."""
+    from urllib.parse import unquote, urlsplit
+
+    text = dsn.strip()
+    if re.match(r"^postgres(?:ql)?://", text, re.I):
+        try:
+            netloc = urlsplit(text).netloc
+        except ValueError:
+            netloc = ""
+        userinfo, at, _host = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            return unquote(userinfo.split(":", 1)[1]) or None
+        query_password = re.search(r"[?&]password=([^&]*)", text)
+        return unquote(query_password.group(1)) if query_password else None
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(text).get("password")
+    except ProgrammingError:
+        return None
+    return str(value) if value else None
+
+
+def masked_dsn(dsn: str) -> str:
+    """`dsn` safe to show: the parsed password, and what libpq might misread as one, masked.
+
+    URLs keep their shape (`postgresql://u:***@h/db`); a key/value DSN shows `password=***`.
+    A DSN that cannot be parsed is shown as `***` entirely rather than guessed at.
+    """
+    if not dsn:
+        return dsn
+    text = dsn.strip()
+    secrets = [s for s in {dsn_password(dsn), *dsn_secrets(dsn)} if s]
+    if re.match(r"^postgres(?:ql)?://", text, re.I):
+        from urllib.parse import urlsplit, urlunsplit
+
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            return MASK
+        userinfo, at, host = parts.netloc.rpartition("@")
+        if at and ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
+        else:
+            netloc = parts.netloc
+        query = re.sub(r"(?i)(^|&)(password=)[^&]*", rf"\1\2{MASK}", parts.query)
+        shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    else:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        try:
+            params = conninfo_to_dict(text)
+        except ProgrammingError:
+            return MASK
+        if params.get("password"):
+            params["password"] = MASK
+        shown = make_conninfo("", **params)
+    for secret in sorted(secrets, key=len, reverse=True):
+        shown = shown.replace(secret, MASK)
+    return shown
+
+
+def register_settings_secrets(s: Settings) -> None:
+    """Tell the redaction what these settings hold that is secret: the API key, and the DSN's
+    password (also the pieces libpq may echo when it misreads the DSN)."""
+    if s.dsn:
+        register_secret(dsn_password(s.dsn), *dsn_secrets(s.dsn))
+    register_secret(s.api_key)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -100,7 +176,9 @@ def load_settings(
     for layer in reversed(layers):  # lowest first, higher layers overwrite
         merged.update({k: v for k, v in layer.items() if v is not None})
     known = {f.name for f in fields(Settings)}
-    return _validated(Settings(**{k: v for k, v in merged.items() if k in known}))
+    candidate = Settings(**{k: v for k, v in merged.items() if k in known})
+    register_settings_secrets(candidate)  # before validation: its errors may quote a value
+    return _validated(candidate)
 
 
 def _api_url_of(layer: Mapping[str, Any]) -> str | None:
