@@ -133,9 +133,14 @@ def masked_dsn(dsn: str) -> str:
             params = conninfo_to_dict(text)
         except ProgrammingError:
             return MASK
-        if params.get("password"):
+        password = str(params.get("password") or "")
+        if password and password in text:  # keep the DSN as written, the value masked
+            shown = text.replace(password, MASK)
+        elif password:
             params["password"] = MASK
-        shown = make_conninfo("", **params)
+            shown = make_conninfo("", **params)
+        else:
+            shown = text
     for secret in sorted(secrets, key=len, reverse=True):
         shown = shown.replace(secret, MASK)
     return shown

@@ -136,8 +136,11 @@ def redact_expr(expr: pl.Expr) -> pl.Expr:
 
 
 def redact_dsn(dsn: str) -> str:
-    """A DSN or URL safe to print: the password (URL or key=value form) is masked."""
-    return redact(dsn) or ""
+    """A DSN or URL safe to print: the password, as libpq parses it, is masked (also what
+    libpq might misread as one); see `runbook.config.masked_dsn`."""
+    from runbook.config import masked_dsn  # config imports this module
+
+    return redact(masked_dsn(dsn)) or ""
 
 
 _URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@\s]*:(.*)@[^@]*$", re.I | re.S)

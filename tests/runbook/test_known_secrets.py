@@ -196,7 +196,7 @@ def test_exec_sinks_hold_no_secret() -> None:
         ("postgresql://u:pw%40x@h:5432/db", "postgresql://u:***@h:5432/db", "pw"),
         ("postgresql://u:Pw/xyz@h/db", "***", "Pw/xyz"),
         ("postgresql://u@h/db?password=qsecret&sslmode=require", "password=***&sslmode=require", "qsecret"),
-        ("host=h user=u password='two words'", "password=***", "two words"),
+        ("host=h user=u password='two words'", "password='***'", "two words"),
         ("host=h user=u password=plainpw port=5432", "password=***", "plainpw"),
         ("host=h password=a b", "***", "a b"),
         ("postgresql://h/db", "postgresql://h/db", None),
