@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from runbook.servers.api import Metrics
+from runbook.steps.verify import verify_fix
 from tests.runbook.conftest import execute, post_json, run_cli
+from tests.runbook.test_verify import TARGET, Clock, FakeClient
 
 
 @pytest.fixture
@@ -82,3 +85,70 @@ def test_a_cache_still_without_the_column_after_a_restart_is_not_fixed(
     )  # fmt: skip
     assert resumed.code != 0
     assert resumed.json()["fixed"] is False
+
+
+def test_a_restart_that_counted_as_many_loads_is_seen_by_the_sessions_start(
+    db_dsn: str, postgrest, capsys, monkeypatch
+) -> None:
+    """Before the reload the counter read 1; the restarted process counts 1 again. Only its
+    database sessions, all newer than the reload, tell the restart."""
+    execute(db_dsn, "CREATE TABLE items (id serial PRIMARY KEY, name text)")
+    server = postgrest(db_dsn)
+    server.wait_for_load_count(1)
+    execute(db_dsn, "ALTER TABLE items ADD COLUMN note text")
+    first = run_cli(
+        capsys, monkeypatch,
+        "run", "--table", "items", "--column", "note", *_flags(db_dsn, server),
+        "--reload-method", "manual", "--json",
+    )  # fmt: skip
+    assert first.code == 5, first.err
+    server.restart()
+    server.wait_for_load_count(1)
+    assert server.load_count() == 1
+
+    resumed = run_cli(
+        capsys, monkeypatch, "run", "--resume", first.json()["session"], *_flags(db_dsn, server),
+        "--verify-deadline", "15", "--json",
+    )  # fmt: skip
+    assert resumed.code == 0, resumed.out + resumed.err
+    checks = {e["check"]: e for e in resumed.json()["evidence"] if e["source"] == "verify"}
+    assert checks["cache has column"]["fact"] is True
+    assert "sessions all started after the reload" in checks["reload counter moved"]["detail"]
+
+
+
+class _CachedColumnNoReload(FakeClient):
+    """The cache lists the column, and the counter reads what it read before the reload."""
+
+    def metrics(self) -> Metrics:
+        return Metrics({("pgrst_schema_cache_loads_total", (("status", "SUCCESS"),)): self.loads})
+
+
+def test_without_a_restart_an_unmoved_counter_still_fails() -> None:
+    asked: list[bool] = []
+
+    def no_restart() -> bool:
+        asked.append(True)
+        return False
+
+    clock = Clock()
+    result = verify_fix(
+        _CachedColumnNoReload(0), TARGET, loads_before=1, deadline=3,
+        sleep=clock.sleep, clock=clock, restart_seen=no_restart,
+    )  # fmt: skip
+    assert asked  # asked, and the answer is no
+    assert not result.verified
+    counter = result.check("reload counter moved")
+    assert counter is not None and counter.status == "failed"
+
+
+def test_a_restart_seen_lets_the_cache_decide() -> None:
+    clock = Clock()
+    result = verify_fix(
+        _CachedColumnNoReload(0), TARGET, loads_before=1, deadline=3,
+        sleep=clock.sleep, clock=clock, restart_seen=lambda: True,
+    )  # fmt: skip
+    assert result.verified
+    counter = result.check("reload counter moved")
+    assert counter is not None and counter.status == "not_checked"
+    assert "restarted" in counter.detail
