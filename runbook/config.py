@@ -75,13 +75,16 @@ class Settings:
         return _validated(changed)
 
 
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
 def dsn_password(dsn: str) -> str | None:
     """The password a DSN carries, read the way libpq reads it: the `password` key of a
     key/value DSN (psycopg's `conninfo_to_dict`), the password part of a URL. None if none."""
     from urllib.parse import unquote, urlsplit
 
     text = dsn.strip()
-    if re.match(r"^postgres(?:ql)?://", text, re.I):
+    if _URL_SCHEME.match(text):
         try:
             netloc = urlsplit(text).netloc
         except ValueError:
@@ -111,7 +114,7 @@ def masked_dsn(dsn: str) -> str:
         return dsn
     text = dsn.strip()
     secrets = [s for s in {dsn_password(dsn), *dsn_secrets(dsn)} if s]
-    if re.match(r"^postgres(?:ql)?://", text, re.I):
+    if _URL_SCHEME.match(text):  # postgresql://, or an http(s) URL shown the same way
         from urllib.parse import urlsplit, urlunsplit
 
         try:
