@@ -235,8 +235,8 @@ def _from_file(path: Path) -> dict[str, Any]:
     out.pop("supabase_url", None)
     if isinstance(out.get("schemas"), str):
         out["schemas"] = _split_schemas(out["schemas"])
-    if out.get("journal_dir") is not None:
-        out["journal_dir"] = Path(str(out["journal_dir"])).expanduser()
+    if isinstance(out.get("journal_dir"), str) and out["journal_dir"].strip():
+        out["journal_dir"] = Path(out["journal_dir"]).expanduser()
     return out
 
 
@@ -310,6 +310,16 @@ def _validated(s: Settings) -> Settings:
     schemas = tuple(s.schemas) if not isinstance(s.schemas, str) else _split_schemas(s.schemas)
     if not schemas or not all(isinstance(x, str) and x for x in schemas):
         raise ConfigError("schemas must list at least one schema name", next_step="e.g. public")
+    journal_dir = s.journal_dir
+    if journal_dir is not None:
+        if isinstance(journal_dir, str) and journal_dir.strip():
+            journal_dir = Path(journal_dir).expanduser()
+        if not isinstance(journal_dir, Path) or str(journal_dir) in ("", "."):
+            # a number or an empty name would put journals in a folder named after it, or here
+            raise ConfigError(
+                f"journal_dir must be a folder path, got {s.journal_dir!r}",
+                next_step="e.g. journal_dir = '~/.local/state/pgrst-runbook/journals'",
+            )
     for name in ("api_url", "admin_url"):
         url = getattr(s, name)
         if url is not None and not str(url).startswith(("http://", "https://")):
@@ -326,4 +336,5 @@ def _validated(s: Settings) -> Settings:
         verify_deadline=float(s.verify_deadline),
         api_url=s.api_url.rstrip("/") if s.api_url else None,
         admin_url=s.admin_url.rstrip("/") if s.admin_url else None,
+        journal_dir=journal_dir,
     )
