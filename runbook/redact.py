@@ -26,9 +26,19 @@ MASK = "***"
 # than it protects, and no real key or password of that length is worth the noise.
 MIN_SECRET_LENGTH = 4
 
+# A value at most this long made of letters and digits only (`postgres`, `secret1`) is masked
+# only as a whole word: as a substring it would also mask `postgres_csvlog` or `postgresql://`.
+# Longer or mixed values (real keys, tokens) are masked wherever they occur, inside words too.
+WORD_SECRET_LENGTH = 12
+
 _known: set[str] = set()
 _known_sorted: tuple[str, ...] = ()
+_known_words: re.Pattern[str] | None = None
 _known_lock = threading.Lock()
+
+
+def _is_word_secret(value: str) -> bool:
+    return len(value) <= WORD_SECRET_LENGTH and value.isascii() and value.isalnum()
 
 
 def register_secret(*values: str | None) -> None:
@@ -36,7 +46,7 @@ def register_secret(*values: str | None) -> None:
     password, a store token): `redact()` masks them wherever they appear afterwards, also when
     a server echoes one back in an error body. Each value is also registered in the forms it
     takes on the wire and in JSON (percent-encoded, JSON-escaped)."""
-    global _known_sorted
+    global _known_sorted, _known_words
     forms: set[str] = set()
     for value in values:
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
@@ -46,20 +56,24 @@ def register_secret(*values: str | None) -> None:
         return
     with _known_lock:
         _known.update(forms)
-        _known_sorted = tuple(sorted(_known, key=len, reverse=True))
+        ordered = sorted(_known, key=len, reverse=True)
+        _known_sorted = tuple(v for v in ordered if not _is_word_secret(v))
+        words = [re.escape(v) for v in ordered if _is_word_secret(v)]
+        _known_words = re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)") if words else None
 
 
 def known_secrets() -> tuple[str, ...]:
     """The registered secret values, longest first (a value inside another is masked after)."""
-    return _known_sorted
+    return tuple(sorted(_known, key=len, reverse=True))
 
 
 def forget_secrets() -> None:
     """Drop every registered value (a new configuration, or a test that starts afresh)."""
-    global _known_sorted
+    global _known_sorted, _known_words
     with _known_lock:
         _known.clear()
         _known_sorted = ()
+        _known_words = None
 
 
 def mask_known(text: str) -> str:
@@ -67,6 +81,8 @@ def mask_known(text: str) -> str:
     for secret in _known_sorted:
         if secret in text:
             text = text.replace(secret, MASK)
+    if _known_words is not None:
+        text = _known_words.sub(MASK, text)
     return text
 
 
@@ -130,6 +146,10 @@ def redact_expr(expr: pl.Expr) -> pl.Expr:
     """`redact()` as a polars expression: the same patterns, run over a whole column natively."""
     for secret in _known_sorted:
         expr = expr.str.replace_all(secret, MASK, literal=True)
+    if _known_words is not None:  # Rust's regex has no look-around: keep the edges by group
+        edged = r"(^|[^\w])(?:" + _known_words.pattern[len(r"(?<!\w)(?:") : -len(r")(?!\w)")] + r")([^\w]|$)"
+        for _ in range(2):  # a second pass for neighbours that shared one edge
+            expr = expr.str.replace_all(edged, "${1}" + MASK + "${2}")
     for pattern, replacement in _PATTERNS:
         expr = expr.str.replace_all(pattern.pattern, _rust_replacement(replacement))
     return expr

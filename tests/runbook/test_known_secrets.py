@@ -209,3 +209,23 @@ def test_settings_repr_masks_the_parsed_password(dsn: str, shown: str, hidden: s
     if hidden:
         assert hidden not in text
         assert hidden not in masked_dsn(dsn)
+
+
+def test_a_short_word_password_is_masked_as_a_word_not_inside_other_words() -> None:
+    forget_secrets()
+    register_secret("postgres")
+    assert redact("postgresql://postgres:postgres@db/app") == f"postgresql://{MASK}:{MASK}@db/app"
+    assert redact("format postgres_csvlog") == "format postgres_csvlog"
+    lines = ["a postgres b", "postgres_csvlog", "postgres", "x postgres postgres y"]
+    frame = pl.DataFrame({"line": lines})
+    assert frame.select(redact_expr(pl.col("line")))["line"].to_list() == [
+        redact(line) for line in lines
+    ]
+
+
+def test_tui_text_masks_registered_values() -> None:
+    from runbook.tui.literal import literal
+
+    forget_secrets()
+    register_secret(API_KEY)
+    assert API_KEY not in str(literal(f"notify: server said {API_KEY}"))
