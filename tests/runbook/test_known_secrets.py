@@ -41,11 +41,14 @@ class _Echo(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        sent = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        try:  # a JSON body's values, bare: no name next to them to give them away
+            sent = " ".join(str(v) for v in json.loads(sent).values())
+        except (ValueError, AttributeError):
+            pass
         said = (
             f"rejected {self.command} {self.path}: key {self.headers.get('apikey')} "
-            f"auth {self.headers.get('Authorization')}"
+            f"auth {self.headers.get('Authorization')} body {sent}"
         )
         body = json.dumps({"code": "PGRST301", "message": said, "hint": said}).encode()
         self.send_response(401)
@@ -229,3 +232,15 @@ def test_tui_text_masks_registered_values() -> None:
     forget_secrets()
     register_secret(API_KEY)
     assert API_KEY not in str(literal(f"notify: server said {API_KEY}"))
+
+
+def test_a_sink_key_echoed_by_the_receiver_is_masked(echo_url: str, capsys, monkeypatch) -> None:
+    routing_key = "Rk5plantedRoutingKey0042"
+    port = echo_url.rsplit(":", 1)[1]
+    result = run_cli(
+        capsys, monkeypatch,
+        "watch", "-", "--test-notify", "--notify", f"pagerduty+http://{routing_key}@127.0.0.1:{port}",
+    )  # fmt: skip
+    text = result.out + result.err
+    assert "NOT delivered" in text
+    assert routing_key not in text
