@@ -27,7 +27,7 @@ from typing import Any
 import platformdirs
 
 from runbook.errors import ConfigError
-from runbook.redact import MASK, redact_dsn
+from runbook.redact import MASK, dsn_secrets, register_secret
 
 APP_NAME = "pgrst-runbook"
 RELOAD_METHODS = ("notify", "rpc", "manual")
@@ -62,7 +62,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "dsn":
-                value = redact_dsn(value)
+                value = masked_dsn(value)
             elif f.name == "api_key" and value:
                 value = MASK
             shown.append(f"{f.name}={value!r}")
@@ -70,7 +70,91 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (values validated like the loaded ones)."""
-        return _validated(replace(self, **changes))
+        changed = replace(self, **changes)
+        register_settings_secrets(changed)
+        return _validated(changed)
+
+
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password a DSN carries, read the way libpq reads it: the `password` key of a
+    key/value DSN (psycopg's `conninfo_to_dict`), the password part of a URL. None if none."""
+    from urllib.parse import unquote, urlsplit
+
+    text = dsn.strip()
+    if _URL_SCHEME.match(text):
+        try:
+            netloc = urlsplit(text).netloc
+        except ValueError:
+            netloc = ""
+        userinfo, at, _host = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            return unquote(userinfo.split(":", 1)[1]) or None
+        query_password = re.search(r"[?&]password=([^&]*)", text)
+        return unquote(query_password.group(1)) if query_password else None
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(text).get("password")
+    except ProgrammingError:
+        return None
+    return str(value) if value else None
+
+
+def masked_dsn(dsn: str) -> str:
+    """`dsn` safe to show: the parsed password, and what libpq might misread as one, masked.
+
+    URLs keep their shape (`postgresql://u:***@h/db`); a key/value DSN shows `password=***`.
+    A DSN that cannot be parsed is shown as `***` entirely rather than guessed at.
+    """
+    if not dsn:
+        return dsn
+    text = dsn.strip()
+    secrets = [s for s in {dsn_password(dsn), *dsn_secrets(dsn)} if s]
+    if _URL_SCHEME.match(text):  # postgresql://, or an http(s) URL shown the same way
+        from urllib.parse import urlsplit, urlunsplit
+
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            return MASK
+        userinfo, at, host = parts.netloc.rpartition("@")
+        if at and ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
+        else:
+            netloc = parts.netloc
+        query = re.sub(r"(?i)(^|&)(password=)[^&]*", rf"\1\2{MASK}", parts.query)
+        shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    else:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        try:
+            params = conninfo_to_dict(text)
+        except ProgrammingError:
+            return MASK
+        password = str(params.get("password") or "")
+        if password and password in text:  # keep the DSN as written, the value masked
+            shown = text.replace(password, MASK)
+        elif password:
+            params["password"] = MASK
+            shown = make_conninfo("", **params)
+        else:
+            shown = text
+    for secret in sorted(secrets, key=len, reverse=True):
+        shown = shown.replace(secret, MASK)
+    return shown
+
+
+def register_settings_secrets(s: Settings) -> None:
+    """Tell the redaction what these settings hold that is secret: the API key, and the DSN's
+    password (also the pieces libpq may echo when it misreads the DSN)."""
+    if s.dsn:
+        register_secret(dsn_password(s.dsn), *dsn_secrets(s.dsn))
+    register_secret(s.api_key)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -100,7 +184,9 @@ def load_settings(
     for layer in reversed(layers):  # lowest first, higher layers overwrite
         merged.update({k: v for k, v in layer.items() if v is not None})
     known = {f.name for f in fields(Settings)}
-    return _validated(Settings(**{k: v for k, v in merged.items() if k in known}))
+    candidate = Settings(**{k: v for k, v in merged.items() if k in known})
+    register_settings_secrets(candidate)  # before validation: its errors may quote a value
+    return _validated(candidate)
 
 
 def _api_url_of(layer: Mapping[str, Any]) -> str | None:
@@ -149,8 +235,8 @@ def _from_file(path: Path) -> dict[str, Any]:
     out.pop("supabase_url", None)
     if isinstance(out.get("schemas"), str):
         out["schemas"] = _split_schemas(out["schemas"])
-    if out.get("journal_dir") is not None:
-        out["journal_dir"] = Path(str(out["journal_dir"])).expanduser()
+    if isinstance(out.get("journal_dir"), str) and out["journal_dir"].strip():
+        out["journal_dir"] = Path(out["journal_dir"]).expanduser()
     return out
 
 
@@ -224,6 +310,16 @@ def _validated(s: Settings) -> Settings:
     schemas = tuple(s.schemas) if not isinstance(s.schemas, str) else _split_schemas(s.schemas)
     if not schemas or not all(isinstance(x, str) and x for x in schemas):
         raise ConfigError("schemas must list at least one schema name", next_step="e.g. public")
+    journal_dir = s.journal_dir
+    if journal_dir is not None:
+        if isinstance(journal_dir, str) and journal_dir.strip():
+            journal_dir = Path(journal_dir).expanduser()
+        if not isinstance(journal_dir, Path) or str(journal_dir) in ("", "."):
+            # a number or an empty name would put journals in a folder named after it, or here
+            raise ConfigError(
+                f"journal_dir must be a folder path, got {s.journal_dir!r}",
+                next_step="e.g. journal_dir = '~/.local/state/pgrst-runbook/journals'",
+            )
     for name in ("api_url", "admin_url"):
         url = getattr(s, name)
         if url is not None and not str(url).startswith(("http://", "https://")):
@@ -240,4 +336,5 @@ def _validated(s: Settings) -> Settings:
         verify_deadline=float(s.verify_deadline),
         api_url=s.api_url.rstrip("/") if s.api_url else None,
         admin_url=s.admin_url.rstrip("/") if s.admin_url else None,
+        journal_dir=journal_dir,
     )

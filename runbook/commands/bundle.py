@@ -24,6 +24,7 @@ from runbook.commands.connection import add_connection_arguments, settings_from_
 from runbook.errors import RunbookError, UsageError
 from runbook.exit_codes import Exit
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.redact import masking_output
 from runbook.report import bundle_collect as collect
 from runbook.report.bundle import Bundle, BundleExists, write_bundle
 from runbook.terminal import printable
@@ -50,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)

@@ -15,6 +15,7 @@ import sys
 from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
+from runbook.redact import masking_output
 from runbook.servers.api import PostgrestClient
 from runbook.steps.prevent import check_drift
 from runbook.terminal import printable
@@ -32,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     """Entry point: prints the drift (or "no drift") and returns the exit code."""
     try:

@@ -131,7 +131,27 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def store_settings(args: argparse.Namespace) -> StoreSettings:
-    """Store settings from the flags; unset secrets are read from the environment later."""
+    """Store settings from the flags; unset secrets are read from the environment later.
+
+    The stores' secrets (the access token, ClickHouse's password from the environment or a
+    store URL) are registered for masking here, before any store is asked."""
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    from runbook.redact import register_secret
+
+    register_secret(
+        getattr(args, "access_token", None),
+        os.environ.get("SUPABASE_ACCESS_TOKEN"),
+        os.environ.get("CLICKHOUSE_PASSWORD"),
+    )
+    for path in getattr(args, "paths", None) or getattr(args, "logs", None) or ():
+        if isinstance(path, str) and is_store_url(path):
+            try:
+                password = urlsplit(path).password
+            except ValueError:
+                password = None
+            register_secret(password, unquote(password) if password else None)
     return StoreSettings(
         access_token=getattr(args, "access_token", None),
         sources=tuple(getattr(args, "source", ()) or ()),

@@ -16,6 +16,7 @@ from runbook.commands.connection import add_connection_arguments, settings_from_
 from runbook.commands.consent import confirm
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
+from runbook.redact import masking_output
 from runbook.steps.journal import Journal
 from runbook.steps.prevent import apply_script, install_script, script_text, uninstall_script
 from runbook.steps.reload import PlannedAction
@@ -35,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     """Entry point: shows the SQL, asks, runs it, journals it."""
     try:

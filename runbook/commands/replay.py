@@ -27,6 +27,7 @@ from runbook.exit_codes import Exit
 from runbook.incidents.live import NEW, IncidentChange, IncidentTracker
 from runbook.ingest.replay import Clock, replay
 from runbook.ingest.scan import ScanOptions, UnknownFormat, scan_paths
+from runbook.redact import masking_output
 from runbook.samples import SampleLogsMissing
 from runbook.terminal import printable
 
@@ -78,6 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     max_gap = args.max_gap if args.max_gap and args.max_gap > 0 else None
     headless = args.headless or args.json or not sys.stdout.isatty()

@@ -24,6 +24,7 @@ from runbook.commands.common import add_input_arguments, default_paths, scan_opt
 from runbook.errors import JournalError, RunbookError
 from runbook.exit_codes import Exit
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.redact import masking_output
 from runbook.report.checklist import save_checklist
 from runbook.report.findings import JournalView
 from runbook.report.incident_report import (
@@ -78,6 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.force:
         return _fail(f"{args.output} exists: use --force to replace it", Exit.USAGE)

@@ -40,6 +40,7 @@ from runbook.diagnosis.verdicts import Verdict
 from runbook.errors import AuthFailed, RunbookError, UsageError
 from runbook.evidence import Target
 from runbook.exit_codes import Exit
+from runbook.redact import masking_output
 from runbook.servers.migration_ledger import default_migrations_dir
 from runbook.steps.session import RunbookSession
 from runbook.terminal import printable
@@ -115,6 +116,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     """Entry point: returns an `Exit` code; errors are one line on stderr, never a traceback."""
     try:

@@ -15,6 +15,7 @@ from runbook.commands.common import (
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
+from runbook.redact import masking_output
 from runbook.report.scan_render import render_markdown, render_table
 from runbook.samples import SampleLogsMissing
 
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     try:
         paths = default_paths(args.paths)

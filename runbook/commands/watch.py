@@ -10,6 +10,7 @@ from pathlib import Path
 
 from runbook.commands.common import add_input_arguments, scan_options
 from runbook.exit_codes import Exit
+from runbook.redact import masking_output, register_secret
 
 NOTIFY_ENV = "PGRST_RUNBOOK_NOTIFY"  # more --notify sinks, separated by spaces
 
@@ -64,11 +65,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+@masking_output
 def run(args: argparse.Namespace) -> int:
     from runbook.watch.sinks import SinkError, parse_sink
 
     # Sinks from the environment stay out of `ps` and shell history (keys, webhook URLs).
     specs = list(args.notify) + os.environ.get(NOTIFY_ENV, "").split()
+    register_secret(*(secret for spec in specs for secret in sink_secrets(spec)))
     try:
         sinks = [parse_sink(spec) for spec in specs]
     except SinkError as exc:
@@ -120,6 +123,28 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"pgrst-runbook watch: {exc.strerror or exc}", file=sys.stderr)
         return Exit.UNREACHABLE
+
+
+def sink_secrets(spec: str) -> list[str]:
+    """What in a `--notify` spec is a credential: a PagerDuty routing key, a URL's password and
+    query values, a Slack webhook's path (the webhook's secret), an exec command's arguments
+    are not secret."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if spec.startswith("exec:"):
+        return []
+    url = spec.split("+", 1)[1] if spec.startswith("slack+") else spec
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:
+        return [spec]
+    found = [password or "", *(v for _k, v in parse_qsl(parts.query))]
+    if parts.scheme.startswith("pagerduty"):
+        found += [username or "", parts.netloc if not username else ""]
+    if spec.startswith("slack+"):
+        found += [url, parts.path.strip("/")]
+    return [s for s in found if s]
 
 
 def _test_notify(sinks: list) -> int:

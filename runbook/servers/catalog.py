@@ -263,3 +263,20 @@ def server_facts(conn: psycopg.Connection) -> dict[str, str]:
 def _relation(row: tuple) -> Relation:
     oid, schema, name, kind = row
     return Relation(int(oid), schema, name, _KIND_NAMES.get(kind, kind))
+
+
+def api_restarted_after(conn: psycopg.Connection, when: str) -> bool | None:
+    """Whether every database session of PostgREST (`application_name` `PostgREST <version>`)
+    started after `when` (ISO-8601): the process was restarted since. None when no such
+    session is visible (none open, or another role's sessions hidden)."""
+    row = conn.execute(
+        """
+        SELECT count(*), bool_and(backend_start > %s::timestamptz)
+        FROM pg_catalog.pg_stat_activity
+        WHERE backend_type = 'client backend' AND application_name LIKE 'PostgREST %%'
+        """,
+        [when],
+    ).fetchone()
+    if row is None or not row[0]:
+        return None
+    return bool(row[1])

@@ -111,6 +111,8 @@ class RunbookSession:
         self.verdict: Verdict | None = None
         self.write_probe_allowed = False
         self._loads_before: float | None = None
+        self._reload_at: str | None = None  # when the reload was sent (journal time, UTC)
+        self._restart_unknowable = False
         self._log_mark: dict[Path, int] | None = None
         self._resumed_reload = False
         self.interrupted_reload = False  # resumed after a crash between intent and outcome
@@ -158,6 +160,7 @@ class RunbookSession:
             if entry.get("step") == "reload" and entry.get("status") in ("sent", "manual"):
                 session._resumed_reload = True
                 session._loads_before = (entry.get("data") or {}).get("loads_before")
+                session._reload_at = entry.get("ts")
             if entry.get("step") == "verify" and entry.get("status") == OK:
                 session._resumed_reload = False  # already verified: a new reload may follow
         reloads = [e for e in entries if e.get("step") == "reload"]
@@ -166,6 +169,7 @@ class RunbookSession:
             # as sent until verify says otherwise.
             session._resumed_reload = True
             session._loads_before = (reloads[-1].get("data") or {}).get("loads_before")
+            session._reload_at = reloads[-1].get("ts")
             session.interrupted_reload = True
         journal.append("session", "info", target=t, result="resumed")
         return session
@@ -321,13 +325,14 @@ class RunbookSession:
         self._load_mark = self.load_watch.mark() if self.load_watch else None
         # Journalled before it is sent: a crash between the two leaves a record that a reload
         # may have reached the server (`--resume` then verifies before reloading again).
-        self.journal.append(
+        intent = self.journal.append(
             "reload",
             INTENT,
             target=self.target.as_dict(),
             action=plan.sql_or_http or "manual",
             data={"method": plan.method, "loads_before": self._loads_before},
         )
+        self._reload_at = intent.get("ts")
         outcome = send_reload(plan, self.settings, self.client, self.target.schema)
         self.reload_outcome = outcome
         self._finish(step, outcome.status, outcome.detail)
@@ -345,6 +350,20 @@ class RunbookSession:
         )
         return outcome
 
+    def _api_restarted(self) -> bool:
+        """Whether PostgREST's database sessions all started after the reload was sent."""
+        from runbook.servers.catalog import api_restarted_after
+        from runbook.servers.db import read_only
+
+        if not self._reload_at or self._restart_unknowable:
+            return False
+        try:
+            with read_only(self.settings) as conn:
+                return api_restarted_after(conn, self._reload_at) is True
+        except RunbookError:
+            self._restart_unknowable = True  # no database: do not wait on it at every poll
+            return False
+
     def verify(self, deadline: float | None = None) -> VerifyResult:
         """Poll until the cache has the column or the deadline passes (default from settings).
 
@@ -360,6 +379,7 @@ class RunbookSession:
             write_probe=self.write_probe_allowed,
             log_watch=self.log_watch,
             log_mark=self._log_mark,
+            restart_seen=self._api_restarted if self._reload_at else None,
         )
         self.verification = result
         if self.load_watch is not None and self._load_mark:

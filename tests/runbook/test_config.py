@@ -121,6 +121,8 @@ def test_with_overrides_validates() -> None:
         ("verify_deadline = true\n", "verify_deadline must be a number"),
         ("connect_timeout = nan\n", "positive number of seconds, got nan"),
         ("http_timeout = inf\n", "positive number of seconds, got inf"),
+        ("journal_dir = 5\n", "config.toml:1: journal_dir must be a str, got int"),
+        ('journal_dir = ""\n', "journal_dir must be a folder path"),
     ],
 )
 def test_the_config_file_is_validated_key_by_key(tmp_path: Path, text: str, message: str) -> None:
@@ -140,3 +142,28 @@ def test_a_bad_config_value_is_one_line_and_exit_2_from_the_cli(
     assert main(["check"]) == 2
     err = capsys.readouterr().err
     assert "dsn must be a str" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["5", '""', "[]"])
+def test_a_bad_journal_dir_creates_no_folder_and_exits_2(
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runbook.cli import main
+
+    monkeypatch.setenv("PGRST_RUNBOOK_CONFIG", str(write_toml(tmp_path, f"journal_dir = {value}\n")))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code = main(["run", "--table", "t", "--column", "c", "--dsn", "postgresql://u@127.0.0.1:1/x", "--dry-run"])
+    assert code == 2
+    assert "journal_dir" in capsys.readouterr().err
+    assert list(work.iterdir()) == []
+
+
+def test_journal_dir_overrides_are_checked_too() -> None:
+    with pytest.raises(ConfigError):
+        Settings().with_overrides(journal_dir=5)
+    assert Settings().with_overrides(journal_dir="~/j").journal_dir == Path("~/j").expanduser()

@@ -43,6 +43,8 @@ class PostgrestProcess:
     version: str
     workdir: Path
     _stopped: bool = field(default=False, repr=False)
+    _args: list[str] = field(default_factory=list, repr=False)
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def pid(self) -> int:
@@ -128,6 +130,17 @@ class PostgrestProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout)
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Stop the process and start a new one on the same ports with the same settings, as
+        `docker restart` or `systemctl restart postgrest` does: its counters start from zero
+        and its first schema cache load happens at start. Returns once the new one is ready."""
+        self.stop()
+        port = self.url.rsplit(":", 1)[1]
+        admin_port = self.admin_url.rsplit(":", 1)[1] if self.admin_url else "0"
+        args = _with_value(_with_value(self._args, "--port", port), "--admin-port", admin_port)
+        self.popen, _info = _launch(args, self._env, self.workdir, self.output_log, timeout)
+        self._stopped = False
 
     def kill(self) -> None:
         """SIGKILL: a crash, no shutdown lines."""
@@ -216,21 +229,7 @@ def start_postgrest(
         "TZ": tz,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
-    with output_log.open("wb") as out:
-        popen = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if popen.poll() is not None or time.monotonic() > deadline:
-            if popen.poll() is None:
-                popen.kill()
-                popen.wait()
-            raise PostgrestStartError(
-                f"test PostgREST did not become ready (exit={popen.returncode}).\n"
-                f"process output:\n{output_log.read_text(errors='replace')}\n"
-                f"stderr log:\n{stderr_log.read_text(errors='replace') if stderr_log.exists() else ''}"
-            )
-        time.sleep(0.02)
-    info = json.loads(ready.read_text())
+    popen, info = _launch(args, env, workdir, output_log, timeout)
     admin = f"http://127.0.0.1:{info['admin_port']}" if info.get("admin_port") else ""
     return PostgrestProcess(
         popen=popen,
@@ -241,4 +240,40 @@ def start_postgrest(
         output_log=output_log,
         version=version,
         workdir=workdir,
+        _args=args,
+        _env=env,
     )
+
+
+def _with_value(args: list[str], flag: str, value: str) -> list[str]:
+    out = list(args)
+    out[out.index(flag) + 1] = value
+    return out
+
+
+def _launch(
+    args: list[str], env: dict[str, str], workdir: Path, output_log: Path, timeout: float
+) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    """Start the server process and wait for its ready file (written once it listens)."""
+    ready = Path(args[args.index("--ready-file") + 1])
+    ready.unlink(missing_ok=True)
+    stderr_log = Path(args[args.index("--stderr-log") + 1])
+    with output_log.open("ab") as out:
+        popen = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready.exists():
+            try:
+                return popen, json.loads(ready.read_text())
+            except json.JSONDecodeError:  # being written
+                pass
+        if popen.poll() is not None or time.monotonic() > deadline:
+            if popen.poll() is None:
+                popen.kill()
+                popen.wait()
+            raise PostgrestStartError(
+                f"test PostgREST did not become ready (exit={popen.returncode}).\n"
+                f"process output:\n{output_log.read_text(errors='replace')}\n"
+                f"stderr log:\n{stderr_log.read_text(errors='replace') if stderr_log.exists() else ''}"
+            )
+        time.sleep(0.02)

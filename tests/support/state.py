@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from runbook.redact import forget_secrets
+
 # Settings a developer's shell may carry that would point a test at a real server.
 CONNECTION_VARIABLES = (
     "DATABASE_URL",
@@ -22,6 +24,7 @@ CONNECTION_VARIABLES = (
 
 def isolate_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """XDG state and config under `tmp_path`, connection variables unset; the journal dir."""
+    forget_secrets()  # values registered as secret by an earlier test mask nothing here
     state = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
