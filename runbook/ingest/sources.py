@@ -134,7 +134,7 @@ def expand(inputs: list[str]) -> tuple[list[Source], list[InputProblem]]:
         for match in matches:
             path = Path(match)
             if path.is_dir():
-                for file in _walk(path):
+                for file in _walk(path, problems):
                     if _regular(file):
                         add(str(file))
                     else:  # a FIFO, socket or device would block the scan or never end
@@ -155,8 +155,14 @@ def _regular(path: Path) -> bool:
         return True  # reading it reports the reason
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
+def _walk(folder: Path, problems: list[InputProblem]) -> Iterator[Path]:
+    """The log files under `folder`; a folder that cannot be listed is a problem, by name."""
+
+    def unlisted(error: OSError) -> None:
+        reason = (error.strerror or str(error)).lower()
+        problems.append(InputProblem(str(error.filename or folder), f"folder not readable: {reason}"))
+
+    for root, dirs, files in os.walk(folder, onerror=unlisted):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith(".") or name.lower().endswith(DOC_SUFFIXES):

@@ -29,3 +29,24 @@ def test_special_files_in_a_folder_are_skipped_and_named(tmp_path: Path) -> None
         str(tmp_path / "pipe"): "not a regular file: skipped",
         str(tmp_path / "sock"): "not a regular file: skipped",
     }
+
+
+def test_a_folder_that_cannot_be_listed_is_named(tmp_path: Path, monkeypatch) -> None:
+    """Tests run as root, who can list any folder: the refusal a user meets is made here."""
+    shutil.copy(SAMPLES / "mypoolr" / "bot.log", tmp_path / "bot.log")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "app.log").write_text("never read\n")
+    real = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    doc = document(scan_paths([str(tmp_path)], ScanOptions()))
+    assert doc["incidents"] and doc["incidents"][0]["table"] == "mypoolr"
+    assert {"source": str(locked), "reason": "folder not readable: permission denied"} in doc[
+        "stats"
+    ]["unreadable"]
