@@ -21,7 +21,7 @@ from parsers.base import LogFormat
 from runbook.events import concat_events, empty_events
 from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
-from runbook.ingest.sources import InputProblem, Source, expand, is_compressed
+from runbook.ingest.sources import InputProblem, Source, expand, is_compressed, is_cr_only
 from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -238,7 +238,7 @@ def _start_parallel(sources: list[Source], options: ScanOptions):
                 head = f.read(SNIFF_BYTES)
         except OSError:
             continue  # the sequential path reports it
-        if is_compressed(head):
+        if is_compressed(head) or is_cr_only(head):
             continue
         fmt = scanner_for(source, head, options).fmt
         if not fmt.whole_file and fmt.name != MIXED:

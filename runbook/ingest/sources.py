@@ -49,9 +49,11 @@ class Source:
             return None
 
     def open(self) -> BinaryIO:
-        """A binary stream of the decompressed content. Raises OSError when unreadable."""
+        """A binary stream of the decompressed content, its lines ending in LF (a file whose
+        lines end in a bare CR, as classic Mac tools write, reads as lines too). Raises
+        OSError when unreadable."""
         raw: BinaryIO = sys.stdin.buffer if self.is_stdin else open(self.name, "rb")
-        return decompressing(raw)
+        return cr_lines(decompressing(raw))
 
 
 class _Peeked(io.RawIOBase):
@@ -69,7 +71,12 @@ class _Peeked(io.RawIOBase):
             n = min(len(buffer), len(self._head))
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
+            if n < len(buffer) and not self._head:  # one full first read: `peek` sees lines
+                return n + self._read_rest(memoryview(buffer)[n:])
             return n
+        return self._read_rest(buffer)
+
+    def _read_rest(self, buffer) -> int:  # type: ignore[no-untyped-def]
         readinto = getattr(self._rest, "readinto", None)
         if readinto is not None:
             return readinto(buffer) or 0
@@ -80,6 +87,38 @@ class _Peeked(io.RawIOBase):
     def close(self) -> None:
         self._rest.close()
         super().close()
+
+
+def is_cr_only(head: bytes) -> bool:
+    """Whether a stream's first bytes end lines with a bare CR (no LF anywhere in them)."""
+    return b"\r" in head and b"\n" not in head
+
+
+class _CrToLf(io.RawIOBase):
+    """A stream whose bare-CR line ends read as LF."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer)).replace(b"\r", b"\n")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def cr_lines(stream: BinaryIO) -> BinaryIO:
+    """`stream`, reading bare-CR line ends as LF when its first 64 KiB show no LF at all."""
+    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
+    if not is_cr_only(head):
+        return stream
+    return io.BufferedReader(_CrToLf(stream), buffer_size=1 << 20)  # type: ignore[return-value]
 
 
 def is_compressed(head: bytes) -> bool:

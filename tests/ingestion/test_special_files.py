@@ -50,3 +50,16 @@ def test_a_folder_that_cannot_be_listed_is_named(tmp_path: Path, monkeypatch) ->
     assert {"source": str(locked), "reason": "folder not readable: permission denied"} in doc[
         "stats"
     ]["unreadable"]
+
+
+def test_lines_ending_in_a_bare_cr_are_lines(tmp_path: Path) -> None:
+    body = (
+        "{'code': 'PGRST204', 'details': None, 'hint': None, 'message': \"Could not find the "
+        "'adminname' column of 'mypoolr' in the schema cache\"}"
+    )
+    lines = [f"2026-11-18 09:1{n}:00,000 ERROR bot: insert failed: {body}" for n in range(3)]
+    log = tmp_path / "classic.log"
+    log.write_bytes(("\r".join(["2026-11-18 09:00:00,000 INFO bot: started", *lines]) + "\r").encode())
+    doc = document(scan_paths([str(log)], ScanOptions()))
+    assert [(i["table"], i["count"]) for i in doc["incidents"]] == [("mypoolr", 3)]
+    assert doc["stats"]["lines_read"] == 4
