@@ -196,10 +196,15 @@ def endpoint(method: str | None, path: str | None) -> str | None:
 
 
 def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
-    access = events.filter(
-        (pl.col("kind") == Kind.ACCESS.value)
-        & pl.col("method").is_in(list(WRITE_METHODS))
-        & (pl.col("status") == 400)
+    # requests.py builds on this module's path helpers, so it is imported here, not at the top.
+    from runbook.incidents.requests import fold_client_access
+
+    access = fold_client_access(
+        events.filter(
+            (pl.col("kind") == Kind.ACCESS.value)
+            & pl.col("method").is_in(list(WRITE_METHODS))
+            & (pl.col("status") == 400)
+        )
     )
     return access.with_columns(
         pl.col("path").map_elements(table_of_path, return_dtype=pl.String).alias("_table")
