@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import polars as pl
 
 from runbook.events import PGRST204, RELATED_DB_CODES, SCHEMA_CACHE_FAMILY, Kind
+from runbook.incidents.untimed import place_untimed
 
 SAMPLES_PER_INCIDENT = 5
 MAX_TIMELINE_MINUTES = 7 * 24 * 60
@@ -310,6 +311,18 @@ def _count_after(rows: pl.DataFrame, moment: datetime) -> int:
     return int(later.select(_weights(later).sum()).item() or 0)
 
 
+def _untimed_after(rows: pl.DataFrame, events: pl.DataFrame, moment: datetime) -> tuple[int, int]:
+    """Untimed failures that their neighbours place after `moment`, and those they cannot
+    place either side of it (`runbook.incidents.untimed`)."""
+    after = unplaced = 0
+    for spot in place_untimed(rows, events):
+        if spot is not None and spot.after is not None and spot.after > moment:
+            after += spot.weight
+        elif spot is None or spot.before is None or spot.before > moment:
+            unplaced += spot.weight if spot is not None else 1
+    return after, unplaced
+
+
 def _context(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access_400s: int
 ) -> dict[str, Any]:
@@ -338,6 +351,8 @@ def _context(
         "errors_after_load": None,
         "last_load": None,
         "errors_after_last_load": None,
+        "untimed_after_last_load": None,
+        "untimed_unplaced": None,
         "stopped_after_reload": None,
         "access_400s": access_400s,
         "untimed_errors": int(rows["ts"].null_count()),
@@ -371,6 +386,9 @@ def _context(
         last_load_ts = loads["ts"][-1]
         context["last_load"] = _event_ref(loads.row(loads.height - 1, named=True))
         after_last = _count_after(rows, last_load_ts + IN_FLIGHT)
-        context["errors_after_last_load"] = after_last
-        context["stopped_after_reload"] = after_last == 0
+        placed, unplaced = _untimed_after(rows, events, last_load_ts + IN_FLIGHT)
+        context["errors_after_last_load"] = after_last + placed
+        context["untimed_after_last_load"] = placed
+        context["untimed_unplaced"] = unplaced
+        context["stopped_after_reload"] = after_last + placed == 0
     return context

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,8 +126,8 @@ def test_client_http_line_and_access_line_count_once(
     assert text.count("postgrest.exceptions.APIError: {'code': 'PGRST204'") == client_failures
 
     result = scan_paths([str(tmp_path)])
-    doc = document(result)
-    (incident,) = doc["incidents"]  # type: ignore[index]
+    doc: dict[str, Any] = document(result)
+    (incident,) = doc["incidents"]
     assert incident["count"] == client_failures
     assert incident["context"]["access_400s"] == failed_writes
 
@@ -149,8 +150,8 @@ def test_client_http_lines_alone_still_count(
     _, client_failures = write_incident(tmp_path, client_log)
     (tmp_path / "access.log").unlink()
     result = scan_paths([str(tmp_path)])
-    doc = document(result)
-    (incident,) = doc["incidents"]  # type: ignore[index]
+    doc: dict[str, Any] = document(result)
+    (incident,) = doc["incidents"]
     assert incident["context"]["access_400s"] == client_failures
     report = build_report(doc, events=result.events)
     assert report.impact["endpoints"] == [
