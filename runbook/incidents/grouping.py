@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import polars as pl
 
 from runbook.events import PGRST204, RELATED_DB_CODES, SCHEMA_CACHE_FAMILY, Kind
+from runbook.incidents.same_event import fold_sources
 from runbook.incidents.untimed import place_untimed
 
 SAMPLES_PER_INCIDENT = 5
@@ -92,6 +93,7 @@ class Related:
     first_seen: datetime | None
     last_seen: datetime | None
     message: str | None
+    sources: list[str] = field(default_factory=list)  # every source that logged one of them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +105,7 @@ class Related:
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
             "message": self.message,
+            "sources": self.sources,
         }
 
 
@@ -157,12 +160,14 @@ def related_events(events: pl.DataFrame) -> list[Related]:
     if rel.height == 0:
         return []
     grouped = (
-        rel.group_by(["code", "schema", "table", "column"], maintain_order=True)
+        fold_sources(rel)  # one error in stderr, csvlog and jsonlog (or client and server) is one
+        .group_by(["code", "schema", "table", "column"], maintain_order=True)
         .agg(
             pl.len().alias("count"),
             pl.col("ts").min().alias("first_seen"),
             pl.col("ts").max().alias("last_seen"),
             pl.col("message").drop_nulls().first().alias("message"),
+            pl.col("seen_in").explode().drop_nulls().unique().sort().alias("sources"),
         )
         .sort(["count", "code"], descending=[True, False])
     )
@@ -297,6 +302,7 @@ def _event_ref(row: dict[str, Any]) -> dict[str, Any]:
         "message": row["message"],
         "source": row["source"],
         "line_no": row["line_no"],
+        "seen_in": row.get("seen_in") or [row["source"]],  # every source that logged it
     }
 
 
@@ -328,10 +334,15 @@ def _context(
 ) -> dict[str, Any]:
     first = rows["ts"].min()
     last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
-    migrations = events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
-    reloads = events.filter(
-        pl.col("kind").is_in(
-            [Kind.CACHE_RELOAD.value, Kind.CACHE_LOAD.value, Kind.CACHE_LOAD_FAILED.value, Kind.LISTENER.value]
+    # A statement or line logged in several destinations (stderr, csvlog, jsonlog) is one event.
+    migrations = fold_sources(
+        events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
+    )
+    reloads = fold_sources(
+        events.filter(
+            pl.col("kind").is_in(
+                [Kind.CACHE_RELOAD.value, Kind.CACHE_LOAD.value, Kind.CACHE_LOAD_FAILED.value, Kind.LISTENER.value]
+            )
         )
     )
     renames = [
