@@ -26,7 +26,9 @@ def fold_sources(events: pl.DataFrame, tolerance: timedelta = SAME_EVENT) -> pl.
     if events.height == 0:
         return events.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("seen_in"))
     rows = events.with_row_index("_fold_row")
-    ordered = rows.filter(pl.col("ts").is_not_null()).sort([*KEY, "ts"], nulls_last=True)
+    ordered = rows.filter(pl.col("ts").is_not_null()).sort(
+        [*KEY, "ts"], nulls_last=True, maintain_order=True  # ties: the first row read is kept
+    )
     keep: dict[int, list[str]] = {}
     group_key: tuple[object, ...] | None = None
     start = None
@@ -45,10 +47,11 @@ def fold_sources(events: pl.DataFrame, tolerance: timedelta = SAME_EVENT) -> pl.
             continue
         group_key, start, head = key, row["ts"], row["_fold_row"]
         keep[head] = [row["source"]]
-    untimed = rows.filter(pl.col("ts").is_null())["_fold_row"].to_list()
-    seen = {**keep, **{i: [s] for i, s in zip(untimed, rows.filter(pl.col("ts").is_null())["source"].to_list(), strict=True)}}
+    untimed = rows.filter(pl.col("ts").is_null()).select("_fold_row", "source")
+    for i, source in untimed.iter_rows():
+        keep[i] = [source]  # an untimed line cannot be matched by time: it stays itself
     kept = pl.DataFrame(
-        {"_fold_row": list(seen), "seen_in": list(seen.values())},
+        {"_fold_row": list(keep), "seen_in": list(keep.values())},
         schema={"_fold_row": pl.UInt32, "seen_in": pl.List(pl.String)},
     )
     return rows.join(kept, on="_fold_row", how="inner").sort("_fold_row").drop("_fold_row")
