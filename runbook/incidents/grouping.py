@@ -202,7 +202,7 @@ def endpoint(method: str | None, path: str | None) -> str | None:
 
 
 def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
-    # requests.py builds on this module's path helpers, so it is imported here, not at the top.
+    # requests.py uses table_of_path and endpoint from here: imported here, not at the top.
     from runbook.incidents.requests import fold_client_access
 
     access = fold_client_access(
