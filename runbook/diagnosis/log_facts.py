@@ -23,6 +23,7 @@ from zstandard import ZstdError
 
 from runbook.events import Kind
 from runbook.incidents.grouping import CONTEXT_BEFORE, RELOAD_WINDOW, pgrst204_requests
+from runbook.incidents.untimed import place_untimed
 from runbook.ingest.sources import decompressing
 
 RELOAD_KINDS = (
@@ -200,12 +201,19 @@ def facts_from_events(incident: Mapping[str, Any], events: pl.DataFrame) -> LogF
     """Facts from the scanned event table: exact times, DDL levels, hints, all reload lines."""
     facts = _base(incident)
     table, column = facts.table, facts.column
-    requests = pgrst204_requests(events).filter(
-        (pl.col("table") == table) & (pl.col("column") == column) & pl.col("ts").is_not_null()
+    all_requests = pgrst204_requests(events).filter(
+        (pl.col("table") == table) & (pl.col("column") == column)
     )
+    requests = all_requests.filter(pl.col("ts").is_not_null())
     facts.error_times = [
         (end or ts, int(w or 1))
         for ts, end, w in requests.select("ts", "ts_end", "weight").iter_rows()
+    ]
+    # An untimed failure counts from the earliest time its neighbours allow (a lower bound).
+    facts.error_times += [
+        (spot.after, spot.weight)
+        for spot in place_untimed(all_requests, events)
+        if spot is not None and spot.after is not None
     ]
     last = facts.last_seen
     ddl = events.filter(

@@ -17,6 +17,8 @@ from urllib.parse import unquote
 import polars as pl
 
 from runbook.events import PGRST204, RELATED_DB_CODES, SCHEMA_CACHE_FAMILY, Kind
+from runbook.incidents.same_event import fold_sources
+from runbook.incidents.untimed import place_untimed
 
 SAMPLES_PER_INCIDENT = 5
 MAX_TIMELINE_MINUTES = 7 * 24 * 60
@@ -91,6 +93,7 @@ class Related:
     first_seen: datetime | None
     last_seen: datetime | None
     message: str | None
+    sources: list[str] = field(default_factory=list)  # every source that logged one of them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +105,7 @@ class Related:
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
             "message": self.message,
+            "sources": self.sources,
         }
 
 
@@ -161,12 +165,14 @@ def related_events(events: pl.DataFrame) -> list[Related]:
     if rel.height == 0:
         return []
     grouped = (
-        rel.group_by(["code", "schema", "table", "column"], maintain_order=True)
+        fold_sources(rel)  # one error in stderr, csvlog and jsonlog (or client and server) is one
+        .group_by(["code", "schema", "table", "column"], maintain_order=True)
         .agg(
             pl.len().alias("count"),
             pl.col("ts").min().alias("first_seen"),
             pl.col("ts").max().alias("last_seen"),
             pl.col("message").drop_nulls().first().alias("message"),
+            pl.col("seen_in").explode().drop_nulls().unique().sort().alias("sources"),
         )
         .sort(["count", "code"], descending=[True, False])
     )
@@ -201,10 +207,15 @@ def endpoint(method: str | None, path: str | None) -> str | None:
 
 
 def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
-    access = events.filter(
-        (pl.col("kind") == Kind.ACCESS.value)
-        & pl.col("method").is_in(list(WRITE_METHODS))
-        & (pl.col("status") == 400)
+    # requests.py uses table_of_path and endpoint from here: imported here, not at the top.
+    from runbook.incidents.requests import fold_client_access
+
+    access = fold_client_access(
+        events.filter(
+            (pl.col("kind") == Kind.ACCESS.value)
+            & pl.col("method").is_in(list(WRITE_METHODS))
+            & (pl.col("status") == 400)
+        )
     )
     return access.with_columns(
         pl.col("path").map_elements(table_of_path, return_dtype=pl.String).alias("_table")
@@ -306,6 +317,7 @@ def _event_ref(row: dict[str, Any]) -> dict[str, Any]:
         "message": row["message"],
         "source": row["source"],
         "line_no": row["line_no"],
+        "seen_in": row.get("seen_in") or [row["source"]],  # every source that logged it
     }
 
 
@@ -320,15 +332,32 @@ def _count_after(rows: pl.DataFrame, moment: datetime) -> int:
     return int(later.select(_weights(later).sum()).item() or 0)
 
 
+def _untimed_after(rows: pl.DataFrame, events: pl.DataFrame, moment: datetime) -> tuple[int, int]:
+    """Untimed failures that their neighbours place after `moment`, and those they cannot
+    place either side of it (`runbook.incidents.untimed`)."""
+    after = unplaced = 0
+    for spot in place_untimed(rows, events):
+        if spot is not None and spot.after is not None and spot.after > moment:
+            after += spot.weight
+        elif spot is None or spot.before is None or spot.before > moment:
+            unplaced += spot.weight if spot is not None else 1
+    return after, unplaced
+
+
 def _context(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access_400s: int
 ) -> dict[str, Any]:
     first = rows["ts"].min()
     last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
-    migrations = events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
-    reloads = events.filter(
-        pl.col("kind").is_in(
-            [Kind.CACHE_RELOAD.value, Kind.CACHE_LOAD.value, Kind.CACHE_LOAD_FAILED.value, Kind.LISTENER.value]
+    # A statement or line logged in several destinations (stderr, csvlog, jsonlog) is one event.
+    migrations = fold_sources(
+        events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
+    )
+    reloads = fold_sources(
+        events.filter(
+            pl.col("kind").is_in(
+                [Kind.CACHE_RELOAD.value, Kind.CACHE_LOAD.value, Kind.CACHE_LOAD_FAILED.value, Kind.LISTENER.value]
+            )
         )
     )
     renames = [
@@ -348,6 +377,8 @@ def _context(
         "errors_after_load": None,
         "last_load": None,
         "errors_after_last_load": None,
+        "untimed_after_last_load": None,
+        "untimed_unplaced": None,
         "stopped_after_reload": None,
         "access_400s": access_400s,
         "untimed_errors": int(rows["ts"].null_count()),
@@ -381,6 +412,9 @@ def _context(
         last_load_ts = loads["ts"][-1]
         context["last_load"] = _event_ref(loads.row(loads.height - 1, named=True))
         after_last = _count_after(rows, last_load_ts + IN_FLIGHT)
-        context["errors_after_last_load"] = after_last
-        context["stopped_after_reload"] = after_last == 0
+        placed, unplaced = _untimed_after(rows, events, last_load_ts + IN_FLIGHT)
+        context["errors_after_last_load"] = after_last + placed
+        context["untimed_after_last_load"] = placed
+        context["untimed_unplaced"] = unplaced
+        context["stopped_after_reload"] = after_last + placed == 0
     return context

@@ -290,9 +290,24 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
             f"'{table}' in the same period."
         )
     if ctx.get("untimed_errors"):
-        cannot.append(
-            f"When {ctx['untimed_errors']} of the failures happened: their lines carry no time."
-        )
+        placed = ctx.get("untimed_after_last_load") or 0
+        unplaced = ctx.get("untimed_unplaced")
+        if placed:
+            prove.append(
+                f"{placed} of the {ctx['untimed_errors']} failure(s) whose lines carry no time lie "
+                "after the last schema cache load: the timed lines around them in their file, "
+                "which is in time order, are later than the load."
+            )
+        if unplaced is None:
+            cannot.append(
+                f"When {ctx['untimed_errors']} of the failures happened: their lines carry no time."
+            )
+        elif unplaced:
+            cannot.append(
+                f"Whether {unplaced} failure(s) whose lines carry no time came before or after the "
+                "last schema cache load: their file is not in time order, or the lines around "
+                "them do not decide it."
+            )
     if adds:
         cannot.append(
             f"Whether the database the failing clients reach is the one whose log shows '{column}' "

@@ -27,6 +27,7 @@ from runbook import __version__
 from runbook.atomic_write import write_atomic
 from runbook.evidence import answer_of
 from runbook.incidents.grouping import endpoint, pgrst204_requests, table_of_path
+from runbook.incidents.requests import endpoints_of_failures, fold_client_access
 from runbook.redact import redact
 from runbook.report.actions import AUTO_RELOAD_SQL, RELOAD_SQL, action_items, probe_commands
 from runbook.report.findings import (
@@ -70,6 +71,9 @@ class Report:
     schema: str | None
     table: str
     column: str
+    verdict: str | None  # the verdict the report states: the journal's, else the logs' decided one
+    verdict_from: str | None  # "journal" or "logs" (None: not established)
+    verdict_confidence: str | None  # the logs' confidence when the verdict is the logs'
     period: dict[str, Any]
     sources_read: list[dict[str, Any]]
     session: str | None
@@ -204,6 +208,7 @@ def build_report(
         schema=target_schema,
         table=incident["table"],
         column=incident["column"],
+        **_stated_verdict(cause),
         period={"start": incident.get("first_seen"), "end": incident.get("last_seen")},
         sources_read=_sources_read(doc),
         session=journal.session if journal else None,
@@ -227,6 +232,19 @@ def build_report(
         probes=probe_commands(target_schema, incident["table"], incident["column"]),
         sql={"reload": RELOAD_SQL, "auto_reload": AUTO_RELOAD_SQL},
     )
+
+
+def _stated_verdict(cause: Cause) -> dict[str, str | None]:
+    """The verdict the report's body gives, for the front matter and `report --json`."""
+    if cause.verdict:
+        return {"verdict": cause.verdict, "verdict_from": "journal", "verdict_confidence": None}
+    if cause.effective_verdict and cause.logs:
+        return {
+            "verdict": cause.effective_verdict,
+            "verdict_from": "logs",
+            "verdict_confidence": str(cause.logs["confidence"]),
+        }
+    return {"verdict": None, "verdict_from": None, "verdict_confidence": None}
 
 
 def _check_journal_target(incident: dict[str, Any], journal: JournalView | None) -> None:
@@ -366,12 +384,12 @@ def _impact_from_events(
         entry = counts.setdefault(name or "(not logged)", {"errors": 0, "access_400s": 0})
         entry[key] += 1
 
-    for method, path in rows.select("method", "path").iter_rows():
-        bump(endpoint(method, path), "errors")
-    first, last_ts = parse_ts(incident.get("first_seen")), parse_ts(incident.get("last_seen"))
-    writes = events.filter(
-        (pl.col("kind") == "access") & pl.col("method").is_in(list(WRITE_METHODS))
+    writes = fold_client_access(
+        events.filter((pl.col("kind") == "access") & pl.col("method").is_in(list(WRITE_METHODS)))
     )
+    for name in endpoints_of_failures(rows, writes.filter(pl.col("status") == 400)):
+        bump(name, "errors")
+    first, last_ts = parse_ts(incident.get("first_seen")), parse_ts(incident.get("last_seen"))
     if first and last_ts:
         writes = writes.filter(
             pl.col("ts").is_between(first - ACCESS_SLACK, last_ts + ACCESS_SLACK)

@@ -56,15 +56,16 @@ def timeline(
         add(
             m.get("ts"),
             f"Migration on '{m.get('table') or table}': {what}"
-            + (f" ({' '.join(str(m['message']).split())})" if m.get("message") else ""),
+            + (f" ({' '.join(str(m['message']).split())})" if m.get("message") else "")
+            + _also_in(m),
             where(m),
         )
     for r in ctx.get("renames") or []:
-        add(r.get("ts"), f"Migration renames column '{r.get('column')}'", where(r))
+        add(r.get("ts"), f"Migration renames column '{r.get('column')}'{_also_in(r)}", where(r))
     for event in ctx.get("reloads") or []:
         kind = event.get("kind")
         text = RELOAD_KINDS.get(kind) or f"PostgREST listener: {event.get('detail') or kind}"
-        add(event.get("ts"), text, where(event))
+        add(event.get("ts"), text + _also_in(event), where(event))
     samples = incident.get("samples") or []
     add(
         incident.get("first_seen"),
@@ -87,6 +88,12 @@ def timeline(
             _mark(rows, point, marker)
     rows.sort(key=lambda r: (parse_ts(r["ts"]) is None, parse_ts(r["ts"]) or datetime.min))
     return rows
+
+
+def _also_in(ref: dict[str, Any]) -> str:
+    """`; also logged in a, b` for an event more than one source logged (stderr and csvlog)."""
+    others = [s for s in ref.get("seen_in") or [] if s != ref.get("source")]
+    return f"; also logged in {', '.join(others)}" if others else ""
 
 
 def _mark(rows: list[dict[str, Any]], point: dict[str, Any], marker: str) -> None:

@@ -21,7 +21,7 @@ from runbook.ingest.sources import Source
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 FOLDERS = sorted(p for p in SAMPLES.iterdir() if p.is_dir())
-WHERE = {"source", "sources", "line_no", "record_no", "location", "file", "line", "id", "files"}
+WHERE = {"source", "sources", "seen_in", "line_no", "record_no", "location", "file", "line", "id", "files"}
 
 
 def without_places(value: Any) -> Any:

@@ -4,6 +4,7 @@ the command's contract (JSON model, no overwrite without --force, journal checks
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,11 +112,13 @@ def test_json_is_the_data_model(cli: Cli) -> None:
     assert times["resolution"]["ts"] == "2026-11-18T14:08:57.020000+00:00"
     assert {i["name"]: i["seconds"] for i in model["intervals"]}["time to detect"] == 270.019
     assert model["impact"]["peak_per_minute"] == 6
-    assert model["impact"]["endpoints"][1] == {
-        "endpoint": "POST /members",
-        "errors": 0,
-        "access_400s": 7,
-    }
+    assert (model["verdict"], model["verdict_from"]) == ("stale_cache", "journal")
+    # 5 of the 23 client failures lie within seconds of one of the 7 access-log 400s; the
+    # others have no access line of their own (the access log holds only some of the period).
+    assert model["impact"]["endpoints"] == [
+        {"endpoint": "(not logged)", "errors": 18, "access_400s": 0},
+        {"endpoint": "POST /members", "errors": 5, "access_400s": 7},
+    ]
 
 
 def test_refuses_to_overwrite_without_force(cli: Cli, tmp_path: Path) -> None:
@@ -210,3 +213,29 @@ def test_cli_as_a_subprocess_writes_the_same_report(tmp_path: Path, cli: Cli) ->
     assert proc.returncode == 0, proc.stderr
     _, out, _ = cli("report", "tests/report/fixtures/stale_cache/logs")
     assert proc.stdout == out
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_front_matter_carries_the_verdict_the_body_gives(cli: Cli, name: str) -> None:
+    code, out, _ = cli("report", f"sample_logs/{name}")
+    assert code == 0
+    front = dict(
+        line.split(": ", 1) for line in out.split("---\n")[1].splitlines() if ": " in line
+    )
+    body = re.search(r"\*\*Verdict from the logs alone: `([a-z_]+)`\*\* \(([a-z]+);", out)
+    assert body, "the body states the logs' verdict"
+    expected = json.loads((ROOT / "sample_logs" / name / ".expected.json").read_text())
+    assert body.group(1) == expected["expected_verdict"]
+    assert json.loads(front["verdict"]) == body.group(1)
+    assert json.loads(front["verdict_from"]) == "logs"
+    assert json.loads(front["verdict_confidence"]) == body.group(2)
+
+
+def test_client_failures_take_the_endpoint_of_their_access_line(cli: Cli) -> None:
+    """mypoolr: the bot logs no method or path; each of its 27 failures lies within a second of
+    one `POST /mypoolr` 400 in PostgREST's access log."""
+    code, out, _ = cli("report", "sample_logs/mypoolr", "--json")
+    assert code == 0
+    assert json.loads(out)["impact"]["endpoints"] == [
+        {"endpoint": "POST /mypoolr", "errors": 27, "access_400s": 27}
+    ]

@@ -77,7 +77,11 @@ def test_a_store_gives_the_incidents_the_files_give(
     url = request.getfixturevalue(url_fixture)
     doc = document(scan_paths([url], ScanOptions(since=SINCE, until=UNTIL, store=settings)))
     assert comparable(doc) == from_files
-    assert doc["related"] == related_from_files
+    # `sources` names where each group was read: the store's URL here, the files there.
+    assert [{**r, "sources": None} for r in doc["related"]] == [
+        {**r, "sources": None} for r in related_from_files
+    ]
+    assert all(r["sources"] == [url] for r in doc["related"])
     (stats,) = doc["stats"]["stores"]
     assert stats["dark_windows"] == [] and not stats["partial"]
     assert doc["stats"]["unreadable"] == []
