@@ -162,4 +162,5 @@ class ParallelScan:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-_COUNTERS = ("bytes_read", "lines_read", "candidate_lines", "lines_skipped", "invalid_utf8_lines", "events")
+_COUNTERS = ("bytes_read", "lines_read", "candidate_lines", "lines_skipped", "invalid_utf8_lines", "lines_cut",
+             "events")

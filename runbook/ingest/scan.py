@@ -77,6 +77,7 @@ class ScanResult:
             "lines_read": sum(s.lines_read for s in self.sources),
             "lines_skipped": sum(s.lines_skipped for s in self.sources),
             "invalid_utf8_lines": sum(s.invalid_utf8_lines for s in self.sources),
+            "lines_cut": sum(s.lines_cut for s in self.sources),
             "events": self.events.height,
             "formats": formats,
             "unreadable": [

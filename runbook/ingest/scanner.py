@@ -29,6 +29,11 @@ FILE_BATCH_ROWS = 50_000  # candidate lines per parse when scanning whole files
 RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
 FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
 FOREIGN_EVERY = 64  # one candidate in this many
+# The most kept of one line: an error body sits near a line's start, and a line without end
+# (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the scanner's
+# buffer, or be re-joined on every chunk. The rest of such a line is read and dropped, counted
+# in `lines_cut`.
+MAX_LINE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -42,6 +47,7 @@ class SourceStats:
     candidate_lines: int = 0
     lines_skipped: int = 0
     invalid_utf8_lines: int = 0
+    lines_cut: int = 0  # lines longer than MAX_LINE_BYTES: their first MAX_LINE_BYTES were read
     events: int = 0
     error: str | None = None
     store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
@@ -99,6 +105,7 @@ class SourceScanner:
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
         self._pending = b""  # an incomplete last line, completed by the next feed
+        self._cutting = False  # dropping the rest of a line cut at MAX_LINE_BYTES
         self._context = b""  # the tail of processed complete lines (for record heads)
         self._lines_done = 0  # complete lines processed so far
         self._multiline = type(fmt).is_record_start is not LogFormat.is_record_start
@@ -148,6 +155,12 @@ class SourceScanner:
         `final` says no more data follows: nothing is held back for a continuation then.
         """
         self.stats.bytes_read += len(data)
+        if self._cutting:
+            newline = data.find(b"\n")
+            if newline == -1 and not final:
+                return empty_events()  # still inside the cut line
+            data = data[newline:] if newline != -1 else b""  # the newline ends the kept part
+            self._cutting = False
         offset = len(self._context)
         if offset or self._pending:
             work = b"".join((self._context, self._pending, data))
@@ -164,10 +177,20 @@ class SourceScanner:
             # and a record's lines must reach `parse` together to become one event.
             end = self._last_record_start(work, offset, end)
         if end <= offset:
-            self._pending = work[offset:]
+            self._pending = self._cut(work[offset:])
             return empty_events()
-        self._pending = work[end:]
+        self._pending = self._cut(work[end:])
         return self._process(work, offset, end)
+
+    def _cut(self, pending: bytes) -> bytes:
+        """`pending` with its last, unfinished line cut at MAX_LINE_BYTES (the rest of that
+        line is then dropped as it comes)."""
+        last = pending.rfind(b"\n") + 1
+        if len(pending) - last <= MAX_LINE_BYTES:
+            return pending
+        self._cutting = True
+        self.stats.lines_cut += 1
+        return pending[: last + MAX_LINE_BYTES]
 
     def flush(self) -> pl.DataFrame:
         """Scan the complete lines held back (the last, maybe unfinished, record) now.
