@@ -118,7 +118,7 @@ def next_hint(states: dict[str, StepState], running: str | None) -> str:
     if reload.status == "intent":
         return "a reload was interrupted while sending: press v to verify, or r to send it again"
     if diagnose.verdict == Verdict.STALE_CACHE and reload.status not in ("sent", "manual"):
-        return "next: press r to reload the schema cache (you will be asked first)"
+        return "next: press ctrl+r to reload the schema cache (you will be asked first)"
     if reload.status in ("sent", "manual"):
         return "next: press v to verify that the cache now has the column"
     if diagnose.verdict == Verdict.ALREADY_RESOLVED:

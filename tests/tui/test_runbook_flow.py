@@ -64,10 +64,10 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
         await pilot.press("i")
         await step_done(pilot)
         assert states(app)["diagnose"].verdict == "stale_cache"
-        assert "press r to reload" in screen_text(app)
+        assert "press ctrl+r to reload" in screen_text(app)
 
         loads = server.load_count()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         modal = app.screen
         assert isinstance(modal, ConfirmModal)
         assert modal.action == NOTIFY
@@ -77,7 +77,7 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
         assert states(app)["reload"].status == "declined"
         assert server.load_count() == loads
 
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await pilot.press("y")
         await step_done(pilot)
         assert states(app)["reload"].status == "sent"
@@ -113,7 +113,7 @@ async def test_dry_run_records_the_reload_and_runs_nothing(stale) -> None:
         await scanned(pilot)
         await pilot.press("r", "t")
         loads = server.load_count()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         assert "dry run: nothing will be run" in screen_text(app)
         await pilot.press("y")
         await step_done(pilot)
@@ -141,7 +141,7 @@ async def test_a_restarted_app_resumes_the_session_from_the_journal(stale) -> No
         assert screen.session is not None and screen.session.journal.session == session_id
         assert states(second)["inspect"].status == "ok"
         text = screen_text(second)
-        assert "(resumed)" in text and "press r to reload" in text
+        assert "(resumed)" in text and "press ctrl+r to reload" in text
 
 
 async def test_unreachable_database_shows_inline_and_retry_works_after_fixing_settings(
@@ -188,7 +188,7 @@ async def test_reload_for_a_client_mismatch_warns_that_it_will_not_help(
         await step_done(pilot)
         assert states(app)["diagnose"].verdict == "client_mismatch"
         assert "admin_id" in screen_text(app)
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         assert "a reload is not expected to fix this" in screen_text(app)
         await pilot.press("escape")
         await step_done(pilot)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Switch
@@ -29,6 +29,7 @@ from runbook.tui.literal import literal, plain
 from runbook.tui.sessions import Sessions
 from runbook.tui.step_state import RUNNING, STEPS, StepState, next_hint, step_states
 from runbook.tui.widgets.confirm_modal import ConfirmModal
+from runbook.tui.widgets.keys import MotionScroll
 from runbook.tui.widgets.step_view import StepView, step_extra
 
 PREVENT_TEXT = (
@@ -52,7 +53,8 @@ class RunbookScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("i", "inspect", "Inspect", id="inspect"),
         Binding("w", "write_probe", "Write probe", id="write-probe"),
-        Binding("r", "reload", "Reload", id="reload"),
+        # ctrl+r, not r: r opens the runbook on the other screens, so "r r" must not reload.
+        Binding("ctrl+r", "reload", "Reload", id="reload"),
         Binding("v", "verify", "Verify", id="verify"),
         Binding("t", "toggle_dry_run", "Dry run", id="dry-run"),
         Binding("f", "finish", "Finish session", id="finish"),
@@ -78,7 +80,7 @@ class RunbookScreen(Screen[None]):
                 yield Static(id="rb-connection")
             yield Static("dry run (t)", id="dry-run-label", markup=False)
             yield Switch(value=self.sessions.dry_run, id="dry-run")
-        with VerticalScroll(id="rb-steps"):
+        with MotionScroll(id="rb-steps"):
             for number, step in enumerate(STEPS, 1):
                 yield StepView(step, number)
         yield Static(id="rb-next")
