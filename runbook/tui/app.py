@@ -309,6 +309,57 @@ class RunbookApp(App[int]):
         return actions_for(self, screen)
 
     async def action_quit(self) -> None:
+        running = dict(self._sessions.running) if self._sessions is not None else {}
+        if not running:
+            self._quit_now()
+            return
+        from runbook.tui.step_state import STEP_NAMES
+        from runbook.tui.widgets.confirm_modal import ConfirmModal
+
+        if isinstance(self.screen, ConfirmModal):
+            return
+        steps = ", ".join(
+            f"{STEP_NAMES.get(step, step)} of {table}.{column}" for (table, column), step in running.items()
+        )
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self._journal_interruptions(running)
+                self._quit_now()
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit while a step runs?",
+                f"Still running: {steps}. Quitting stops waiting for it; the journal records "
+                "the interruption, so --resume knows to run the step again.",
+                None,
+                confirm_label="Quit",
+            ),
+            answered,
+        )
+
+    def _journal_interruptions(self, running: dict[tuple[str, str], str]) -> None:
+        """Each step still running when the operator quit gets a "failed" entry that says so."""
+        from runbook.errors import RunbookError
+
+        assert self._sessions is not None
+        for key, step in running.items():
+            session = self._sessions.live.get(key)
+            if session is None or key not in self._sessions.running:
+                continue  # it ended while the question was open: its outcome is journalled
+            steps = ("inspect", "diagnose") if step == "inspect" else (step,)
+            try:
+                for name in steps:
+                    session.journal.append(
+                        name,
+                        "failed",
+                        result="interrupted: the app was quit while this step ran; run it again",
+                        data={"interrupted": True},
+                    )
+            except RunbookError as exc:
+                self.notify(f"could not journal the interruption: {exc}", severity="error", markup=False)
+
+    def _quit_now(self) -> None:
         if self._sessions is not None:
             self._sessions.close_all()
         self.exit(0)

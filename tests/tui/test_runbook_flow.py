@@ -210,3 +210,30 @@ async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale)
         await pilot.pause(0.1)
         assert states(app)["verify"].status == "failed"
         assert states(app)["inspect"].status == "not_run"
+
+
+async def test_quitting_while_a_step_runs_asks_and_journals_the_interruption(stale) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings.with_overrides(verify_deadline=120.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "v")  # no reload: verify polls until its (long) deadline
+        await wait_for(pilot, lambda: app.sessions.running)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Quit while a step runs?" in screen_text(app)
+        assert "verify of" in screen_text(app)
+        await pilot.press("n")  # stay: the step goes on
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert app.is_running and app.sessions.running
+        path = app.sessions.journal_path(app.screen.incident)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running or app.return_code is not None)
+    from runbook.steps.journal import read_entries
+
+    entries = read_entries(path)
+    verify = step_states(entries)["verify"]
+    assert verify.status == "failed" and verify.data.get("interrupted") is True, entries[-1]
+    assert "interrupted" in (verify.result or "")
