@@ -99,7 +99,15 @@ class RunbookApp(App[int]):
         if self._sessions is None:
             self._sessions = self._build_sessions()
             self._sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
+            self._sessions.on_running_changed = self._running_changed
         return self._sessions
+
+    def _running_changed(self) -> None:
+        """A step started or ended (told from its thread): the list shows "running" or the outcome."""
+        try:
+            self.call_from_thread(self.refresh_verdicts)
+        except RuntimeError:  # the app has already ended (quit while the step ran)
+            pass
 
     def _build_sessions(self) -> Sessions:
         from runbook.config import Settings, load_settings
@@ -121,6 +129,7 @@ class RunbookApp(App[int]):
         if self._sessions is None:
             self._sessions = sessions
             sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
+        self._sessions.on_running_changed = self._running_changed
         self.refresh_verdicts()
 
     # -- workers ---------------------------------------------------------------------------
@@ -203,7 +212,10 @@ class RunbookApp(App[int]):
     def verdicts(self) -> dict[str, str]:
         if self._sessions is None:
             return {}
-        return {f"{t}\x00{c}": v for (t, c), v in self._sessions.verdicts().items()}
+        # What the list shows: the outcome once there is one (running, fixed, not fixed), as
+        # a verified fix must not still read "stale cache"; else the inspected verdict.
+        merged = self._sessions.verdicts() | self._sessions.outcomes()
+        return {f"{t}\x00{c}": v for (t, c), v in merged.items()}
 
     def refresh_verdicts(self) -> None:
         self.main.show_incidents(self.incidents, self.verdicts())

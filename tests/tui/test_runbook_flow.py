@@ -102,7 +102,7 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
 
         await pilot.press("escape", "escape")
         table = app.main.query_one(IncidentTable)
-        assert "stale cache" in table.get_row_at(0)[4].plain
+        assert "fixed ✔" in table.get_row_at(0)[4].plain  # the outcome, no longer "stale cache"
     assert post_json(server.url, "items", {"name": "b", "note": "y"}).status_code == 201
 
 
@@ -202,7 +202,10 @@ async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale)
         await scanned(pilot)
         await pilot.press("r", "v")  # no reload: verify polls until its deadline
         await wait_for(pilot, lambda: app.sessions.running)
-        await pilot.press("escape", "r")
+        await pilot.press("escape")
+        table = app.main.query_one(IncidentTable)
+        await wait_for(pilot, lambda: "running…" in table.get_row_at(0)[4].plain)
+        await pilot.press("r")
         screen = app.screen
         assert isinstance(screen, RunbookScreen) and screen.running == "verify"
         await pilot.press("i")  # one step at a time: ignored while verify runs
@@ -237,3 +240,49 @@ async def test_quitting_while_a_step_runs_asks_and_journals_the_interruption(sta
     verify = step_states(entries)["verify"]
     assert verify.status == "failed" and verify.data.get("interrupted") is True, entries[-1]
     assert "interrupted" in (verify.result or "")
+
+
+async def test_after_finishing_the_reopened_runbook_shows_no_old_results(stale) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "i")
+        await step_done(pilot)
+        assert states(app)["inspect"].status == "ok"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.screen.session is None)
+        await pilot.press("escape", "r")
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen) and screen.session is None
+        shown = step_states(app.sessions.checklist(screen.incident)[0])
+        assert shown["inspect"].status == "not_run" and shown["diagnose"].verdict is None
+        text = screen_text(app)
+        assert "no session yet" in text and "press i to inspect" in text
+
+
+async def test_a_session_resumed_with_other_settings_hides_the_results_of_the_old_ones(
+    stale,
+) -> None:
+    settings, _server, log = stale
+    first = make_app([log], settings)
+    async with first.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "i")
+        await step_done(pilot)
+        assert states(first)["inspect"].status == "ok"
+
+    other = settings.with_overrides(api_url="http://127.0.0.1:9", admin_url=None)
+    second = make_app([log], other)
+    async with second.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await wait_for(pilot, lambda: second.verdicts())
+        await pilot.press("r")
+        screen = second.screen
+        assert isinstance(screen, RunbookScreen) and screen.session is not None
+        entries, hidden = second.sessions.checklist(screen.incident)
+        assert hidden >= 2  # inspect and diagnose, gathered against the other API
+        assert step_states(entries)["inspect"].status == "not_run"
+        text = screen_text(second)
+        assert "of other connection settings hidden" in text
+        assert "press i to inspect" in text

@@ -111,7 +111,7 @@ class RunbookScreen(Screen[None]):
     # -- rendering -----------------------------------------------------------------------
 
     def render_steps(self) -> None:
-        entries = self.sessions.entries(self.incident)
+        entries, hidden = self.sessions.checklist(self.incident)
         states = step_states(entries)
         if self.running:
             for step in _steps_of(self.running):
@@ -119,7 +119,7 @@ class RunbookScreen(Screen[None]):
         planned = self._planned()
         for view in self.query(StepView):
             view.show(states[view.step], planned.get(view.step), step_extra(states[view.step]))
-        self._render_target(entries)
+        self._render_target(entries, hidden)
         self._render_next(states)
         self.query_one("#rb-connection", Static).update(self._connection_text())
         self.refresh_bindings()
@@ -141,7 +141,7 @@ class RunbookScreen(Screen[None]):
 
         return plan_reload(self.sessions.settings)
 
-    def _render_target(self, entries: list[dict]) -> None:
+    def _render_target(self, entries: list[dict], hidden: int = 0) -> None:
         inc = self.incident
         target = self.sessions.target_for(inc)
         session = self.session
@@ -150,6 +150,8 @@ class RunbookScreen(Screen[None]):
             where = f"session {session.journal.session}{' (resumed)' if resumed else ''}"
         else:
             where = "no session yet: the first step starts one (journalled)"
+        if hidden:
+            where += f" · {plural(hidden, 'result')} of other connection settings hidden"
         self.query_one("#rb-target", Static).update(
             Text.assemble(
                 literal(str(target), style="bold"), f" · {plural(inc.count, 'failed request')}"
@@ -202,7 +204,7 @@ class RunbookScreen(Screen[None]):
     def action_reload(self) -> None:
         plan = self._plan_reload()
         warning = ""
-        verdict = step_states(self.sessions.entries(self.incident))["diagnose"].verdict
+        verdict = step_states(self.sessions.checklist(self.incident)[0])["diagnose"].verdict
         if verdict and verdict != Verdict.STALE_CACHE:
             warning = (
                 f"the verdict is {VERDICT_LABELS.get(verdict, verdict)}: a reload is not expected "

@@ -15,6 +15,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from runbook.diagnosis.verdicts import CONFIDENCE_MARKS, LOG_VERDICTS, SHORT_VERDICTS, Verdict
 from runbook.tui.literal import literal
+from runbook.tui.step_state import OUTCOME_LABELS
 from runbook.tui.widgets.keys import MotionTable
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class IncidentTable(MotionTable):
         if len(endpoint) + len(more) > ENDPOINT_WIDTH:
             endpoint = endpoint[: ENDPOINT_WIDTH - len(more) - 1] + "…"
         endpoint += more
-        label = SHORT_VERDICTS.get(verdict or "", "not yet")
+        label = OUTCOME_LABELS.get(verdict or "") or SHORT_VERDICTS.get(verdict or "", "not yet")
         return [
             literal(inc.table),
             literal(inc.column, style="bold"),
