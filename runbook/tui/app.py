@@ -36,6 +36,7 @@ from runbook.tui.widgets.error_modal import ErrorModal
 
 if TYPE_CHECKING:
     import polars as pl
+    from textual.theme import Theme
 
     from runbook.config import Settings
     from runbook.diagnosis.from_logs import LogDiagnosis
@@ -86,7 +87,19 @@ class RunbookApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
+        from runbook.tui.preferences import load_theme
+
+        theme = load_theme()
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self._start_workers)  # after the first frame is drawn
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """The chosen theme is remembered for the next start."""
+        from runbook.tui.preferences import save_theme
+
+        save_theme(theme.name)
 
     def _start_workers(self) -> None:
         self.ingest()
@@ -130,6 +143,8 @@ class RunbookApp(App[int]):
             self._sessions = sessions
             sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
         self._sessions.on_running_changed = self._running_changed
+        if self._sessions.settings.keys:  # [keys] in the config file
+            self.set_keymap(dict(self._sessions.settings.keys))
         self.refresh_verdicts()
 
     # -- workers ---------------------------------------------------------------------------

@@ -121,6 +121,10 @@ def test_with_overrides_validates() -> None:
         ("verify_deadline = true\n", "verify_deadline must be a number"),
         ("connect_timeout = nan\n", "positive number of seconds, got nan"),
         ("http_timeout = inf\n", "positive number of seconds, got inf"),
+        ('[keys]\nrelaod = "ctrl+r"\n', "config.toml:2: [keys] has no action 'relaod'"),
+        ("[keys]\nreload = 5\n", "config.toml:2: [keys] reload must be a key name"),
+        ('[keys]\nreload = "ctrl+ r!"\n', "[keys] reload must be a key name"),
+        ('keys = "ctrl+r"\n', "config.toml:1: keys must be a dict"),
     ],
 )
 def test_the_config_file_is_validated_key_by_key(tmp_path: Path, text: str, message: str) -> None:
@@ -140,3 +144,9 @@ def test_a_bad_config_value_is_one_line_and_exit_2_from_the_cli(
     assert main(["check"]) == 2
     err = capsys.readouterr().err
     assert "dsn must be a str" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_keys_table_becomes_the_tui_keymap(tmp_path: Path) -> None:
+    cfg = write_toml(tmp_path, 'channel = "pgrst"\n[keys]\nreload = "ctrl+r, f5"\nrunbook = "o"\n')
+    settings = load_settings({}, env={}, config_path=cfg)
+    assert dict(settings.keys) == {"reload": "ctrl+r,f5", "runbook": "o"}
