@@ -24,6 +24,8 @@ from runbook.terminal import printable
 from runbook.tui.commands import RunbookCommands
 from runbook.tui.literal import plain
 from runbook.tui.messages import (
+    FOLLOWING,
+    REPLAYING,
     IncidentsChanged,
     IngestFinished,
     IngestNotice,
@@ -74,6 +76,8 @@ class RunbookApp(App[int]):
         self.ingesting = True
         self.finished: IngestFinished | None = None
         self._sessions: Sessions | None = None
+        self.announcing = False  # following or replaying: a new incident gets a toast and the bell
+        self.announced: set[tuple[str, str]] = set()
         self.sub_title = printable(options.describe_inputs())
 
     def get_default_screen(self) -> Screen:
@@ -185,12 +189,16 @@ class RunbookApp(App[int]):
             self.notify("no input to read", severity="error", markup=False)
 
     def on_ingest_progress(self, message: IngestProgress) -> None:
+        if message.phase in (FOLLOWING, REPLAYING) and not self.announcing:
+            self.announcing = True  # what was there when following began is not news
+            self.announced = {(i.table, i.column) for i in self.incidents}
         self.main.show_progress(message, self.options.replay_speed)
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
         if self.first_incidents_at is None and message.incidents:
             self.first_incidents_at = time.monotonic()
         self.incidents = message.incidents
+        self._announce_new(message.incidents)
         self.events_frame = message.frame
         self.source_stats = message.stats
         self.log_diagnoses = message.log_diagnoses
@@ -204,6 +212,23 @@ class RunbookApp(App[int]):
             updated = next((i for i in message.incidents if (i.table, i.column) == key), None)
             if updated is not None:
                 follow_up(updated, message.log_diagnoses.get(f"{shown.table}\x00{shown.column}"))
+
+    def _announce_new(self, incidents: list[Incident]) -> None:
+        """Following or replaying, an incident not seen before: a toast and the terminal bell."""
+        if not self.announcing:
+            return
+        new = [i for i in incidents if (i.table, i.column) not in self.announced]
+        for incident in new:
+            self.announced.add((incident.table, incident.column))
+            self.notify(
+                f"new incident: {plain(incident.table)}.{plain(incident.column)} "
+                f"({incident.count:,} failed request{'s' if incident.count != 1 else ''})",
+                title="PGRST204",
+                severity="warning",
+                markup=False,
+            )
+        if new:
+            self.bell()
 
     def on_ingest_notice(self, message: IngestNotice) -> None:
         self.notify(plain(message.text), markup=False)
