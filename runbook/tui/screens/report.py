@@ -69,7 +69,7 @@ class ReportScreen(Screen[None]):
         yield Header()
         yield Static(Text("rendering the report…", style="italic"), id="report-about")
         with MotionScroll(id="report-preview"):
-            yield Markdown(open_links=False, id="report-markdown")
+            yield Markdown("*rendering…*", open_links=False, id="report-markdown")
         with Horizontal(id="report-save"):
             yield Label("report file", markup=False)
             yield Input(id="report-path")
