@@ -56,6 +56,9 @@ class Settings:
     http_timeout: float = 5.0
     verify_deadline: float = 30.0
     journal_dir: Path | None = None
+    # The TUI's keymap, from the config file's [keys] table: binding id -> key(s), e.g.
+    # (("reload", "ctrl+r"), ("runbook", "o")). Ids are listed in `KEY_IDS`.
+    keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         shown = []
@@ -237,6 +240,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         out["schemas"] = _split_schemas(out["schemas"])
     if isinstance(out.get("journal_dir"), str) and out["journal_dir"].strip():
         out["journal_dir"] = Path(out["journal_dir"]).expanduser()
+    if isinstance(out.get("keys"), dict):
+        out["keys"] = tuple((k, ",".join(p.strip() for p in v.split(","))) for k, v in out["keys"].items())
     return out
 
 
@@ -246,8 +251,21 @@ _FILE_KEYS: dict[str, tuple[type, ...]] = {
     "api_key": (str,), "channel": (str,), "schemas": (str, list), "api_role": (str,),
     "reload_method": (str,), "rpc_function": (str,), "connect_timeout": (int, float),
     "statement_timeout": (int, float), "http_timeout": (int, float),
-    "verify_deadline": (int, float), "journal_dir": (str,),
+    "verify_deadline": (int, float), "journal_dir": (str,), "keys": (dict,),
 }
+
+# The TUI actions that `[keys]` may rebind (the ids of their key bindings), and what they do.
+KEY_IDS: dict[str, str] = {
+    "help": "help", "settings": "connection settings", "report": "the report", "quit": "quit",
+    "filter": "filter the incidents", "detail": "incident detail", "runbook": "open the runbook",
+    "stop-reading": "stop reading", "back": "back", "inspect": "inspect",
+    "write-probe": "write probe", "reload": "reload the schema cache", "verify": "verify",
+    "dry-run": "dry run on/off", "finish": "finish the session", "copy-notify": "copy NOTIFY",
+    "copy-command": "copy the run command", "copy-sample": "copy the sample line",
+    "save-report": "save the report", "save-checklist": "update the checklist",
+    "down": "down", "up": "up", "first": "first / top", "last": "last / bottom",
+}
+_KEY_NAME = re.compile(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*")
 
 
 def _check_file_values(path: Path, data: Mapping[str, Any]) -> None:
@@ -260,11 +278,32 @@ def _check_file_values(path: Path, data: Mapping[str, Any]) -> None:
                 f"{where}: unknown setting {key!r}",
                 next_step=f"known settings: {', '.join(sorted(_FILE_KEYS))}",
             )
+        if key == "keys" and isinstance(value, dict):
+            _check_keys(path, value)
+            continue
         if isinstance(value, bool) or not isinstance(value, expected):
             kind = " or ".join("number" if t in (int, float) else t.__name__ for t in expected)
             raise ConfigError(
                 f"{where}: {key} must be a {kind}, got {type(value).__name__}",
                 next_step=f"e.g. {key} = {'5' if float in expected else repr('...')}",
+            )
+
+
+def _check_keys(path: Path, keys: Mapping[str, Any]) -> None:
+    """[keys]: each id one of `KEY_IDS`, each value one or more key names, comma-separated."""
+    for name, value in keys.items():
+        where = f"{path}:{_line_of(path, name)}"
+        if name not in KEY_IDS:
+            raise ConfigError(
+                f"{where}: [keys] has no action {name!r}",
+                next_step=f"actions: {', '.join(sorted(KEY_IDS))}",
+            )
+        parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else []
+        if not parts or not all(_KEY_NAME.fullmatch(p) for p in parts):
+            raise ConfigError(
+                f"{where}: [keys] {name} must be a key name such as \"ctrl+r\" or \"x,f5\", "
+                f"got {value!r}",
+                next_step=f'e.g. {name} = "ctrl+r"',
             )
 
 

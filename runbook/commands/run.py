@@ -246,13 +246,17 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
         _verify(session, out)
         return
     inspection = session.inspect()
-    for err in inspection.errors():
-        _error(err)
+    errors = list(inspection.errors())
     if args.allow_write_probe and session.client.has_api:
         plan = session.plan_write_probe()
         session.write_probe(confirm(plan, yes=args.yes, dry_run=args.dry_run))
     diagnosis = session.diagnose()
-    _render_diagnosis(session, out)
+    # Verdict first, each connection error said once: the verdict names them by title, the
+    # evidence does not repeat them, and their one line (with the next step) follows on stderr.
+    _render_diagnosis(session, out, said=[e.one_line() for e in errors], titles=[e.title for e in errors])
+    out.flush()
+    for err in errors:
+        _error(err)
     render_deeper(session, out)
     if diagnosis.verdict is Verdict.RELOAD_NOT_APPLIED and session.plan_reload().method != "manual":
         # Not expected to land; sent (with consent) as a test: counter and load line will tell.
@@ -296,15 +300,26 @@ def _verify(session: RunbookSession, out: TextIO) -> None:
         out.write(f"  [{row.answer}] {printable(row.check)}: {printable(row.detail)}\n")
 
 
-def _render_diagnosis(session: RunbookSession, out: TextIO) -> None:
+def _render_diagnosis(
+    session: RunbookSession,
+    out: TextIO,
+    said: list[str] | None = None,
+    titles: list[str] | None = None,
+) -> None:
+    """The verdict and its evidence. `said` are error lines told on stderr right after: the
+    summary names them by their `titles`, and an evidence row that only repeats one says so."""
     d = session.diagnosis
     if d is None:
         return
-    out.write(f"\nVerdict: {d.verdict}\n  {printable(d.summary)}\n")
+    summary = d.summary
+    for line, title in zip(said or [], titles or [], strict=True):
+        summary = summary.replace(line, f"{title} (below)")
+    out.write(f"\nVerdict: {d.verdict}\n  {printable(summary)}\n")
     if d.evidence:
         out.write("Evidence:\n")
         for row in d.evidence:
-            detail = f" — {printable(row.detail)}" if row.detail else ""
+            repeated = bool(row.detail) and any(row.detail in line for line in said or [])
+            detail = f" — {printable(row.detail)}" if row.detail and not repeated else ""
             out.write(f"  [{row.answer:>7}] {row.source}: {printable(row.check)}{detail}\n")
     if d.not_established:
         out.write("Could not establish:\n")

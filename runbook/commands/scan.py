@@ -16,7 +16,7 @@ from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
 from runbook.redact import masking_output
-from runbook.report.scan_render import render_markdown, render_table
+from runbook.report.scan_render import render_markdown, render_table, terminal_width
 from runbook.samples import SampleLogsMissing
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         sys.stdout.write(render_markdown(doc))
     else:
-        sys.stdout.write(render_table(doc))
+        sys.stdout.write(render_table(doc, terminal_width()))
     for problem in doc["stats"]["unreadable"]:  # type: ignore[index]
         print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
     stats = doc["stats"]

@@ -24,6 +24,8 @@ from runbook.terminal import printable
 from runbook.tui.commands import RunbookCommands
 from runbook.tui.literal import plain
 from runbook.tui.messages import (
+    FOLLOWING,
+    REPLAYING,
     IncidentsChanged,
     IngestFinished,
     IngestNotice,
@@ -36,6 +38,7 @@ from runbook.tui.widgets.error_modal import ErrorModal
 
 if TYPE_CHECKING:
     import polars as pl
+    from textual.theme import Theme
 
     from runbook.config import Settings
     from runbook.diagnosis.from_logs import LogDiagnosis
@@ -73,6 +76,8 @@ class RunbookApp(App[int]):
         self.ingesting = True
         self.finished: IngestFinished | None = None
         self._sessions: Sessions | None = None
+        self.announcing = False  # following or replaying: a new incident gets a toast and the bell
+        self.announced: set[tuple[str, str]] = set()
         self.sub_title = printable(options.describe_inputs())
 
     def get_default_screen(self) -> Screen:
@@ -86,7 +91,19 @@ class RunbookApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
+        from runbook.tui.preferences import load_theme
+
+        theme = load_theme()
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self._start_workers)  # after the first frame is drawn
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """The chosen theme is remembered for the next start."""
+        from runbook.tui.preferences import save_theme
+
+        save_theme(theme.name)
 
     def _start_workers(self) -> None:
         self.ingest()
@@ -99,7 +116,15 @@ class RunbookApp(App[int]):
         if self._sessions is None:
             self._sessions = self._build_sessions()
             self._sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
+            self._sessions.on_running_changed = self._running_changed
         return self._sessions
+
+    def _running_changed(self) -> None:
+        """A step started or ended (told from its thread): the list shows "running" or the outcome."""
+        try:
+            self.call_from_thread(self.refresh_verdicts)
+        except RuntimeError:  # the app has already ended (quit while the step ran)
+            pass
 
     def _build_sessions(self) -> Sessions:
         from runbook.config import Settings, load_settings
@@ -121,6 +146,9 @@ class RunbookApp(App[int]):
         if self._sessions is None:
             self._sessions = sessions
             sessions.adopt_log_verdicts(self.log_diagnoses, self.events_frame)
+        self._sessions.on_running_changed = self._running_changed
+        if self._sessions.settings.keys:  # [keys] in the config file
+            self.set_keymap(dict(self._sessions.settings.keys))
         self.refresh_verdicts()
 
     # -- workers ---------------------------------------------------------------------------
@@ -161,12 +189,16 @@ class RunbookApp(App[int]):
             self.notify("no input to read", severity="error", markup=False)
 
     def on_ingest_progress(self, message: IngestProgress) -> None:
+        if message.phase in (FOLLOWING, REPLAYING) and not self.announcing:
+            self.announcing = True  # what was there when following began is not news
+            self.announced = {(i.table, i.column) for i in self.incidents}
         self.main.show_progress(message, self.options.replay_speed)
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
         if self.first_incidents_at is None and message.incidents:
             self.first_incidents_at = time.monotonic()
         self.incidents = message.incidents
+        self._announce_new(message.incidents)
         self.events_frame = message.frame
         self.source_stats = message.stats
         self.log_diagnoses = message.log_diagnoses
@@ -180,6 +212,23 @@ class RunbookApp(App[int]):
             updated = next((i for i in message.incidents if (i.table, i.column) == key), None)
             if updated is not None:
                 follow_up(updated, message.log_diagnoses.get(f"{shown.table}\x00{shown.column}"))
+
+    def _announce_new(self, incidents: list[Incident]) -> None:
+        """Following or replaying, an incident not seen before: a toast and the terminal bell."""
+        if not self.announcing:
+            return
+        new = [i for i in incidents if (i.table, i.column) not in self.announced]
+        for incident in new:
+            self.announced.add((incident.table, incident.column))
+            self.notify(
+                f"new incident: {plain(incident.table)}.{plain(incident.column)} "
+                f"({incident.count:,} failed request{'s' if incident.count != 1 else ''})",
+                title="PGRST204",
+                severity="warning",
+                markup=False,
+            )
+        if new:
+            self.bell()
 
     def on_ingest_notice(self, message: IngestNotice) -> None:
         self.notify(plain(message.text), markup=False)
@@ -203,7 +252,10 @@ class RunbookApp(App[int]):
     def verdicts(self) -> dict[str, str]:
         if self._sessions is None:
             return {}
-        return {f"{t}\x00{c}": v for (t, c), v in self._sessions.verdicts().items()}
+        # What the list shows: the outcome once there is one (running, fixed, not fixed), as
+        # a verified fix must not still read "stale cache"; else the inspected verdict.
+        merged = self._sessions.verdicts() | self._sessions.outcomes()
+        return {f"{t}\x00{c}": v for (t, c), v in merged.items()}
 
     def refresh_verdicts(self) -> None:
         self.main.show_incidents(self.incidents, self.verdicts())
@@ -309,6 +361,57 @@ class RunbookApp(App[int]):
         return actions_for(self, screen)
 
     async def action_quit(self) -> None:
+        running = dict(self._sessions.running) if self._sessions is not None else {}
+        if not running:
+            self._quit_now()
+            return
+        from runbook.tui.step_state import STEP_NAMES
+        from runbook.tui.widgets.confirm_modal import ConfirmModal
+
+        if isinstance(self.screen, ConfirmModal):
+            return
+        steps = ", ".join(
+            f"{STEP_NAMES.get(step, step)} of {table}.{column}" for (table, column), step in running.items()
+        )
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self._journal_interruptions(running)
+                self._quit_now()
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit while a step runs?",
+                f"Still running: {steps}. Quitting stops waiting for it; the journal records "
+                "the interruption, so --resume knows to run the step again.",
+                None,
+                confirm_label="Quit",
+            ),
+            answered,
+        )
+
+    def _journal_interruptions(self, running: dict[tuple[str, str], str]) -> None:
+        """Each step still running when the operator quit gets a "failed" entry that says so."""
+        from runbook.errors import RunbookError
+
+        assert self._sessions is not None
+        for key, step in running.items():
+            session = self._sessions.live.get(key)
+            if session is None or key not in self._sessions.running:
+                continue  # it ended while the question was open: its outcome is journalled
+            steps = ("inspect", "diagnose") if step == "inspect" else (step,)
+            try:
+                for name in steps:
+                    session.journal.append(
+                        name,
+                        "failed",
+                        result="interrupted: the app was quit while this step ran; run it again",
+                        data={"interrupted": True},
+                    )
+            except RunbookError as exc:
+                self.notify(f"could not journal the interruption: {exc}", severity="error", markup=False)
+
+    def _quit_now(self) -> None:
         if self._sessions is not None:
             self._sessions.close_all()
         self.exit(0)

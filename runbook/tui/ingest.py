@@ -103,6 +103,8 @@ def run_ingest(
                 recorded.append(batch.events)
             else:
                 tracker.add(batch.events)
+            if not replaying:  # before the progress: the app announces what comes after "following"
+                publisher.maybe(force=batch.caught_up or batch.finished)
             if batch.caught_up and options.follow:
                 phase = FOLLOWING
             post(
@@ -112,8 +114,6 @@ def run_ingest(
             )
             for notice in batch.notices:
                 post(IngestNotice(notice))
-            if not replaying:
-                publisher.maybe(force=batch.caught_up or batch.finished)
         if replaying and not cancelled():
             _replay(options, post, cancelled, tracker, publisher, recorded, follower, replay_clock)
     finally:

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runbook.steps.journal import default_journal_dir, read_entries
-from runbook.tui.step_state import is_finished, verdict_of
+from runbook.tui.step_state import is_finished, outcome_of, verdict_of
 
 MAX_SESSIONS = 500
 
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One journalled session: its id, target, whether it was closed, its latest verdict."""
+    """One journalled session: its id, target, whether it was closed, its latest verdict and outcome."""
 
     session: str
     path: Path
@@ -26,6 +26,7 @@ class SessionInfo:
     column: str
     finished: bool
     verdict: str | None
+    outcome: str | None = None  # the latest verify: fixed / not_fixed
 
 
 def index_sessions(directory: Path | None = None) -> dict[tuple[str, str], SessionInfo]:
@@ -53,6 +54,7 @@ def index_sessions(directory: Path | None = None) -> dict[tuple[str, str], Sessi
             column=str(target.get("column")),
             finished=is_finished(entries),
             verdict=verdict_of(entries),
+            outcome=outcome_of(entries),
         )
         out[(info.table, info.column)] = info
     return out

@@ -7,6 +7,7 @@ continues where it was. No Textual here: the screen calls these from its workers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -20,7 +21,13 @@ from runbook.incidents.live import incident_key
 from runbook.steps.journal import read_entries
 from runbook.steps.session import RunbookSession
 from runbook.tui.journal_index import SessionInfo, index_sessions
-from runbook.tui.step_state import verdict_of
+from runbook.tui.step_state import (
+    CONNECTION,
+    connection_fingerprint,
+    current_results,
+    outcome_of,
+    verdict_of,
+)
 
 
 class Sessions:
@@ -39,6 +46,7 @@ class Sessions:
         self.index: dict[tuple[str, str], SessionInfo] = {}
         self.live: dict[tuple[str, str], RunbookSession] = {}
         self.running: dict[tuple[str, str], str] = {}  # incident -> the step running now
+        self.on_running_changed: Callable[[], None] | None = None  # told from the step's thread
         self.log_diagnoses: dict[tuple[str, str], LogDiagnosis] = {}
         self.events: pl.DataFrame | None = None
 
@@ -62,6 +70,7 @@ class Sessions:
         if info is None or info.finished:
             return None
         session = RunbookSession.resume(info.session, self.settings, **self._kwargs(incident))
+        self._journal_connection(session)
         self.live[key] = session
         return session
 
@@ -72,6 +81,7 @@ class Sessions:
             session = RunbookSession(
                 self.target_for(incident), self.settings, **self._kwargs(incident)
             )
+            self._journal_connection(session)
             self.live[incident_key(incident)] = session
         return session
 
@@ -87,6 +97,7 @@ class Sessions:
             return
         session = self.get_or_create(incident)
         self.running[key] = step
+        self._tell_running()
         try:
             if step == "inspect":
                 session.inspect()
@@ -101,6 +112,37 @@ class Sessions:
                 raise ValueError(f"unknown runbook step {step!r}")
         finally:
             self.running.pop(key, None)
+            self._tell_running()
+
+    def _tell_running(self) -> None:
+        if self.on_running_changed is not None:
+            self.on_running_changed()
+
+    def connection(self) -> str:
+        """What the steps' results depend on: database target (no password), API and admin URLs."""
+        return connection_fingerprint(self.settings)
+
+    def _journal_connection(self, session: RunbookSession) -> None:
+        """Say in the journal which connection settings the next results are gathered with."""
+        session.journal.append(
+            "session", "info", result="connection settings", data={CONNECTION: self.connection()}
+        )
+
+    def checklist(self, incident: Incident) -> tuple[list[dict], int]:
+        """The entries the runbook checklist may show, and how many results it hides.
+
+        Only the current session's (none once the last one was finished) and only those
+        gathered with the connection settings in use now: a result from another database or
+        API is not a result about this one."""
+        key = incident_key(incident)
+        if key in self.live:
+            entries = self.live[key].journal.entries
+        else:
+            info = self.index.get(key)
+            if info is None or info.finished:
+                return [], 0
+            entries = self.entries(incident)
+        return current_results(entries, self.connection())
 
     def entries(self, incident: Incident) -> list[dict]:
         """The journal entries to show for the incident: live, else the newest on disk."""
@@ -122,6 +164,17 @@ class Sessions:
             return self.live[key].journal.path
         info = self.index.get(key)
         return info.path if info else None
+
+    def outcomes(self) -> dict[tuple[str, str], str]:
+        """The latest outcome per incident key: running, else the latest verify's fixed or
+        not_fixed (live sessions over the index)."""
+        out = {key: info.outcome for key, info in self.index.items() if info.outcome}
+        for key, session in self.live.items():
+            outcome = outcome_of(session.journal.entries)
+            if outcome:
+                out[key] = outcome
+        out.update({key: "running" for key in self.running})
+        return out
 
     def verdicts(self) -> dict[tuple[str, str], str]:
         """The latest known verdict per incident key (live sessions over the index)."""
@@ -149,6 +202,7 @@ class Sessions:
                 migrations_dir=self.migrations_dir,
                 log_paths=session.log_watch.paths if session.log_watch else None,
             )
+            self._journal_connection(self.live[key])
 
     def finish(self, incident: Incident) -> None:
         """Close the incident's session (journalled "finished"); a new one starts next time."""

@@ -88,6 +88,48 @@ def verdict_of(entries: list[dict[str, Any]]) -> str | None:
     return verdict
 
 
+CONNECTION = "connection"  # data key of the "session" entries that name the settings in use
+
+
+def connection_fingerprint(settings: Any) -> str:
+    """The connection a result was gathered with: database target (never its password), API
+    and admin URLs. Two settings with the same fingerprint ask the same servers."""
+    from runbook.servers.db import db_target
+
+    db = str(db_target(settings.dsn)) if settings.dsn else "libpq defaults"
+    return f"db {db} · api {settings.api_url or '-'} · admin {settings.admin_url or '-'}"
+
+
+def current_results(entries: list[dict[str, Any]], connection: str) -> tuple[list[dict[str, Any]], int]:
+    """The entries gathered with `connection`, and how many step results were left out.
+
+    A journal says which settings were in use by "session" entries with `data.connection`;
+    entries before the first such entry (older journals) are kept."""
+    kept: list[dict[str, Any]] = []
+    hidden = 0
+    current: str | None = None
+    for entry in entries:
+        data = entry.get("data") or {}
+        if entry.get("step") == "session" and CONNECTION in data:
+            current = str(data[CONNECTION])
+        if entry.get("step") != "session" and current is not None and current != connection:
+            hidden += 1
+            continue
+        kept.append(entry)
+    return kept, hidden
+
+
+OUTCOME_LABELS = {"fixed": "fixed ✔", "not_fixed": "not fixed ✖", "running": "running…"}
+
+
+def outcome_of(entries: list[dict[str, Any]]) -> str | None:
+    """The latest verify's outcome: "fixed" (ok), "not_fixed" (failed or partial), else None."""
+    for entry in reversed(entries):
+        if entry.get("step") == "verify" and entry.get("status") in ("ok", "failed", "partial"):
+            return "fixed" if entry["status"] == "ok" else "not_fixed"
+    return None
+
+
 def is_finished(entries: list[dict[str, Any]]) -> bool:
     """True when the session was closed (its last session entry says "finished")."""
     sessions = [e for e in entries if e.get("step") == "session"]
@@ -118,7 +160,7 @@ def next_hint(states: dict[str, StepState], running: str | None) -> str:
     if reload.status == "intent":
         return "a reload was interrupted while sending: press v to verify, or r to send it again"
     if diagnose.verdict == Verdict.STALE_CACHE and reload.status not in ("sent", "manual"):
-        return "next: press r to reload the schema cache (you will be asked first)"
+        return "next: press ctrl+r to reload the schema cache (you will be asked first)"
     if reload.status in ("sent", "manual"):
         return "next: press v to verify that the cache now has the column"
     if diagnose.verdict == Verdict.ALREADY_RESOLVED:

@@ -123,6 +123,10 @@ def test_with_overrides_validates() -> None:
         ("http_timeout = inf\n", "positive number of seconds, got inf"),
         ("journal_dir = 5\n", "config.toml:1: journal_dir must be a str, got int"),
         ('journal_dir = ""\n', "journal_dir must be a folder path"),
+        ('[keys]\nrelaod = "ctrl+r"\n', "config.toml:2: [keys] has no action 'relaod'"),
+        ("[keys]\nreload = 5\n", "config.toml:2: [keys] reload must be a key name"),
+        ('[keys]\nreload = "ctrl+ r!"\n', "[keys] reload must be a key name"),
+        ('keys = "ctrl+r"\n', "config.toml:1: keys must be a dict"),
     ],
 )
 def test_the_config_file_is_validated_key_by_key(tmp_path: Path, text: str, message: str) -> None:
@@ -167,3 +171,9 @@ def test_journal_dir_overrides_are_checked_too() -> None:
     with pytest.raises(ConfigError):
         Settings().with_overrides(journal_dir=5)
     assert Settings().with_overrides(journal_dir="~/j").journal_dir == Path("~/j").expanduser()
+
+
+def test_the_keys_table_becomes_the_tui_keymap(tmp_path: Path) -> None:
+    cfg = write_toml(tmp_path, 'channel = "pgrst"\n[keys]\nreload = "ctrl+r, f5"\nrunbook = "o"\n')
+    settings = load_settings({}, env={}, config_path=cfg)
+    assert dict(settings.keys) == {"reload": "ctrl+r,f5", "runbook": "o"}

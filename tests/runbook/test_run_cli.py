@@ -98,3 +98,19 @@ def test_a_config_file_supplies_the_connection(
         capsys, monkeypatch, "run", "--table", "items", "--column", "adminId", "--json"
     )
     assert result.json()["nearest_columns"] == ["admin_id"]
+
+
+def test_run_says_each_connection_error_once_after_the_verdict(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_cli(
+        capsys, monkeypatch, "run", "--table", "members", "--column", "telegram_handle",
+        "--dsn", "host=127.0.0.1 port=1 connect_timeout=1", "--api-url", "http://127.0.0.1:9",
+    )
+    assert result.code == 4
+    both = result.out + result.err
+    assert both.count("cannot connect to") == 1, both
+    assert both.count("cannot reach http://127.0.0.1:9") == 1, both
+    assert "Verdict: unknown" in result.out
+    assert "Database unreachable (below)" in result.out and "API unreachable (below)" in result.out
+    assert "pgrst-runbook: Database unreachable: cannot connect to" in result.err

@@ -12,6 +12,7 @@ from runbook.tui.screens.detail import DetailScreen
 from runbook.tui.screens.help import HelpScreen
 from runbook.tui.screens.incidents import IncidentsScreen
 from runbook.tui.screens.runbook import RunbookScreen
+from runbook.tui.widgets.confirm_modal import ConfirmModal
 from runbook.tui.widgets.incident_table import IncidentTable
 from runbook.tui.widgets.timeline import Timeline
 from tests.tui.conftest import SIZE, STALE, error_lines, make_app, scanned, screen_text, wait_for
@@ -183,3 +184,35 @@ async def test_the_runbook_copies_the_reload_statement_and_the_real_command() ->
         ]
         messages = [n.message for n in app._notifications]  # a notice says what was copied
         assert any(m.startswith("the run command copied (OSC 52)") for m in messages)
+
+
+async def test_r_r_opens_the_runbook_and_does_not_ask_to_reload() -> None:
+    """`r` opens the runbook everywhere; inside it the reload is ctrl+r, so `r r` is harmless."""
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "r")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookScreen)
+        assert "ctrl+r" in screen_text(app) or "^r" in screen_text(app)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+
+
+async def test_j_k_g_G_move_the_incident_cursor() -> None:
+    app = make_app([STALE])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        table = app.main.query_one(IncidentTable)
+        table.focus()
+        await pilot.press("j")
+        await wait_for(pilot, lambda: table.cursor_row == 1)
+        assert app.main.selected is not None and app.main.selected.table == "mypoolr"
+        await pilot.press("k")
+        await wait_for(pilot, lambda: table.cursor_row == 0)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: table.cursor_row == table.row_count - 1)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: table.cursor_row == 0)

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from runbook.config import Settings
+from runbook.tui.preferences import preferences_path
 from runbook.tui.screens.incidents import IncidentsScreen
 from runbook.tui.screens.runbook import RunbookScreen
+from runbook.tui.widgets.confirm_modal import ConfirmModal
 from runbook.tui.widgets.error_modal import ErrorModal
-from tests.tui.conftest import SIZE, STALE, make_app, scanned, screen_text
+from tests.tui.conftest import SIZE, STALE, make_app, scanned, screen_text, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -54,3 +56,27 @@ async def test_themes_apply(theme: str) -> None:
         await pilot.pause()
         assert isinstance(app.screen, IncidentsScreen)
         assert "telegram_handle" in screen_text(app)
+
+
+async def test_the_chosen_theme_is_remembered_for_the_next_start() -> None:
+    first = make_app([STALE])
+    async with first.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        first.theme = "nord"
+        await wait_for(pilot, lambda: preferences_path().is_file())
+    assert "nord" in preferences_path().read_text()
+    second = make_app([STALE])
+    async with second.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        assert second.theme == "nord"
+
+
+async def test_the_config_keys_table_rebinds_the_tui(tmp_path: Path) -> None:
+    app = make_app([STALE], Settings(keys=(("runbook", "o"), ("reload", "f5"))))
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await wait_for(pilot, lambda: app._sessions is not None and app._keymap)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))

@@ -142,3 +142,33 @@ def test_headless_replay_json_lines(tmp_path: Path) -> None:
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert records[0]["type"] == "incident" and records[0]["change"] == "new"
     assert records[-1] == {"type": "end", "incidents": 1, "requests": 3, "events": 3, "stopped": False}
+
+
+async def test_a_new_incident_while_following_gets_a_toast_and_the_bell(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(error_lines("members", "telegram_handle", 2))
+    phases: list[str] = []
+
+    def hook(message) -> None:
+        if isinstance(message, IngestProgress):
+            phases.append(message.phase)
+
+    app = make_app([log], follow=True)
+    bells: list[int] = []
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: count(app, "members") == 2)
+        await wait_for(pilot, lambda: FOLLOWING in phases and app.announcing)
+        assert not bells  # what was there when following began is not news
+        with log.open("a") as fh:
+            fh.write(error_lines("members", "telegram_handle", 1, start_minute=40))
+        await wait_for(pilot, lambda: count(app, "members") == 3)
+        assert not bells  # more of a known incident: no bell
+        with log.open("a") as fh:
+            fh.write(error_lines("mypoolr", "adminname", 1, start_minute=55))
+        await wait_for(pilot, lambda: bells)
+        toasts = [n.message for n in app._notifications]
+        assert any(t.startswith("new incident: mypoolr.adminname") for t in toasts), toasts
+        assert len(bells) == 1
+        await pilot.press("escape")
+        await scanned(pilot)

@@ -75,3 +75,37 @@ async def test_an_unwritable_path_is_reported_inline(stale_logs: Path, tmp_path:
         await pilot.press("ctrl+s")
         assert "not saved" in screen_text(app)
         assert app.is_running
+
+
+async def test_the_preview_says_rendering_while_the_report_renders_off_the_ui_thread(
+    stale_logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import runbook.tui.screens.report as report_module
+
+    release = threading.Event()
+    threads: list[str] = []
+    real = report_module.render_for
+
+    def slow_render(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        assert release.wait(120), "the test never let the report finish"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_module, "render_for", slow_render)
+    app = make_app([stale_logs])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, ReportScreen)
+        await wait_for(pilot, lambda: threads)
+        assert threads[0] != threading.main_thread().name
+        await pilot.press("down")  # the UI answers keys while the report renders
+        text = screen_text(app)
+        assert "rendering the report…" in text and "rendering…" in text
+        assert screen.rendered is None
+        release.set()
+        await wait_for(pilot, lambda: screen.rendered is not None)
+        assert "rendering the report…" not in screen_text(app)

@@ -64,10 +64,10 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
         await pilot.press("i")
         await step_done(pilot)
         assert states(app)["diagnose"].verdict == "stale_cache"
-        assert "press r to reload" in screen_text(app)
+        assert "press ctrl+r to reload" in screen_text(app)
 
         loads = server.load_count()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         modal = app.screen
         assert isinstance(modal, ConfirmModal)
         assert modal.action == NOTIFY
@@ -77,7 +77,7 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
         assert states(app)["reload"].status == "declined"
         assert server.load_count() == loads
 
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await pilot.press("y")
         await step_done(pilot)
         assert states(app)["reload"].status == "sent"
@@ -102,7 +102,7 @@ async def test_inspect_decline_confirm_reload_and_verify(stale) -> None:
 
         await pilot.press("escape", "escape")
         table = app.main.query_one(IncidentTable)
-        assert "stale cache" in table.get_row_at(0)[4].plain
+        assert "fixed ✔" in table.get_row_at(0)[4].plain  # the outcome, no longer "stale cache"
     assert post_json(server.url, "items", {"name": "b", "note": "y"}).status_code == 201
 
 
@@ -113,7 +113,7 @@ async def test_dry_run_records_the_reload_and_runs_nothing(stale) -> None:
         await scanned(pilot)
         await pilot.press("r", "t")
         loads = server.load_count()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         assert "dry run: nothing will be run" in screen_text(app)
         await pilot.press("y")
         await step_done(pilot)
@@ -141,7 +141,7 @@ async def test_a_restarted_app_resumes_the_session_from_the_journal(stale) -> No
         assert screen.session is not None and screen.session.journal.session == session_id
         assert states(second)["inspect"].status == "ok"
         text = screen_text(second)
-        assert "(resumed)" in text and "press r to reload" in text
+        assert "(resumed)" in text and "press ctrl+r to reload" in text
 
 
 async def test_unreachable_database_shows_inline_and_retry_works_after_fixing_settings(
@@ -188,7 +188,7 @@ async def test_reload_for_a_client_mismatch_warns_that_it_will_not_help(
         await step_done(pilot)
         assert states(app)["diagnose"].verdict == "client_mismatch"
         assert "admin_id" in screen_text(app)
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         assert "a reload is not expected to fix this" in screen_text(app)
         await pilot.press("escape")
         await step_done(pilot)
@@ -202,7 +202,10 @@ async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale)
         await scanned(pilot)
         await pilot.press("r", "v")  # no reload: verify polls until its deadline
         await wait_for(pilot, lambda: app.sessions.running)
-        await pilot.press("escape", "r")
+        await pilot.press("escape")
+        table = app.main.query_one(IncidentTable)
+        await wait_for(pilot, lambda: "running…" in table.get_row_at(0)[4].plain)
+        await pilot.press("r")
         screen = app.screen
         assert isinstance(screen, RunbookScreen) and screen.running == "verify"
         await pilot.press("i")  # one step at a time: ignored while verify runs
@@ -210,3 +213,76 @@ async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale)
         await pilot.pause(0.1)
         assert states(app)["verify"].status == "failed"
         assert states(app)["inspect"].status == "not_run"
+
+
+async def test_quitting_while_a_step_runs_asks_and_journals_the_interruption(stale) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings.with_overrides(verify_deadline=120.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "v")  # no reload: verify polls until its (long) deadline
+        await wait_for(pilot, lambda: app.sessions.running)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Quit while a step runs?" in screen_text(app)
+        assert "verify of" in screen_text(app)
+        await pilot.press("n")  # stay: the step goes on
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert app.is_running and app.sessions.running
+        path = app.sessions.journal_path(app.screen.incident)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running or app.return_code is not None)
+    from runbook.steps.journal import read_entries
+
+    entries = read_entries(path)
+    verify = step_states(entries)["verify"]
+    assert verify.status == "failed" and verify.data.get("interrupted") is True, entries[-1]
+    assert "interrupted" in (verify.result or "")
+
+
+async def test_after_finishing_the_reopened_runbook_shows_no_old_results(stale) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "i")
+        await step_done(pilot)
+        assert states(app)["inspect"].status == "ok"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.screen.session is None)
+        await pilot.press("escape", "r")
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen) and screen.session is None
+        shown = step_states(app.sessions.checklist(screen.incident)[0])
+        assert shown["inspect"].status == "not_run" and shown["diagnose"].verdict is None
+        text = screen_text(app)
+        assert "no session yet" in text and "press i to inspect" in text
+
+
+async def test_a_session_resumed_with_other_settings_hides_the_results_of_the_old_ones(
+    stale,
+) -> None:
+    settings, _server, log = stale
+    first = make_app([log], settings)
+    async with first.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "i")
+        await step_done(pilot)
+        assert states(first)["inspect"].status == "ok"
+
+    other = settings.with_overrides(api_url="http://127.0.0.1:9", admin_url=None)
+    second = make_app([log], other)
+    async with second.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await wait_for(pilot, lambda: second.verdicts())
+        await pilot.press("r")
+        screen = second.screen
+        assert isinstance(screen, RunbookScreen) and screen.session is not None
+        entries, hidden = second.sessions.checklist(screen.incident)
+        assert hidden >= 2  # inspect and diagnose, gathered against the other API
+        assert step_states(entries)["inspect"].status == "not_run"
+        text = screen_text(second)
+        assert "of other connection settings hidden" in text
+        assert "press i to inspect" in text

@@ -58,7 +58,7 @@ def test_runbook_screen_before_any_step(snap_compare) -> None:
 
 
 def test_reload_confirmation_shows_the_exact_action(snap_compare) -> None:
-    assert snap_compare(app(), press=["r", "r"], terminal_size=SIZE, run_before=ready)
+    assert snap_compare(app(), press=["r", "ctrl+r"], terminal_size=SIZE, run_before=ready)
 
 
 def test_settings_screen_masks_secrets(snap_compare) -> None:

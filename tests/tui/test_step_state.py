@@ -20,7 +20,7 @@ def test_latest_entry_of_each_step_wins_and_unrun_steps_say_so() -> None:
     assert states["inspect"].status == "ok" and states["inspect"].error is None
     assert states["diagnose"].verdict == "stale_cache"
     assert states["reload"].status == "not_run" and states["reload"].symbol == "○"
-    assert next_hint(states, None).startswith("next: press r to reload")
+    assert next_hint(states, None).startswith("next: press ctrl+r to reload")
 
 
 def test_verify_can_revise_the_verdict() -> None:
@@ -42,3 +42,20 @@ def test_failed_steps_are_marked_for_retry_and_the_hint_points_at_connections() 
 def test_a_finished_session_is_not_resumed() -> None:
     assert is_finished([entry("session", "started"), entry("session", "finished")])
     assert not is_finished([entry("session", "started"), entry("session", "info")])
+
+
+def test_the_outcome_is_the_latest_verify_and_results_keep_to_their_connection() -> None:
+    from runbook.tui.step_state import CONNECTION, current_results, outcome_of
+
+    start = {"step": "session", "status": "started", "data": {CONNECTION: "db a"}}
+    verify_failed = {"step": "verify", "status": "failed"}
+    verify_ok = {"step": "verify", "status": "ok"}
+    assert outcome_of([start]) is None
+    assert outcome_of([start, verify_failed]) == "not_fixed"
+    assert outcome_of([start, verify_failed, verify_ok]) == "fixed"
+    other = {"step": "session", "status": "info", "data": {CONNECTION: "db b"}}
+    inspect = {"step": "inspect", "status": "ok"}
+    kept, hidden = current_results([start, inspect, other, verify_ok], "db b")
+    assert hidden == 1 and inspect not in kept and verify_ok in kept
+    kept, hidden = current_results([{"step": "session", "status": "started"}, inspect], "db b")
+    assert hidden == 0 and inspect in kept  # an older journal names no connection: kept

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -21,6 +21,7 @@ from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState
 from runbook.tui.widgets.evidence import evidence_table
 from runbook.tui.widgets.incident_table import reload_note
+from runbook.tui.widgets.keys import MotionScroll
 from runbook.tui.widgets.timeline import Timeline, TimelineData
 
 KIND_WORDS = {
@@ -133,7 +134,7 @@ class DetailScreen(Screen[None]):
         inc = self.incident
         self.sub_title = plain(f"{inc.table}.{inc.column}")
         yield Header()
-        with VerticalScroll(id="detail"):
+        with MotionScroll(id="detail"):
             yield Static(self._heading(), id="detail-heading")
             # The verdict and the next step first: at 80x24 they are on the first page.
             yield self._section("What the logs say", logs_block(self.logs), id="logs-say")

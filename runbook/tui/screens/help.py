@@ -6,9 +6,10 @@ from importlib import resources
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
+
+from runbook.tui.widgets.keys import MotionScroll
 
 
 def help_text() -> str:
@@ -21,7 +22,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help", classes="dialog"):
+        with MotionScroll(id="help", classes="dialog"):
             yield Markdown(help_text())
 
     def on_mount(self) -> None:

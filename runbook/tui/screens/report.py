@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Markdown, Static
 
@@ -28,6 +28,7 @@ from runbook.report.markdown import TemplateProblem
 from runbook.tui.literal import literal, plain
 from runbook.tui.report_inputs import RenderedReport, render_for
 from runbook.tui.widgets.confirm_modal import ConfirmModal
+from runbook.tui.widgets.keys import MotionScroll
 
 CHECKLIST_NAME = "deployment-checklist.md"
 
@@ -67,8 +68,8 @@ class ReportScreen(Screen[None]):
         self.sub_title = plain(f"report · {self.incident.table}.{self.incident.column}")
         yield Header()
         yield Static(Text("rendering the report…", style="italic"), id="report-about")
-        with VerticalScroll(id="report-preview"):
-            yield Markdown(open_links=False, id="report-markdown")
+        with MotionScroll(id="report-preview"):
+            yield Markdown("*rendering…*", open_links=False, id="report-markdown")
         with Horizontal(id="report-save"):
             yield Label("report file", markup=False)
             yield Input(id="report-path")

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Switch
@@ -29,6 +29,7 @@ from runbook.tui.literal import literal, plain
 from runbook.tui.sessions import Sessions
 from runbook.tui.step_state import RUNNING, STEPS, StepState, next_hint, step_states
 from runbook.tui.widgets.confirm_modal import ConfirmModal
+from runbook.tui.widgets.keys import MotionScroll
 from runbook.tui.widgets.step_view import StepView, step_extra
 
 PREVENT_TEXT = (
@@ -52,7 +53,8 @@ class RunbookScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("i", "inspect", "Inspect", id="inspect"),
         Binding("w", "write_probe", "Write probe", id="write-probe"),
-        Binding("r", "reload", "Reload", id="reload"),
+        # ctrl+r, not r: r opens the runbook on the other screens, so "r r" must not reload.
+        Binding("ctrl+r", "reload", "Reload", id="reload"),
         Binding("v", "verify", "Verify", id="verify"),
         Binding("t", "toggle_dry_run", "Dry run", id="dry-run"),
         Binding("f", "finish", "Finish session", id="finish"),
@@ -78,7 +80,7 @@ class RunbookScreen(Screen[None]):
                 yield Static(id="rb-connection")
             yield Static("dry run (t)", id="dry-run-label", markup=False)
             yield Switch(value=self.sessions.dry_run, id="dry-run")
-        with VerticalScroll(id="rb-steps"):
+        with MotionScroll(id="rb-steps"):
             for number, step in enumerate(STEPS, 1):
                 yield StepView(step, number)
         yield Static(id="rb-next")
@@ -109,7 +111,7 @@ class RunbookScreen(Screen[None]):
     # -- rendering -----------------------------------------------------------------------
 
     def render_steps(self) -> None:
-        entries = self.sessions.entries(self.incident)
+        entries, hidden = self.sessions.checklist(self.incident)
         states = step_states(entries)
         if self.running:
             for step in _steps_of(self.running):
@@ -117,7 +119,7 @@ class RunbookScreen(Screen[None]):
         planned = self._planned()
         for view in self.query(StepView):
             view.show(states[view.step], planned.get(view.step), step_extra(states[view.step]))
-        self._render_target(entries)
+        self._render_target(entries, hidden)
         self._render_next(states)
         self.query_one("#rb-connection", Static).update(self._connection_text())
         self.refresh_bindings()
@@ -139,7 +141,7 @@ class RunbookScreen(Screen[None]):
 
         return plan_reload(self.sessions.settings)
 
-    def _render_target(self, entries: list[dict]) -> None:
+    def _render_target(self, entries: list[dict], hidden: int = 0) -> None:
         inc = self.incident
         target = self.sessions.target_for(inc)
         session = self.session
@@ -148,6 +150,8 @@ class RunbookScreen(Screen[None]):
             where = f"session {session.journal.session}{' (resumed)' if resumed else ''}"
         else:
             where = "no session yet: the first step starts one (journalled)"
+        if hidden:
+            where += f" · {plural(hidden, 'result')} of other connection settings hidden"
         self.query_one("#rb-target", Static).update(
             Text.assemble(
                 literal(str(target), style="bold"), f" · {plural(inc.count, 'failed request')}"
@@ -200,7 +204,7 @@ class RunbookScreen(Screen[None]):
     def action_reload(self) -> None:
         plan = self._plan_reload()
         warning = ""
-        verdict = step_states(self.sessions.entries(self.incident))["diagnose"].verdict
+        verdict = step_states(self.sessions.checklist(self.incident)[0])["diagnose"].verdict
         if verdict and verdict != Verdict.STALE_CACHE:
             warning = (
                 f"the verdict is {VERDICT_LABELS.get(verdict, verdict)}: a reload is not expected "

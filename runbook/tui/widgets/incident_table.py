@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
 from runbook.diagnosis.verdicts import CONFIDENCE_MARKS, LOG_VERDICTS, SHORT_VERDICTS, Verdict
 from runbook.tui.literal import literal
+from runbook.tui.step_state import OUTCOME_LABELS
+from runbook.tui.widgets.keys import MotionTable
 
 if TYPE_CHECKING:
     from runbook.diagnosis.from_logs import LogDiagnosis
@@ -74,7 +75,7 @@ def matches(incident: Incident, needle: str) -> bool:
     return any(needle in item.lower() for item in haystack)
 
 
-class IncidentTable(DataTable):
+class IncidentTable(MotionTable):
     """Shows incidents; `show()` replaces the rows and keeps the cursor on the same incident."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Details", id="detail")]
@@ -150,7 +151,7 @@ class IncidentTable(DataTable):
         if len(endpoint) + len(more) > ENDPOINT_WIDTH:
             endpoint = endpoint[: ENDPOINT_WIDTH - len(more) - 1] + "…"
         endpoint += more
-        label = SHORT_VERDICTS.get(verdict or "", "not yet")
+        label = OUTCOME_LABELS.get(verdict or "") or SHORT_VERDICTS.get(verdict or "", "not yet")
         return [
             literal(inc.table),
             literal(inc.column, style="bold"),

@@ -24,7 +24,7 @@ TITLES = {
     "inspect": ("Inspect", "read-only: database catalog, API cache, reload plumbing", "i"),
     "diagnose": ("Diagnose", "weigh the evidence: which verdict, and does a reload help?", "i"),
     "write_probe": ("Write probe (optional)", "zero-row insert, rolled back; asks first", "w"),
-    "reload": ("Reload the schema cache", "state-changing: asks first, shows what runs", "r"),
+    "reload": ("Reload the schema cache", "state-changing: asks first, shows what runs", "ctrl+r"),
     "verify": ("Verify", "poll the cache, reload counter, probe and logs until the deadline", "v"),
     "prevent": ("Prevent", "so the next migration does not do this again", ""),
 }
