@@ -380,15 +380,17 @@ def _impact_from_events(
             }
     counts: dict[str, dict[str, Any]] = {}
 
-    def bump(name: str | None, key: str) -> None:
+    def bump(name: str | None, key: str, weight: int | None = 1) -> None:
+        # A folded row (a long follow or watch, runbook.incidents.compaction) counts `weight`.
         entry = counts.setdefault(name or "(not logged)", {"errors": 0, "access_400s": 0})
-        entry[key] += 1
+        entry[key] += weight or 1
 
     writes = fold_client_access(
         events.filter((pl.col("kind") == "access") & pl.col("method").is_in(list(WRITE_METHODS)))
     )
-    for name in endpoints_of_failures(rows, writes.filter(pl.col("status") == 400)):
-        bump(name, "errors")
+    failed = endpoints_of_failures(rows, writes.filter(pl.col("status") == 400))
+    for name, weight in zip(failed, rows["weight"].to_list(), strict=True):
+        bump(name, "errors", weight)
     first, last_ts = parse_ts(incident.get("first_seen")), parse_ts(incident.get("last_seen"))
     if first and last_ts:
         writes = writes.filter(
@@ -397,11 +399,11 @@ def _impact_from_events(
     writes = writes.filter(
         pl.col("path").map_elements(table_of_path, return_dtype=pl.String) == table
     )
-    for method, path, status in writes.select("method", "path", "status").iter_rows():
+    for method, path, status, weight in writes.select("method", "path", "status", "weight").iter_rows():
         if status == 400:
-            bump(endpoint(method, path), "access_400s")
+            bump(endpoint(method, path), "access_400s", weight)
     if writes.height:
-        impact["writes_in_access_log"] = writes.height
+        impact["writes_in_access_log"] = int(writes["weight"].fill_null(1).sum())
     impact["endpoints"] = [
         {"endpoint": name, **c}
         for name, c in sorted(

@@ -75,3 +75,18 @@ def test_a_long_follow_stays_small_and_exact(tmp_path: Path) -> None:
     assert max(sizes) < events.height * 0.7, (max(sizes), events.height)
     assert pgrst204_requests(tracker.events).height < pgrst204_requests(events).height / 3
     assert tracker.events.filter(pl.col("weight").is_not_null()).height > 0
+
+
+def test_the_report_of_folded_events_gives_the_same_impact(tmp_path: Path) -> None:
+    from runbook.ingest.scan import document
+    from runbook.report.incident_report import build_report
+
+    events = hours_of_logs(tmp_path)
+    result = scan_paths([str(tmp_path)], ScanOptions(parallel=False))
+    doc = document(result)
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    whole = build_report(doc, events=events, now=now).to_dict()["impact"]
+    folded = compact(events, START + timedelta(hours=2, minutes=50))
+    assert folded.height < events.height
+    assert build_report(doc, events=folded, now=now).to_dict()["impact"] == whole
+    assert whole["writes_in_access_log"] > 0
