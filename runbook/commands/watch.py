@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from runbook.commands.common import add_input_arguments, scan_options
+from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.exit_codes import Exit
 
 NOTIFY_ENV = "PGRST_RUNBOOK_NOTIFY"  # more --notify sinks, separated by spaces
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     add_input_arguments(parser)
+    add_connection_arguments(parser)  # given: a new incident is inspected (read-only) for its alert
     for action in parser._actions:  # --test-notify needs no input
         if action.dest == "paths":
             action.nargs = "*"
@@ -79,10 +81,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
         return Exit.USAGE
+    from runbook.errors import ConfigError
     from runbook.watch.metrics import parse_address
     from runbook.watch.state import default_state_dir
     from runbook.watch.watcher import Watcher, WatchOptions
 
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+        return Exit.USAGE
     if args.metrics:
         try:
             parse_address(args.metrics)
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         reload_deadline=args.reload_deadline,
         reports_dir=args.reports,
         report_max_chars=args.report_max_chars,
+        settings=settings,
     )
     stopping = {"now": False}
 

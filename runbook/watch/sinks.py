@@ -104,12 +104,16 @@ def _masked_url(scheme: str, netloc: str, path: str) -> str:
 
 
 def annotations(alert: Alert) -> dict[str, str]:
-    return {
+    out = {
         "summary": alert.summary,
         "description": alert.description,
         "next_step": alert.next_step,
         "next_command": alert.next_command,
+        "checked_by": alert.checked_by,
     }
+    if alert.not_checked:
+        out["not_checked"] = "; ".join(alert.not_checked)
+    return out
 
 
 def alertmanager_body(alert: Alert) -> dict[str, object]:
@@ -186,6 +190,8 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
                 "nearest_columns": alert.nearest_columns,
                 "next_command": alert.next_command,
                 "next_step": alert.next_step,
+                "checked_by": alert.checked_by,
+                "not_checked": alert.not_checked,
             },
         },
         "client": f"pgrst-runbook {__version__}",
@@ -204,6 +210,8 @@ def slack_message(alert: Alert) -> dict[str, object]:
     ]
     if alert.nearest_columns:
         fields.append("*Nearest columns:* " + ", ".join(alert.nearest_columns))
+    if alert.not_checked:
+        fields.append("*Not checked:* " + "; ".join(alert.not_checked))
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _slack_escape(f)} for f in fields]},

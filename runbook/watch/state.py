@@ -46,6 +46,12 @@ class IncidentState:
     started_at: str = ""  # startsAt of the open alert
     last_growth: float = 0.0  # wall time (epoch) the count last grew
     kind: str = "pgrst204"  # or "reload" (a DDL/reload request no confirmed load followed)
+    checked_by: str = "logs"  # "servers" once the database/API inspection gave the verdict
+    server_verdict: str | None = None
+    server_confidence: str = "unknown"
+    server_summary: str = ""
+    server_next_step: str = ""
+    not_checked: list[str] = field(default_factory=list)  # parts the inspection could not reach
 
 
 @dataclass
