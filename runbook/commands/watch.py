@@ -57,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--metrics-file", type=Path, metavar="PATH", help="write the metrics there (node_exporter textfile), atomically")
     parser.add_argument("--resolve-after", type=_duration, default=600.0, metavar="DURATION", help="resolve after this long without new failures (default 10m)")
     parser.add_argument("--reload-deadline", type=_duration, default=60.0, metavar="DURATION", help="alert reload_not_applied when a DDL or reload request sees no confirmed schema cache load this long (default 60s)")
+    parser.add_argument("--admin-poll", type=_duration, default=15.0, metavar="DURATION", help="with --admin-url: how often its /metrics is polled; a rise of pgrst_schema_cache_loads_total is a confirmed load (default 15s)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         reports_dir=args.reports,
         report_max_chars=args.report_max_chars,
         settings=settings,
+        admin_poll=args.admin_poll,
     )
     stopping = {"now": False}
 

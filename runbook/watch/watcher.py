@@ -25,6 +25,7 @@ from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
+from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
     AFTER_LOAD_ALERTNAME,
     FIRING,
@@ -64,6 +65,7 @@ class WatchOptions:
     reports_dir: Path | None = None  # the incident report is written there on resolve
     report_max_chars: int | None = None
     settings: Settings | None = None  # database/API to inspect for a new incident (None: logs only)
+    admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -111,6 +113,10 @@ class Watcher:
         self.servers: ServerCheck | None = (
             ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
         )
+        self.admin: AdminPoller | None = None
+        if settings is not None and settings.admin_url:
+            self.admin = AdminPoller(fetch_from(settings), options.admin_poll, wall=wall)
+        self._admin_error: str | None = None
         self._told_errors: set[str] = set()
         self._missing: set[str] = set()
         self._newest = 0.0
@@ -127,6 +133,8 @@ class Watcher:
         if self.options.metrics_address:
             self._server = self.metrics.serve(self.options.metrics_address)
         self.outbox.start()
+        if self.admin is not None:
+            self.admin.start()
         try:
             while not stop():
                 batch = self.follower.read(slice_seconds=0.25)
@@ -143,6 +151,8 @@ class Watcher:
             self.follower.close()
             if self.servers is not None:
                 self.servers.close()
+            if self.admin is not None:
+                self.admin.stop()
         drained = self.outbox.drain(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
         self.outbox.stop()
         self.metrics.queued.set(self.outbox.pending())
@@ -168,6 +178,7 @@ class Watcher:
                 self._newest = newest.timestamp()
                 self.metrics.last_event.set(self._newest)
             changed = True
+        changed |= self._admin_loads()
         settled = batch.caught_up or batch.finished
         if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
             changed |= self.judge(rejudge=settled)
@@ -291,6 +302,34 @@ class Watcher:
             self._say(f"update: {alert.summary}")
             changed = True
         return changed
+
+    def _admin_loads(self) -> bool:
+        """Counter rises seen by the admin poller, as confirmed (or failed) loads for the
+        reload path; the poll's time moves its clock, so a trigger no load followed goes late
+        also when no log line comes. An admin server that does not answer is told once."""
+        if self.admin is None:
+            return False
+        error = self.admin.error
+        if error != self._admin_error:
+            self._admin_error = error
+            if error is not None:
+                self._say(f"admin /metrics: no answer ({error}); polling on")
+                self.metrics.source_errors.labels(source="admin /metrics", reason="unreachable").inc()
+            else:
+                self._say("admin /metrics: answering")
+        seen = self.admin.observations()
+        for obs in seen:
+            moment = datetime.fromtimestamp(obs.epoch, UTC)
+            self.reload_path.see(moment)
+            if obs.status == "SUCCESS":
+                self.reload_path.add_load(moment)
+            else:
+                why = f'pgrst_schema_cache_loads_total{{status="FAIL"}} rose by {obs.added} (admin /metrics)'
+                self.reload_path.add_failure(moment, why)
+        if self.admin.answered:  # its counters are PostgREST's word: the poll moves the clock
+            self.reload_path.sees_postgrest = True
+            self.reload_path.see(datetime.fromtimestamp(self.wall(), UTC))
+        return bool(seen)
 
     def _await_servers(self, deadline: float) -> None:
         """Before exiting: let running inspections finish (until `deadline`) so their verdict
