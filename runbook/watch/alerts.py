@@ -18,6 +18,7 @@ FIRING, RESOLVED = "firing", "resolved"
 ALERTNAME = "PGRST204"
 RELOAD_ALERTNAME = "ReloadNotApplied"
 LOAD_FAILED_ALERTNAME = "SchemaCacheLoadFailed"
+BURN_ALERTNAME = "WriteErrorBudgetBurn"
 AFTER_LOAD_ALERTNAME = "PGRST204AfterSchemaReload"  # failures go on after a confirmed load
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 

@@ -28,6 +28,7 @@ from runbook.ingest.scan import ScanOptions
 from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
     AFTER_LOAD_ALERTNAME,
+    BURN_ALERTNAME,
     FIRING,
     LOAD_FAILED_ALERTNAME,
     RELOAD_ALERTNAME,
@@ -38,6 +39,7 @@ from runbook.watch.alerts import (
     next_command,
     summary_of,
 )
+from runbook.watch.burn_rate import BurnRate, describe
 from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
 from runbook.watch.reload_path import RESOLUTION, ReloadPath
@@ -65,6 +67,8 @@ class WatchOptions:
     reports_dir: Path | None = None  # the incident report is written there on resolve
     report_max_chars: int | None = None
     settings: Settings | None = None  # database/API to inspect for a new incident (None: logs only)
+    slo: float = 0.999  # the write SLO the burn rates are measured against
+    burn_min_requests: int = 100  # writes the long window needs before a burn rate is judged
     admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
 
 
@@ -113,6 +117,7 @@ class Watcher:
         self.servers: ServerCheck | None = (
             ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
         )
+        self.burn = BurnRate(options.slo, options.burn_min_requests)
         self.admin: AdminPoller | None = None
         if settings is not None and settings.admin_url:
             self.admin = AdminPoller(fetch_from(settings), options.admin_poll, wall=wall)
@@ -173,6 +178,8 @@ class Watcher:
         if batch.events.height:
             self.tracker.add(batch.events)
             self.reload_path.add(batch.events)
+            for klass, n in self.burn.add_events(batch.events).items():
+                self.metrics.write_requests.labels(status_class=klass).inc(n)
             newest = batch.events["ts"].drop_nulls().max()
             if isinstance(newest, datetime) and newest.timestamp() > self._newest:
                 self._newest = newest.timestamp()
@@ -188,6 +195,7 @@ class Watcher:
             changed |= self._reload_check()
             changed |= self._failed_load_check()
             changed |= self._after_load_check()
+            changed |= self._burn_check()
         # Positions are saved only once every event before them was judged (counted, its
         # messages queued): a crash re-reads events rather than losing their pages.
         due = changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished
@@ -522,6 +530,44 @@ class Watcher:
             self._say(f"alert: {summary}")
             changed = True
         return changed
+
+    def _burn_check(self) -> bool:
+        """Page while a window pair burns the write error budget too fast (log time); resolve
+        when none does."""
+        if not self._newest:
+            return False
+        fp = fingerprint("", "write_error_budget", "")
+        st = self.state.incidents.get(fp)
+        burning = self.burn.firing(self._newest)
+        if burning and (st is None or st.status != FIRING):
+            if st is None:
+                st = IncidentState(fp, "", "", "", status=RESOLVED, kind="burn_rate")
+                self.state.incidents[fp] = st
+            st.status, st.verdict, st.confidence = FIRING, "error_budget_burn", "confirmed"
+            st.first_seen = now_iso(self._newest)
+            st.started_at = now_iso(self.wall())
+            st.seq += 1
+            summary = describe(burning, self.options.slo)
+            why = (
+                f"Failed writes (400, 5xx) in access lines exceed the budget of a "
+                f"{self.options.slo * 100:g}% SLO in both windows of a pair (SRE workbook: 1h and 5m "
+                "at 14.4x, 6h and 30m at 6x)."
+            )
+            self.outbox.put(self._plumbing_alert(
+                st, summary, why, BURN_ALERTNAME,
+                "Find the failing endpoint: pgrst-runbook scan on the same logs lists PGRST204 incidents.",
+                count=burning[0].long_failed,
+            ))
+            self._say(f"alert: {summary}")
+            return True
+        if not burning and st is not None and st.status == FIRING:
+            st.status = RESOLVED
+            st.seq += 1
+            summary = "resolved: the write error budget no longer burns too fast"
+            self.outbox.put(self._plumbing_alert(st, summary, summary, BURN_ALERTNAME, ""))
+            self._say(summary)
+            return True
+        return False
 
     def _plumbing_alert(
         self, st: IncidentState, summary: str, why: str, alertname: str, step: str, **fields: Any
