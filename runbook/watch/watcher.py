@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import polars as pl
+
 from runbook.config import Settings
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.events import Kind
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
@@ -29,6 +32,8 @@ from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
     AFTER_LOAD_ALERTNAME,
     BURN_ALERTNAME,
+    CHANGE_LOAD,
+    CHANGE_MIGRATION,
     FIRING,
     LOAD_FAILED_ALERTNAME,
     RELOAD_ALERTNAME,
@@ -47,6 +52,7 @@ from runbook.watch.servers import Diagnoser, ServerCheck, ServerVerdict, configu
 from runbook.watch.sinks import Outcome, Sink
 from runbook.watch.state import IncidentState, WatchState, load_state, save_state
 
+MAX_CHANGES_PER_BATCH = 20  # change events per read (the newest): a backlog sends no flood
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
 JUDGE_EVERY = 5.0  # seconds between judgements while a backlog is being read
 
@@ -178,6 +184,7 @@ class Watcher:
         if batch.events.height:
             self.tracker.add(batch.events)
             self.reload_path.add(batch.events)
+            self._changes(batch.events)
             for klass, n in self.burn.add_events(batch.events).items():
                 self.metrics.write_requests.labels(status_class=klass).inc(n)
             newest = batch.events["ts"].drop_nulls().max()
@@ -331,6 +338,7 @@ class Watcher:
             self.reload_path.see(moment)
             if obs.status == "SUCCESS":
                 self.reload_path.add_load(moment)
+                self._change(CHANGE_LOAD, moment, f"schema cache loaded ({obs.added}, admin /metrics)")
             else:
                 why = f'pgrst_schema_cache_loads_total{{status="FAIL"}} rose by {obs.added} (admin /metrics)'
                 self.reload_path.add_failure(moment, why)
@@ -338,6 +346,44 @@ class Watcher:
             self.reload_path.sees_postgrest = True
             self.reload_path.see(datetime.fromtimestamp(self.wall(), UTC))
         return bool(seen)
+
+    def _changes(self, events: pl.DataFrame) -> None:
+        """PagerDuty Change Events for the migrations and confirmed cache loads just read."""
+        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+            return
+        rows = events.filter(
+            pl.col("ts").is_not_null()
+            & (
+                ((pl.col("kind") == Kind.MIGRATION.value) & (pl.col("level").fill_null("") != "error"))
+                | (pl.col("kind") == Kind.CACHE_LOAD.value)
+            )
+        ).sort("ts").tail(MAX_CHANGES_PER_BATCH)
+        for ts, kind, schema, table, column, detail in rows.select(
+            "ts", "kind", "schema", "table", "column", "detail"
+        ).iter_rows():
+            if kind == Kind.MIGRATION.value:
+                name = ".".join(p for p in (table, column) if p)
+                self._change(CHANGE_MIGRATION, ts, f"{detail or 'DDL'} {name}".strip(), schema or "public", table, column)
+            else:
+                self._change(CHANGE_LOAD, ts, "schema cache loaded")
+
+    def _change(
+        self, kind: str, ts: datetime, what: str, schema: str = "", table: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+            return
+        stamp = _zulu(ts.astimezone(UTC).isoformat())
+        summary = (
+            f"Migration: {what} at {stamp}" if kind == CHANGE_MIGRATION else f"PostgREST {what} at {stamp}"
+        )
+        alert = Alert(
+            fingerprint=fingerprint(kind, stamp or "", what), status="change", schema=schema,
+            table=table or "", column=column or "", verdict="", confidence="", count=0,
+            first_seen=stamp, last_seen=stamp, starts_at=stamp or now_iso(self.wall()), ends_at=None,
+            endpoint=what, summary=summary, alertname=kind, change=True,
+        )
+        self.outbox.put(alert)
 
     def _await_servers(self, deadline: float) -> None:
         """Before exiting: let running inspections finish (until `deadline`) so their verdict
