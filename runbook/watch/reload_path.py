@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -73,6 +74,33 @@ class ReloadPath:
                 what = f"reload request ({detail})" if detail else "reload request"
                 bisect.insort(self._triggers, (ts, what))
         del self._triggers[MAX_TRIGGERS:]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a restart needs to go on judging (JSON; times as ISO 8601)."""
+        return {
+            "deadline_seconds": self.deadline_seconds,
+            "sees_postgrest": self.sees_postgrest,
+            "newest": self.newest.isoformat() if self.newest else None,
+            "failed_loads": self.failed_loads,
+            "loads": [t.isoformat() for t in self._loads],
+            "triggers": [[t.isoformat(), what] for t, what in self._triggers],
+            "failures": [[f.ts.isoformat(), f.why] for f in self._failures],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], deadline_seconds: float) -> ReloadPath:
+        """The saved reload path; the deadline is this run's (it may have been changed)."""
+        when = datetime.fromisoformat
+        path = cls(deadline_seconds)
+        path.sees_postgrest = bool(data.get("sees_postgrest"))
+        path.newest = when(data["newest"]) if data.get("newest") else None
+        path.failed_loads = int(data.get("failed_loads") or 0)
+        path._loads = sorted(when(t) for t in data.get("loads") or [])[-MAX_TRIGGERS:]
+        path._triggers = sorted((when(t), str(w)) for t, w in data.get("triggers") or [])[:MAX_TRIGGERS]
+        path._failures = sorted(
+            (FailedLoad(when(t), str(w)) for t, w in data.get("failures") or []), key=lambda f: f.ts
+        )[-MAX_TRIGGERS:]
+        return path
 
     def add_load(self, ts: datetime) -> None:
         """A confirmed load: a `Schema cache loaded` line, or the admin SUCCESS counter moving."""

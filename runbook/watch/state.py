@@ -59,6 +59,7 @@ class WatchState:
     inputs: dict[str, TailPosition] = field(default_factory=dict)
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # "table\x1fcolumn" -> failed requests
+    reload_path: dict[str, Any] = field(default_factory=dict)  # ReloadPath.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class WatchState:
             "inputs": {name: asdict(pos) for name, pos in self.inputs.items()},
             "incidents": {key: asdict(inc) for key, inc in self.incidents.items()},
             "counts": self.counts,
+            "reload_path": self.reload_path,
         }
 
     @classmethod
@@ -77,7 +79,7 @@ class WatchState:
             for key, inc in (data.get("incidents") or {}).items()
         }
         counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
-        return cls(inputs, incidents, counts)
+        return cls(inputs, incidents, counts, dict(data.get("reload_path") or {}))
 
 
 def load_state(folder: Path) -> WatchState:

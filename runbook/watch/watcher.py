@@ -119,6 +119,11 @@ class Watcher:
         )
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
         self.reload_path = ReloadPath(options.reload_deadline)
+        if self.state.reload_path:
+            try:
+                self.reload_path = ReloadPath.from_dict(self.state.reload_path, options.reload_deadline)
+            except (ValueError, TypeError, KeyError):  # unreadable: judge from what comes next
+                self._say("saved reload-path state unreadable; starting it afresh")
         settings = options.settings
         self.servers: ServerCheck | None = (
             ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
@@ -230,6 +235,7 @@ class Watcher:
             if position is not None:
                 positions[tail.name] = position
         self.state.inputs = positions
+        self.state.reload_path = self.reload_path.to_dict()
         save_state(self.state_dir, self.state)
         self._last_checkpoint = time.monotonic()
         open_by: dict[str, int] = {}

@@ -105,3 +105,38 @@ def test_pgrst204_that_stops_with_the_load_does_not_alert_after_load(tmp_path: P
     assert done.returncode == 0, done.stderr
     names = {a["labels"]["alertname"] for a in _alerts(receiver)}
     assert "PGRST204" in names and "PGRST204AfterSchemaReload" not in names
+
+
+def test_the_reload_path_survives_a_restart(tmp_path: Path, receiver: Receiver) -> None:
+    log = tmp_path / "postgrest.log"
+    log.write_text(stderr(0, "Starting PostgREST 16.2...")
+                   + stderr(10, 'Received a schema cache reload message on the "pgrst" channel'))
+    args = ("watch", str(log), "--once", "--state", str(tmp_path / "state"), "--notify", receiver.url + "/hook")
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert receiver.delivered() == []  # the deadline has not passed in log time yet
+    with open(log, "a") as fh:  # the restarted run reads only this line, past the deadline
+        fh.write(stderr(200, "Config reloaded"))
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    late = [a for a in _alerts(receiver) if a["labels"]["alertname"] == "ReloadNotApplied"]
+    assert len(late) == 1 and "reload request" in late[0]["annotations"]["summary"]
+    with open(log, "a") as fh:
+        fh.write(stderr(260, "Schema cache loaded 3 Relations, 0 Relationships, 0 RPCs, 0 Domain Representations, 4 Media Type Handlers"))
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    late = [a for a in _alerts(receiver) if a["labels"]["alertname"] == "ReloadNotApplied"]
+    assert [a["status"] for a in late] == ["firing", "resolved"]
+
+
+def test_an_unreadable_saved_reload_path_starts_afresh(tmp_path: Path, receiver: Receiver) -> None:
+    import json
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "state.json").write_text(json.dumps({"version": 1, "reload_path": {"loads": ["not a time"]}}))
+    log = tmp_path / "postgrest.log"
+    log.write_text(stderr(0, "Starting PostgREST 16.2..."))
+    done = cli("watch", str(log), "--once", "--state", str(state), "--notify", receiver.url + "/hook")
+    assert done.returncode == 0, done.stderr
+    assert "starting it afresh" in done.stderr
