@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runbook.config import Settings
+from runbook.redact import redact
 from runbook.servers.api import Metrics
 
 SUCCESS, FAIL = "SUCCESS", "FAIL"
@@ -70,7 +71,7 @@ class AdminPoller:
             metrics = self.fetch()
         except Exception as exc:  # an admin server that is down never stops the watching
             with self._lock:
-                self._error = f"{type(exc).__name__}: {exc}"
+                self._error = redact(f"{type(exc).__name__}: {exc}")
             return
         now = self.wall()
         with self._lock:
