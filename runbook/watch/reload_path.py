@@ -102,6 +102,10 @@ class ReloadPath:
         )[-MAX_TRIGGERS:]
         return path
 
+    def settle(self, load: datetime) -> None:
+        """Forget the triggers up to `load`: that load answered them (late or not)."""
+        self._triggers = [(t, w) for t, w in self._triggers if t > load]
+
     def add_load(self, ts: datetime) -> None:
         """A confirmed load: a `Schema cache loaded` line, or the admin SUCCESS counter moving."""
         self.sees_postgrest = True

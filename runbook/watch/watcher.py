@@ -485,6 +485,7 @@ class Watcher:
         started = _parse(st.first_seen)
         loads_after = self.reload_path.loads_after(started) if started is not None else []
         if loads_after:
+            self.reload_path.settle(loads_after[0])  # the triggers it answered are told
             st.status = RESOLVED
             st.seq += 1
             summary = f"resolved: schema cache loaded at {_zulu(loads_after[0].isoformat())}"
