@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from runbook.commands.common import add_input_arguments, scan_options
+from runbook.commands.connection import add_connection_arguments, settings_from_args
 from runbook.exit_codes import Exit
 from runbook.redact import masking_output, register_secret
 
@@ -22,6 +23,18 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _slo(text: str) -> float:
+    """`99.9`, `99.9%` or `0.999`: the share of writes that should succeed."""
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an SLO: {text!r} (e.g. 99.9%)") from None
+    value = value / 100 if value > 1 else value
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"an SLO is between 0 and 100%, not {text!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     add_input_arguments(parser)
+    add_connection_arguments(parser)  # given: a new incident is inspected (read-only) for its alert
     for action in parser._actions:  # --test-notify needs no input
         if action.dest == "paths":
             action.nargs = "*"
@@ -56,6 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--metrics-file", type=Path, metavar="PATH", help="write the metrics there (node_exporter textfile), atomically")
     parser.add_argument("--resolve-after", type=_duration, default=600.0, metavar="DURATION", help="resolve after this long without new failures (default 10m)")
     parser.add_argument("--reload-deadline", type=_duration, default=60.0, metavar="DURATION", help="alert reload_not_applied when a DDL or reload request sees no confirmed schema cache load this long (default 60s)")
+    parser.add_argument("--admin-poll", type=_duration, default=15.0, metavar="DURATION", help="with --admin-url: how often its /metrics is polled; a rise of pgrst_schema_cache_loads_total is a confirmed load (default 15s)")
+    parser.add_argument("--slo", type=_slo, default=0.999, metavar="PERCENT", help="write SLO for the burn-rate page: 1h and 5m at 14.4x, 6h and 30m at 6x (default 99.9%%)")
+    parser.add_argument("--burn-min-requests", type=int, default=100, metavar="N", help="writes the long window needs before its burn rate is judged (default 100)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
@@ -82,10 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
         return Exit.USAGE
+    from runbook.errors import ConfigError
     from runbook.watch.metrics import parse_address
     from runbook.watch.state import default_state_dir
     from runbook.watch.watcher import Watcher, WatchOptions
 
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+        return Exit.USAGE
     if args.metrics:
         try:
             parse_address(args.metrics)
@@ -105,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         reload_deadline=args.reload_deadline,
         reports_dir=args.reports,
         report_max_chars=args.report_max_chars,
+        settings=settings,
+        admin_poll=args.admin_poll,
+        slo=args.slo,
+        burn_min_requests=args.burn_min_requests,
     )
     stopping = {"now": False}
 

@@ -17,6 +17,10 @@ from runbook.evidence import run_command
 FIRING, RESOLVED = "firing", "resolved"
 ALERTNAME = "PGRST204"
 RELOAD_ALERTNAME = "ReloadNotApplied"
+LOAD_FAILED_ALERTNAME = "SchemaCacheLoadFailed"
+CHANGE_MIGRATION, CHANGE_LOAD = "SchemaMigration", "SchemaCacheLoaded"
+BURN_ALERTNAME = "WriteErrorBudgetBurn"
+AFTER_LOAD_ALERTNAME = "PGRST204AfterSchemaReload"  # failures go on after a confirmed load
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 
 
@@ -62,6 +66,9 @@ class Alert:
     seq: int = 0  # the incident's message number: the same message is never queued twice
     test: bool = False
     alertname: str = ALERTNAME
+    change: bool = False  # a PagerDuty Change Event (a migration, a cache load): no page
+    checked_by: str = "logs"  # "servers": the database/API inspection gave the verdict
+    not_checked: list[str] = field(default_factory=list)  # what the servers could not tell, and why
 
     @property
     def message_id(self) -> str:

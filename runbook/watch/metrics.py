@@ -58,6 +58,11 @@ class WatchMetrics:
         self.queued = Gauge(
             "pgrst_runbook_notifications_queued", "Messages waiting in the delivery queue.", registry=r
         )
+        self.write_requests = Counter(
+            "pgrst_runbook_write_requests",
+            "Write requests (POST, PATCH, PUT) in access lines, by status class: the error-rate denominator.",
+            ["status_class"], registry=r,
+        )
         self.build_info = Gauge(
             "pgrst_runbook_build_info", "Build information (always 1).", ["version"], registry=r
         )

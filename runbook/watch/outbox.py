@@ -20,7 +20,7 @@ from pathlib import Path
 
 from runbook.atomic_write import fsync_dir, write_atomic
 from runbook.watch.alerts import Alert
-from runbook.watch.sinks import Outcome, Sink, deliver
+from runbook.watch.sinks import Outcome, Sink, deliver, takes
 
 MIN_BACKOFF, MAX_BACKOFF = 1.0, 300.0
 # Seconds between two messages to one sink: Slack takes about one a second per channel,
@@ -73,6 +73,8 @@ class Outbox:
         added = 0
         body = json.dumps(alert.to_dict(), ensure_ascii=False).encode()
         for sink in self.sinks:
+            if not takes(sink, alert):
+                continue
             sid = sink_id(sink)
             with self._lock:
                 if alert.message_id in self._sent[sid] or alert.message_id in self._queued[sid]:

@@ -104,12 +104,16 @@ def _masked_url(scheme: str, netloc: str, path: str) -> str:
 
 
 def annotations(alert: Alert) -> dict[str, str]:
-    return {
+    out = {
         "summary": alert.summary,
         "description": alert.description,
         "next_step": alert.next_step,
         "next_command": alert.next_command,
+        "checked_by": alert.checked_by,
     }
+    if alert.not_checked:
+        out["not_checked"] = "; ".join(alert.not_checked)
+    return out
 
 
 def alertmanager_body(alert: Alert) -> dict[str, object]:
@@ -186,6 +190,8 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
                 "nearest_columns": alert.nearest_columns,
                 "next_command": alert.next_command,
                 "next_step": alert.next_step,
+                "checked_by": alert.checked_by,
+                "not_checked": alert.not_checked,
             },
         },
         "client": f"pgrst-runbook {__version__}",
@@ -204,6 +210,8 @@ def slack_message(alert: Alert) -> dict[str, object]:
     ]
     if alert.nearest_columns:
         fields.append("*Nearest columns:* " + ", ".join(alert.nearest_columns))
+    if alert.not_checked:
+        fields.append("*Not checked:* " + "; ".join(alert.not_checked))
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _slack_escape(f)} for f in fields]},
@@ -222,7 +230,37 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def change_event(alert: Alert, routing_key: str) -> dict[str, object]:
+    """PagerDuty Change Events (`POST /v2/change/enqueue`): shown beside incidents, no page."""
+    details: dict[str, object] = {"kind": alert.alertname}
+    if alert.table:
+        details.update(schema=alert.schema, table=alert.table, column=alert.column or None)
+    if alert.endpoint:
+        details["what"] = alert.endpoint
+    return {
+        "routing_key": routing_key,
+        "payload": {
+            "summary": alert.summary[:1024],
+            "source": socket.gethostname() or "pgrst-runbook",
+            "timestamp": alert.first_seen or alert.starts_at,
+            "custom_details": details,
+        },
+    }
+
+
+def change_url(target: str) -> str:
+    """The Change Events endpoint beside an Events API v2 one (`.../v2/enqueue`)."""
+    return target[: -len("/v2/enqueue")] + "/v2/change/enqueue" if target.endswith("/v2/enqueue") else target
+
+
+def takes(sink: Sink, alert: Alert) -> bool:
+    """Change Events go to PagerDuty sinks only; every alert goes everywhere."""
+    return not alert.change or sink.kind == "pagerduty"
+
+
 def body_for(sink: Sink, alert: Alert) -> dict[str, object]:
+    if sink.kind == "pagerduty" and alert.change:
+        return change_event(alert, sink.routing_key)
     if sink.kind == "pagerduty":
         return pagerduty_event(alert, sink.routing_key)
     if sink.kind == "slack":
@@ -270,7 +308,8 @@ def _post(sink: Sink, alert: Alert, client: httpx.Client | None) -> Outcome:
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
     try:
-        response = http.post(sink.target, content=body, headers=headers)
+        url = change_url(sink.target) if alert.change else sink.target
+        response = http.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return Outcome(False, True, sink.mask(f"{type(exc).__name__}: {exc}"))
     finally:

@@ -46,6 +46,12 @@ class IncidentState:
     started_at: str = ""  # startsAt of the open alert
     last_growth: float = 0.0  # wall time (epoch) the count last grew
     kind: str = "pgrst204"  # or "reload" (a DDL/reload request no confirmed load followed)
+    checked_by: str = "logs"  # "servers" once the database/API inspection gave the verdict
+    server_verdict: str | None = None
+    server_confidence: str = "unknown"
+    server_summary: str = ""
+    server_next_step: str = ""
+    not_checked: list[str] = field(default_factory=list)  # parts the inspection could not reach
 
 
 @dataclass
@@ -53,6 +59,7 @@ class WatchState:
     inputs: dict[str, TailPosition] = field(default_factory=dict)
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # "table\x1fcolumn" -> failed requests
+    reload_path: dict[str, Any] = field(default_factory=dict)  # ReloadPath.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +67,7 @@ class WatchState:
             "inputs": {name: asdict(pos) for name, pos in self.inputs.items()},
             "incidents": {key: asdict(inc) for key, inc in self.incidents.items()},
             "counts": self.counts,
+            "reload_path": self.reload_path,
         }
 
     @classmethod
@@ -71,7 +79,7 @@ class WatchState:
             for key, inc in (data.get("incidents") or {}).items()
         }
         counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
-        return cls(inputs, incidents, counts)
+        return cls(inputs, incidents, counts, dict(data.get("reload_path") or {}))
 
 
 def load_state(folder: Path) -> WatchState:

@@ -18,13 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import polars as pl
+
+from runbook.config import Settings
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.events import Kind
+from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
+from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
+    AFTER_LOAD_ALERTNAME,
+    BURN_ALERTNAME,
+    CHANGE_LOAD,
+    CHANGE_MIGRATION,
     FIRING,
+    LOAD_FAILED_ALERTNAME,
     RELOAD_ALERTNAME,
     RESOLVED,
     Alert,
@@ -33,12 +44,15 @@ from runbook.watch.alerts import (
     next_command,
     summary_of,
 )
+from runbook.watch.burn_rate import BurnRate, describe
 from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
-from runbook.watch.reload_path import ReloadPath
+from runbook.watch.reload_path import RESOLUTION, ReloadPath
+from runbook.watch.servers import Diagnoser, ServerCheck, ServerVerdict, configured, diagnose_target
 from runbook.watch.sinks import Outcome, Sink
 from runbook.watch.state import IncidentState, WatchState, load_state, save_state
 
+MAX_CHANGES_PER_BATCH = 20  # change events per read (the newest): a backlog sends no flood
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
 JUDGE_EVERY = 5.0  # seconds between judgements while a backlog is being read
 
@@ -58,6 +72,10 @@ class WatchOptions:
     reload_deadline: float = 60.0  # a DDL or reload request unconfirmed this long alerts
     reports_dir: Path | None = None  # the incident report is written there on resolve
     report_max_chars: int | None = None
+    settings: Settings | None = None  # database/API to inspect for a new incident (None: logs only)
+    slo: float = 0.999  # the write SLO the burn rates are measured against
+    burn_min_requests: int = 100  # writes the long window needs before a burn rate is judged
+    admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -81,6 +99,7 @@ class Watcher:
         *,
         log: TextIO | None = None,
         wall: Callable[[], float] = time.time,
+        diagnoser: Diagnoser = diagnose_target,
     ) -> None:
         self.options = options
         self.log = log or sys.stderr
@@ -100,6 +119,20 @@ class Watcher:
         )
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
         self.reload_path = ReloadPath(options.reload_deadline)
+        if self.state.reload_path:
+            try:
+                self.reload_path = ReloadPath.from_dict(self.state.reload_path, options.reload_deadline)
+            except (ValueError, TypeError, KeyError):  # unreadable: judge from what comes next
+                self._say("saved reload-path state unreadable; starting it afresh")
+        settings = options.settings
+        self.servers: ServerCheck | None = (
+            ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
+        )
+        self.burn = BurnRate(options.slo, options.burn_min_requests)
+        self.admin: AdminPoller | None = None
+        if settings is not None and settings.admin_url:
+            self.admin = AdminPoller(fetch_from(settings), options.admin_poll, wall=wall)
+        self._admin_error: str | None = None
         self._told_errors: set[str] = set()
         self._missing: set[str] = set()
         self._newest = 0.0
@@ -116,6 +149,8 @@ class Watcher:
         if self.options.metrics_address:
             self._server = self.metrics.serve(self.options.metrics_address)
         self.outbox.start()
+        if self.admin is not None:
+            self.admin.start()
         try:
             while not stop():
                 batch = self.follower.read(slice_seconds=0.25)
@@ -127,8 +162,13 @@ class Watcher:
         finally:
             if self.tracker.dirty:
                 self.judge()
+            self._await_servers(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
             self.checkpoint()
             self.follower.close()
+            if self.servers is not None:
+                self.servers.close()
+            if self.admin is not None:
+                self.admin.stop()
         drained = self.outbox.drain(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
         self.outbox.stop()
         self.metrics.queued.set(self.outbox.pending())
@@ -149,17 +189,25 @@ class Watcher:
         if batch.events.height:
             self.tracker.add(batch.events)
             self.reload_path.add(batch.events)
+            self._changes(batch.events)
+            for klass, n in self.burn.add_events(batch.events).items():
+                self.metrics.write_requests.labels(status_class=klass).inc(n)
             newest = batch.events["ts"].drop_nulls().max()
             if isinstance(newest, datetime) and newest.timestamp() > self._newest:
                 self._newest = newest.timestamp()
                 self.metrics.last_event.set(self._newest)
             changed = True
+        changed |= self._admin_loads()
         settled = batch.caught_up or batch.finished
         if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
             changed |= self.judge(rejudge=settled)
+        changed |= self._server_answers()
         changed |= self._resolve_quiet()
         if settled:  # judged on every input read so far, not one file
             changed |= self._reload_check()
+            changed |= self._failed_load_check()
+            changed |= self._after_load_check()
+            changed |= self._burn_check()
         # Positions are saved only once every event before them was judged (counted, its
         # messages queued): a crash re-reads events rather than losing their pages.
         due = changed or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY or batch.finished
@@ -187,6 +235,7 @@ class Watcher:
             if position is not None:
                 positions[tail.name] = position
         self.state.inputs = positions
+        self.state.reload_path = self.reload_path.to_dict()
         save_state(self.state_dir, self.state)
         self._last_checkpoint = time.monotonic()
         open_by: dict[str, int] = {}
@@ -223,14 +272,24 @@ class Watcher:
         st.endpoint = st.endpoint or (incident.endpoints[0] if incident.endpoints else None)
         diagnosis = verdict_from_logs(first, LogInputs(events=self.tracker.events))
         verdict, confidence = str(diagnosis.verdict), str(diagnosis.confidence)
+        nearest = [m.name for m in diagnosis.nearest]
+        why, suggestions = diagnosis.summary, list(diagnosis.suggestions)
+        if st.status == FIRING and st.server_verdict is not None:  # the servers' word stands
+            verdict, confidence = st.server_verdict, st.server_confidence
+            why = st.server_summary or why
+            suggestions = [st.server_next_step] if st.server_next_step else suggestions
+            nearest = st.nearest_columns or nearest
         if added <= 0 and verdict == st.verdict and confidence == st.confidence:
             return False
-        nearest = [m.name for m in diagnosis.nearest]
         klass = count_class(total)
         reason = None
         if st.status != FIRING:
             reason = "new"
             st.started_at = now_iso(self.wall())
+            st.checked_by, st.server_verdict, st.not_checked = "logs", None, []
+            if self.servers is not None:
+                target = Target(incident.table, incident.column, schema)
+                self.servers.submit(fp, target, diagnosis)
         elif verdict != st.verdict:
             reason = "verdict"
         elif klass != st.count_class:
@@ -240,10 +299,128 @@ class Watcher:
             return True
         st.count_class = klass
         st.seq += 1
-        alert = self._alert(st, diagnosis.summary, diagnosis.suggestions)
+        alert = self._alert(st, why, suggestions)
         self.outbox.put(alert)
         self._say(f"{'alert' if reason == 'new' else 'update'}: {alert.summary}")
         return True
+
+    def _server_answers(self) -> bool:
+        """Take the inspections that finished: the servers' verdict replaces the logs' one in
+        an update; when they could not be asked, the update says what was not checked."""
+        if self.servers is None:
+            return False
+        changed = False
+        for fp, answer in self.servers.done():
+            st = self.state.incidents.get(fp)
+            if st is None or st.status != FIRING:
+                continue
+            self._apply(st, answer)
+            st.seq += 1
+            why = st.server_summary or self._logs_only_why(st)
+            steps = [st.server_next_step] if st.server_next_step else []
+            alert = self._alert(st, why, steps)
+            self.outbox.put(alert)
+            self._say(f"update: {alert.summary}")
+            changed = True
+        return changed
+
+    def _admin_loads(self) -> bool:
+        """Counter rises seen by the admin poller, as confirmed (or failed) loads for the
+        reload path; the poll's time moves its clock, so a trigger no load followed goes late
+        also when no log line comes. An admin server that does not answer is told once."""
+        if self.admin is None:
+            return False
+        error = self.admin.error
+        if error != self._admin_error:
+            self._admin_error = error
+            if error is not None:
+                self._say(f"admin /metrics: no answer ({error}); polling on")
+                self.metrics.source_errors.labels(source="admin /metrics", reason="unreachable").inc()
+            else:
+                self._say("admin /metrics: answering")
+        seen = self.admin.observations()
+        for obs in seen:
+            moment = datetime.fromtimestamp(obs.epoch, UTC)
+            self.reload_path.see(moment)
+            if obs.status == "SUCCESS":
+                self.reload_path.add_load(moment)
+                self._change(CHANGE_LOAD, moment, f"schema cache loaded ({obs.added}, admin /metrics)")
+            else:
+                why = f'pgrst_schema_cache_loads_total{{status="FAIL"}} rose by {obs.added} (admin /metrics)'
+                self.reload_path.add_failure(moment, why)
+        if self.admin.answered:  # its counters are PostgREST's word: the poll moves the clock
+            self.reload_path.sees_postgrest = True
+            self.reload_path.see(datetime.fromtimestamp(self.wall(), UTC))
+        return bool(seen)
+
+    def _changes(self, events: pl.DataFrame) -> None:
+        """PagerDuty Change Events for the migrations and confirmed cache loads just read."""
+        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+            return
+        rows = events.filter(
+            pl.col("ts").is_not_null()
+            & (
+                ((pl.col("kind") == Kind.MIGRATION.value) & (pl.col("level").fill_null("") != "error"))
+                | (pl.col("kind") == Kind.CACHE_LOAD.value)
+            )
+        ).sort("ts").tail(MAX_CHANGES_PER_BATCH)
+        for ts, kind, schema, table, column, detail in rows.select(
+            "ts", "kind", "schema", "table", "column", "detail"
+        ).iter_rows():
+            if kind == Kind.MIGRATION.value:
+                name = ".".join(p for p in (table, column) if p)
+                self._change(CHANGE_MIGRATION, ts, f"{detail or 'DDL'} {name}".strip(), schema or "public", table, column)
+            else:
+                self._change(CHANGE_LOAD, ts, "schema cache loaded")
+
+    def _change(
+        self, kind: str, ts: datetime, what: str, schema: str = "", table: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+            return
+        stamp = _zulu(ts.astimezone(UTC).isoformat())
+        summary = (
+            f"Migration: {what} at {stamp}" if kind == CHANGE_MIGRATION else f"PostgREST {what} at {stamp}"
+        )
+        alert = Alert(
+            fingerprint=fingerprint(kind, stamp or "", what), status="change", schema=schema,
+            table=table or "", column=column or "", verdict="", confidence="", count=0,
+            first_seen=stamp, last_seen=stamp, starts_at=stamp or now_iso(self.wall()), ends_at=None,
+            endpoint=what, summary=summary, alertname=kind, change=True,
+        )
+        self.outbox.put(alert)
+
+    def _await_servers(self, deadline: float) -> None:
+        """Before exiting: let running inspections finish (until `deadline`) so their verdict
+        is queued; one that does not finish in time leaves the logs' verdict standing."""
+        if self.servers is None:
+            return
+        while self.servers.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self._server_answers()
+        self._server_answers()
+
+    @staticmethod
+    def _apply(st: IncidentState, answer: ServerVerdict) -> None:
+        st.not_checked = list(answer.not_checked)
+        if answer.verdict is None:
+            st.checked_by = "logs"
+            return
+        st.checked_by = "servers"
+        st.server_verdict, st.server_confidence = answer.verdict, answer.confidence
+        st.server_summary, st.server_next_step = answer.summary, answer.next_step
+        st.verdict, st.confidence = answer.verdict, answer.confidence
+        if answer.nearest:
+            st.nearest_columns = list(answer.nearest)
+
+    @staticmethod
+    def _logs_only_why(st: IncidentState) -> str:
+        missing = "; ".join(st.not_checked) or "no answer"
+        return (
+            f"The database and the API could not be checked ({missing}); "
+            f"the verdict {st.verdict} is from the logs alone."
+        )
 
     def _resolve_quiet(self) -> bool:
         now = self.wall()
@@ -308,6 +485,7 @@ class Watcher:
         started = _parse(st.first_seen)
         loads_after = self.reload_path.loads_after(started) if started is not None else []
         if loads_after:
+            self.reload_path.settle(loads_after[0])  # the triggers it answered are told
             st.status = RESOLVED
             st.seq += 1
             summary = f"resolved: schema cache loaded at {_zulu(loads_after[0].isoformat())}"
@@ -315,6 +493,144 @@ class Watcher:
             self._say(summary)
             changed = True
         return changed
+
+    def _failed_load_check(self) -> bool:
+        """Fire when PostgREST logged (or its admin counter showed) a failed schema cache load
+        that no confirmed load followed yet; resolve on the load that comes."""
+        fp = fingerprint("", "cache_load_failed", "")
+        st = self.state.incidents.get(fp)
+        failing = self.reload_path.failing()
+        if failing is not None and (st is None or st.status != FIRING):
+            told = _parse(st.first_seen) if st is not None else None
+            if told is not None and told >= failing.ts:
+                return False  # this run of failures was told (and resolved) already
+            if st is None:
+                st = IncidentState(fp, "", "", "", status=RESOLVED, kind="load_failed")
+                self.state.incidents[fp] = st
+            st.status, st.verdict, st.confidence = FIRING, "cache_load_failed", "confirmed"
+            st.first_seen = _zulu(failing.ts.isoformat())
+            st.endpoint = None
+            st.started_at = now_iso(self.wall())
+            st.seq += 1
+            summary = f"Schema cache load failed at {st.first_seen}: {failing.why}"
+            why = (
+                f"PostgREST could not load its schema cache ({failing.why}). From v16 it keeps "
+                "serving the old cache and retries with backoff; v10-v14 answer PGRST002 (503) "
+                "until a retry succeeds. Columns added since the last good load fail with PGRST204."
+            )
+            self.outbox.put(self._plumbing_alert(st, summary, why, LOAD_FAILED_ALERTNAME, (
+                "Fix the cause PostgREST logged (a statement_timeout on a large schema, a wrong "
+                "db-schemas), then run pgrst-runbook check."
+            )))
+            self._say(f"alert: {summary}")
+            return True
+        if failing is None and st is not None and st.status == FIRING:
+            st.status = RESOLVED
+            st.seq += 1
+            load = self.reload_path.last_load
+            summary = f"resolved: schema cache loaded at {_zulu(load.isoformat()) if load else 'last check'}"
+            self.outbox.put(self._plumbing_alert(st, summary, summary, LOAD_FAILED_ALERTNAME, ""))
+            self._say(summary)
+            return True
+        return False
+
+    def _after_load_check(self) -> bool:
+        """Fire once per firing incident whose failures go on after a confirmed cache load
+        (the cache is then not what misses the column); resolve with the incident."""
+        changed = False
+        for st in list(self.state.incidents.values()):
+            if st.kind != "pgrst204":
+                continue
+            fp = fingerprint(st.schema, st.table, st.column + "\x1fafter_load")
+            told = self.state.incidents.get(fp)
+            if st.status != FIRING:
+                if told is not None and told.status == FIRING:
+                    told.status = RESOLVED
+                    told.seq += 1
+                    summary = f"resolved: PGRST204 on {st.table}.{st.column} stopped"
+                    self.outbox.put(self._plumbing_alert(told, summary, summary, AFTER_LOAD_ALERTNAME, ""))
+                    changed = True
+                continue
+            if told is not None and told.status == FIRING:
+                continue
+            if told is not None and told.started_at and told.started_at >= st.started_at:
+                continue  # told for this episode already
+            first, last = _parse(st.first_seen), _parse(st.last_seen)
+            if first is None or last is None:
+                continue
+            load = self.reload_path.first_load_after(first)
+            if load is None or last <= load + RESOLUTION:
+                continue
+            if told is None:
+                told = IncidentState(fp, st.schema, st.table, st.column, status=RESOLVED, kind="after_load")
+                self.state.incidents[fp] = told
+            told.status, told.verdict, told.confidence = FIRING, st.verdict, st.confidence
+            told.first_seen, told.endpoint = st.first_seen, st.endpoint
+            told.started_at = now_iso(self.wall())
+            told.seq += 1
+            at = _zulu(load.isoformat())
+            summary = f"PGRST204 on {st.table}.{st.column} goes on after the schema cache load at {at}"
+            why = (
+                f"Writes naming {st.column!r} still fail after PostgREST confirmed a cache load at {at}: "
+                "a stale cache is not the cause (a client sending a wrong name, a migration not "
+                "applied, or another API instance)."
+            )
+            self.outbox.put(self._plumbing_alert(
+                told, summary, why, AFTER_LOAD_ALERTNAME, next_command(st.table, st.column, st.schema),
+                count=st.count, last_seen=st.last_seen, nearest_columns=st.nearest_columns,
+                next_command=next_command(st.table, st.column, st.schema),
+            ))
+            self._say(f"alert: {summary}")
+            changed = True
+        return changed
+
+    def _burn_check(self) -> bool:
+        """Page while a window pair burns the write error budget too fast (log time); resolve
+        when none does."""
+        if not self._newest:
+            return False
+        fp = fingerprint("", "write_error_budget", "")
+        st = self.state.incidents.get(fp)
+        burning = self.burn.firing(self._newest)
+        if burning and (st is None or st.status != FIRING):
+            if st is None:
+                st = IncidentState(fp, "", "", "", status=RESOLVED, kind="burn_rate")
+                self.state.incidents[fp] = st
+            st.status, st.verdict, st.confidence = FIRING, "error_budget_burn", "confirmed"
+            st.first_seen = now_iso(self._newest)
+            st.started_at = now_iso(self.wall())
+            st.seq += 1
+            summary = describe(burning, self.options.slo)
+            why = (
+                f"Failed writes (400, 5xx) in access lines exceed the budget of a "
+                f"{self.options.slo * 100:g}% SLO in both windows of a pair (SRE workbook: 1h and 5m "
+                "at 14.4x, 6h and 30m at 6x)."
+            )
+            self.outbox.put(self._plumbing_alert(
+                st, summary, why, BURN_ALERTNAME,
+                "Find the failing endpoint: pgrst-runbook scan on the same logs lists PGRST204 incidents.",
+                count=burning[0].long_failed,
+            ))
+            self._say(f"alert: {summary}")
+            return True
+        if not burning and st is not None and st.status == FIRING:
+            st.status = RESOLVED
+            st.seq += 1
+            summary = "resolved: the write error budget no longer burns too fast"
+            self.outbox.put(self._plumbing_alert(st, summary, summary, BURN_ALERTNAME, ""))
+            self._say(summary)
+            return True
+        return False
+
+    def _plumbing_alert(
+        self, st: IncidentState, summary: str, why: str, alertname: str, step: str, **fields: Any
+    ) -> Alert:
+        base: dict[str, Any] = {"count": 0, "last_seen": st.first_seen, "next_command": "pgrst-runbook check"}
+        base.update(fields)
+        return self._alert_of(
+            st, summary=summary, description=why, next_step=step or base["next_command"],
+            alertname=alertname, **base,
+        )
 
     def _reload_alert(self, st: IncidentState, summary: str, why: str) -> Alert:
         return self._alert_of(
@@ -342,6 +658,8 @@ class Watcher:
             summary=summary,
             description=why or summary,
             next_step=suggestions[0] if suggestions else command,
+            checked_by=st.checked_by,
+            not_checked=list(st.not_checked),
         )
 
     def _alert_of(self, st: IncidentState, **fields: Any) -> Alert:
