@@ -5,7 +5,10 @@ gateway lines the inputs give. Burn rate = error ratio / (1 - SLO). A page is du
 of windows both burn faster than its factor (SRE Workbook ch. 5, table 5-8): 1 h and 5 min at
 14.4x, or 6 h and 30 min at 6x; the short window (1/12 of the long one) makes it reset soon
 after the errors stop. Low traffic makes a ratio meaningless, so a window pair is judged only
-when the long window saw at least `min_requests` writes (and the short one at least one).
+when the long window saw at least `min_requests` writes (and the short one at least one), and
+only once the inputs have shown a write that did not fail: PostgREST's access log as the
+scanner reads it holds only the failed writes (400) and missing tables (404), and a ratio whose
+denominator holds only failures is 100% by construction, not an error rate.
 Time is whatever clock the caller passes (log time in `watch`): recorded logs give the answer
 live ones would.
 """
@@ -63,6 +66,7 @@ class BurnRate:
     min_requests: int = 100
     pairs: tuple[WindowPair, ...] = PAGE_PAIRS
     _minutes: dict[int, list[int]] = field(default_factory=dict)  # minute -> [writes, failed]
+    _seen_success: list[bool] = field(default_factory=lambda: [False])  # any write that did not fail
 
     def __post_init__(self) -> None:
         if not 0 < self.slo < 1:
@@ -77,6 +81,13 @@ class BurnRate:
             self._forget(max(self._minutes))
         slot[0] += writes
         slot[1] += failed
+        if writes > failed:
+            self._seen_success[0] = True
+
+    @property
+    def judged(self) -> bool:
+        """Whether the inputs count every write (some write that did not fail was seen)."""
+        return self._seen_success[0]
 
     def add_events(self, events: pl.DataFrame) -> dict[str, int]:
         """Count the write requests among access events; returns them by status class."""
@@ -115,7 +126,7 @@ class BurnRate:
             lw, lf = self.window(now, pair.long_seconds)
             sw, sf = self.window(now, pair.short_seconds)
             long_rate, short_rate = self.burn(lw, lf), self.burn(sw, sf)
-            enough = lw >= self.min_requests and sw > 0
+            enough = self.judged and lw >= self.min_requests and sw > 0
             firing = enough and long_rate > pair.factor and short_rate > pair.factor
             out.append(Burn(pair, long_rate, short_rate, lw, lf, firing))
         return out

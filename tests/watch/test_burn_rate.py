@@ -58,6 +58,7 @@ def test_low_traffic_is_not_judged() -> None:
     steady(burn, range(0, 60), 1, 1)  # 60 writes an hour, all failing
     assert burn.firing(at(59)) == []
     burn = BurnRate(slo=0.999, min_requests=50)
+    burn.add(at(0), 1, 0)  # the inputs count successful writes too
     steady(burn, range(0, 60), 1, 1)
     assert [b.pair.name for b in burn.firing(at(59))] == ["1h/5m", "6h/30m"]
 
@@ -103,3 +104,15 @@ def test_the_watcher_counts_writes_by_class_and_pages_then_resolves(tmp_path: Pa
     watcher.step(batch(calm))
     assert state[0].status == "resolved"
     assert state[0].seq == 2  # one page, one resolve
+
+
+def test_only_failed_writes_in_the_inputs_are_no_error_rate() -> None:
+    """An access log read for its 400s alone holds no denominator: 100% by construction is not
+    judged, until the inputs show a write that succeeded."""
+    burn = BurnRate(slo=0.999, min_requests=100)
+    for minute in range(60):
+        burn.add(minute * 60.0, writes=5, failed=5)
+    now = 59 * 60.0
+    assert not burn.judged and burn.firing(now) == []
+    burn.add(now, writes=1, failed=0)
+    assert burn.judged and burn.firing(now)
