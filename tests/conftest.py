@@ -105,3 +105,12 @@ def postgrest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgrestFac
     finally:
         for proc in reversed(started):
             proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Something in the test process sets $COLUMNS below os.environ (CLI children saw 80), so a
+    CLI child would cut its table to that width. Each test's children see them empty (tests of
+    the width pass their own environment)."""
+    monkeypatch.setenv("COLUMNS", "")
+    monkeypatch.setenv("LINES", "")
