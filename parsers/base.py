@@ -23,6 +23,7 @@ whole (decompressed) input and polars reads it natively.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -76,7 +77,7 @@ class LogFormat:
         raise NotImplementedError
 
 
-def share(lines: list[str], predicate) -> float:
+def share(lines: list[str], predicate: Callable[[str], object]) -> float:
     """The share of non-empty lines for which `predicate(line)` is true."""
     considered = [line for line in lines if line.strip()]
     if not considered:

@@ -38,11 +38,12 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
 from pglast.parser import scan
 from pglast.visitors import Visitor
+from polars.datatypes import DataTypeClass
 
 from parsers.error_body import error_columns
 from runbook.events import TS_TYPE, Kind
 
-RECORD_SCHEMA: dict[str, pl.DataType] = {
+_RECORD_TYPES: dict[str, pl.DataType | DataTypeClass] = {
     "ts": TS_TYPE,
     "pid": pl.String,  # backend process id: a session, for matching an ERROR to its statement
     "severity": pl.String,  # LOG, ERROR, ... as PostgreSQL writes it
@@ -50,6 +51,7 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String,  # the primary message (`statement: ...`, `column "x" ... `)
     "statement": pl.String,  # the statement an error belongs to (STATEMENT / query field)
 }
+RECORD_SCHEMA = pl.Schema(_RECORD_TYPES)
 
 # The SQL of a logged statement: `statement: X`, `execute <unnamed>: X`, `duration: 1.2 ms  statement: X`.
 STATEMENT = r"(?s)^(?:duration: [0-9.]+ ms\s+)?(?:statement|execute [^:]*): (.*)$"
@@ -143,6 +145,8 @@ def statement_actions(sql: str) -> tuple[Action, ...]:
         return (action,) if action else ()
     actions: list[Action] = []
     for raw in statements:
+        if raw.stmt is None:
+            continue
         try:
             actions.extend(_actions(raw.stmt, _statement_text(sql, raw)))
         except Exception:  # an unexpected node shape must not cost the other statements
@@ -228,14 +232,14 @@ def _actions(node: ast.Node, text: str) -> list[Action]:
     if isinstance(node, ast.RenameStmt):
         schema, table = _relation(node.relation)
         if node.renameType == ObjectType.OBJECT_COLUMN and node.relationType in _RELATION_TYPES:
-            detail = f"RENAME COLUMN {quote_ident(node.subname)} TO {quote_ident(node.newname)}"
+            detail = f"RENAME COLUMN {quote_ident(node.subname or '')} TO {quote_ident(node.newname or '')}"
             return [Action(migration, schema, table, node.subname, detail, text)]
         if node.renameType in _RELATION_TYPES:
-            return [Action(migration, schema, table, None, f"RENAME TO {quote_ident(node.newname)}", text)]
+            return [Action(migration, schema, table, None, f"RENAME TO {quote_ident(node.newname or '')}", text)]
         return []
     if isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType in _RELATION_TYPES:
         schema, table = _relation(node.relation)
-        return [Action(migration, schema, table, None, f"SET SCHEMA {quote_ident(node.newschema)}", text)]
+        return [Action(migration, schema, table, None, f"SET SCHEMA {quote_ident(node.newschema or '')}", text)]
     if isinstance(node, ast.CreateStmt):
         schema, table = _relation(node.relation)
         what = "CREATE FOREIGN TABLE" if isinstance(node, ast.CreateForeignTableStmt) else "CREATE TABLE"
@@ -289,16 +293,17 @@ class _NotifyFinder(Visitor):
         super().__init__()
         self.calls: list[tuple[str, str | None]] = []
 
-    def visit_FuncCall(self, ancestors, node: ast.FuncCall) -> None:
+    def visit_FuncCall(self, ancestors: object, node: ast.FuncCall) -> None:
         name = node.funcname[-1].sval if node.funcname else None
         if name != "pg_notify" or not node.args or len(node.args) != 2:
             return
-        values = []
+        values: list[str | None] = []
         for arg in node.args:
             if not isinstance(arg, ast.A_Const) or arg.isnull or not isinstance(arg.val, ast.String):
                 return
             values.append(arg.val.sval)
-        self.calls.append((values[0], values[1]))
+        if values[0] is not None:
+            self.calls.append((values[0], values[1]))
 
 
 class _Relations(Visitor):
@@ -308,13 +313,16 @@ class _Relations(Visitor):
         super().__init__()
         self.found: list[tuple[str | None, str, str | None]] = []
 
-    def visit_RangeVar(self, ancestors, node: ast.RangeVar) -> None:
+    def visit_RangeVar(self, ancestors: object, node: ast.RangeVar) -> None:
         alias = node.alias.aliasname if node.alias is not None else None
-        self.found.append((node.schemaname, node.relname, alias))
+        if node.relname is not None:
+            self.found.append((node.schemaname, node.relname, alias))
 
 
 @lru_cache(maxsize=4096)
-def _statement_relations(sql: str) -> tuple[tuple[tuple[str | None, str, str | None], ...], tuple[str | None, str] | None]:
+def _statement_relations(
+    sql: str,
+) -> tuple[tuple[tuple[str | None, str, str | None], ...], tuple[str | None, str | None] | None]:
     """(every relation referenced, the write target of INSERT/UPDATE/DELETE/MERGE or None)."""
     try:
         statements = parse_sql(sql)
@@ -326,6 +334,8 @@ def _statement_relations(sql: str) -> tuple[tuple[tuple[str | None, str, str | N
         node = raw.stmt
         if target is None and isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt):
             target = _relation(node.relation)
+        if node is None:
+            continue
         try:
             finder(node)
         except Exception:

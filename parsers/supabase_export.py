@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from parsers.base import LogFormat, Sample
 from parsers.error_body import error_columns
@@ -45,7 +46,7 @@ from parsers.postgrest_stderr import RULES as POSTGREST_RULES
 from parsers.timestamps import epoch, iso
 from runbook.events import SCHEMA_CACHE_FAMILY, Kind
 
-FLAT_SCHEMA: dict[str, pl.DataType] = {
+_FLAT_TYPES: dict[str, pl.DataType | DataTypeClass] = {
     "line_no": pl.Int64,
     "id": pl.String,
     "timestamp": pl.String,
@@ -64,6 +65,7 @@ FLAT_SCHEMA: dict[str, pl.DataType] = {
     "pid": pl.String,
     "parsed_ts": pl.String,
 }
+FLAT_SCHEMA = pl.Schema(_FLAT_TYPES)
 
 # Canonical field <- keys it goes by, best first: flattened `metadata` / `log_attributes` paths
 # (without `metadata.`) and the aliases people give them in a query.

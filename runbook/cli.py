@@ -13,6 +13,7 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from runbook import __version__
 from runbook.exit_codes import Exit
@@ -34,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(module: str):
+def _load(module: str) -> ModuleType:
     return importlib.import_module(f"runbook.commands.{module}")
 
 

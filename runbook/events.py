@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 
 class Kind(StrEnum):
@@ -37,7 +38,7 @@ RELATED_DB_CODES = ("42703", "42P01")
 TS_TYPE = pl.Datetime("us", "UTC")
 
 # Column order is part of the contract; `empty_events()` and `conform()` keep it.
-EVENT_SCHEMA: dict[str, pl.DataType] = {
+_EVENT_TYPES: dict[str, pl.DataType | DataTypeClass] = {
     "ts": TS_TYPE,  # UTC; null when the record carries no time
     "source": pl.String,  # path, "-" for stdin, or a store URL (secrets stripped)
     "line_no": pl.Int64,  # 1-based line of the matching line in its source
@@ -61,6 +62,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "weight": pl.Int64,
     "ts_end": TS_TYPE,
 }
+EVENT_SCHEMA = pl.Schema(_EVENT_TYPES)
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)
 

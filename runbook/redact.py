@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, overload
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:  # polars is imported where a column is redacted, not at import time
@@ -128,6 +128,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
 def redact(text: str | None) -> str | None:
     """Return `text` with JWTs, API keys, bearer tokens and passwords replaced by `***`."""
     if not text:
@@ -209,8 +213,8 @@ class MaskingStream:
 def masked_stdio() -> Iterator[None]:
     """stdout and stderr mask the registered secrets until the block ends."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = MaskingStream(sys.stdout)
+    sys.stderr = MaskingStream(sys.stderr)
     try:
         yield
     finally:

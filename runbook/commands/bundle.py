@@ -124,5 +124,5 @@ def _scan(
     except UnknownFormat as exc:
         raise UsageError(str(exc)) from None
     doc = document(result)
-    unreadable = [(u["source"], u["reason"]) for u in doc["stats"]["unreadable"]]  # type: ignore[index]
+    unreadable = [(u["source"], u["reason"]) for u in doc["stats"]["unreadable"]]
     return doc, result.events, "scanned from --logs", unreadable

@@ -13,7 +13,7 @@ from parsers import registry
 from runbook.ingest.stores import SOURCE_NAME, StoreSettings, is_store_url
 
 if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
-    from runbook.ingest.scan import ScanOptions
+    from runbook.ingest.scan import Progress, ScanOptions
 
 _RELATIVE = re.compile(r"^-?(\d+)\s*([smhdw])$")  # `-5h` reads as `5h` (an age: before now)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -183,7 +183,7 @@ def default_paths(paths: list[str]) -> list[str]:
     return [str(sample_logs_dir())]
 
 
-def stderr_progress(enabled: bool, paths: list[str] | None = None):
+def stderr_progress(enabled: bool, paths: list[str] | None = None) -> Progress | None:
     """A progress callback on stderr, or None when not wanted.
 
     Files: bytes read of total, redrawn on one terminal line (terminals only). Log stores: one

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     except RunbookError as exc:  # a log store that cannot be reached or rejects the token
         return _fail(exc.one_line(), exc.exit_code)
     doc = document(result)
-    unreadable = doc["stats"]["unreadable"]  # type: ignore[index]
+    unreadable = doc["stats"]["unreadable"]
     for problem in unreadable:
         _warn(f"cannot read {problem['source']}: {problem['reason']}")
     try:

@@ -75,18 +75,18 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_markdown(doc))
     else:
         sys.stdout.write(render_table(doc, terminal_width()))
-    for problem in doc["stats"]["unreadable"]:  # type: ignore[index]
+    for problem in doc["stats"]["unreadable"]:
         print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
     stats = doc["stats"]
-    for skipped in stats.get("skipped", []):  # type: ignore[union-attr]
+    for skipped in stats.get("skipped", []):
         print(
             f"pgrst-runbook: {skipped['source']}: {skipped['lines']:,} candidate line(s) matched "
             f"no parser of its format ({skipped['format']})",
             file=sys.stderr,
         )
-    if stats["unreadable"]:  # type: ignore[index]
+    if stats["unreadable"]:
         return Exit.INPUT
-    if not stats["files"] and not stats.get("stores"):  # type: ignore[index,union-attr]
+    if not stats["files"] and not stats.get("stores"):
         print(f"pgrst-runbook: no log file found in {' '.join(paths)}: nothing was read", file=sys.stderr)
         return Exit.INPUT
     if args.fail_on_incidents and doc["incidents"]:

@@ -231,8 +231,7 @@ def _incident_id(table: str, column: str, first: datetime | None) -> str:
 def _incident(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access: pl.DataFrame
 ) -> Incident:
-    first = rows["ts"].min()
-    last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
+    first, last = _time_span(rows)
     count = int(rows.select(_weights(rows).sum()).item())
     schemas = rows["schema"].drop_nulls().unique().to_list()
     own = [  # a folded row (runbook.incidents.compaction) stands for `weight` requests
@@ -280,6 +279,18 @@ def _incident(
     )
 
 
+def _as_time(value: object) -> datetime | None:
+    """A polars aggregate of a time column, typed (polars types it as any literal)."""
+    return value if isinstance(value, datetime) else None
+
+
+def _time_span(rows: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
+    """The first and last time of the rows; a folded row lasts until its `ts_end`."""
+    first = _as_time(rows["ts"].min())
+    last = _as_time(rows.select(pl.max_horizontal("ts", "ts_end").max()).item())
+    return first, last
+
+
 def _by_frequency(items: list[tuple[str, int]]) -> list[str]:
     counts: dict[str, int] = {}
     for item, weight in items:
@@ -294,7 +305,9 @@ def _per_minute(rows: pl.DataFrame) -> list[dict[str, Any]]:
     counts = timed.group_by(pl.col("ts").dt.truncate("1m").alias("minute")).agg(
         _weights(timed).sum().alias("count")
     )
-    start, end = counts["minute"].min(), counts["minute"].max()
+    start, end = _as_time(counts["minute"].min()), _as_time(counts["minute"].max())
+    if start is None or end is None:
+        return []
     span = int((end - start).total_seconds() // 60) + 1
     if span <= MAX_TIMELINE_MINUTES:
         grid = pl.DataFrame(
@@ -347,8 +360,7 @@ def _untimed_after(rows: pl.DataFrame, events: pl.DataFrame, moment: datetime) -
 def _context(
     table: str, column: str, rows: pl.DataFrame, events: pl.DataFrame, access_400s: int
 ) -> dict[str, Any]:
-    first = rows["ts"].min()
-    last = rows.select(pl.max_horizontal("ts", "ts_end").max()).item()
+    first, last = _time_span(rows)
     # A statement or line logged in several destinations (stderr, csvlog, jsonlog) is one event.
     migrations = fold_sources(
         events.filter((pl.col("kind") == Kind.MIGRATION.value) & _same_name(pl.col("table"), table))
@@ -383,7 +395,7 @@ def _context(
         "access_400s": access_400s,
         "untimed_errors": int(rows["ts"].null_count()),
     }
-    if first is None:
+    if first is None or last is None:
         return context
     before = migrations.filter(pl.col("ts") <= first).tail(1)
     if before.height:

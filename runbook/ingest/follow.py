@@ -220,7 +220,7 @@ class Tail:
         if not is_compressed(head):
             return False
         # Compressed: decompress as a stream, read once, never follow.
-        self._stream = decompressing(self._fh)  # type: ignore[arg-type]
+        self._stream = decompressing(self._fh)
         self.follow = False
         self._read_once = True
         return True
@@ -440,8 +440,9 @@ def _expand_for_follow(inputs: list[str], follow: bool) -> tuple[list[Source], l
     sources: list[Source] = []
     problems: list[InputProblem] = []
     for item in inputs:
+        missing: list[InputProblem] = []
         if item != STDIN and os.path.isfile(item):
-            found, missing = [Source(item)], []
+            found = [Source(item)]
         else:
             found, missing = expand([item])
         sources += [s for s in found if s not in sources]

@@ -141,7 +141,7 @@ class MixedScanner:
     def document(self, data: bytes) -> pl.DataFrame:
         return self.feed(data, final=True)
 
-    def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> pl.DataFrame:
+    def feed(self, data: bytes | bytearray, final: bool = False) -> pl.DataFrame:
         self._bytes_read += len(data)
         work = self._pending + bytes(data)
         end = len(work) if final else work.rfind(b"\n") + 1

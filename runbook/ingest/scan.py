@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NotRequired, TypedDict
 
 import polars as pl
 
@@ -23,6 +23,9 @@ from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
 from runbook.ingest.sources import InputProblem, Source, expand, is_compressed, is_cr_only
 from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
+
+if TYPE_CHECKING:  # the process pool loads only when a scan would use it
+    from runbook.ingest.parallel import ParallelScan
 
 CHUNK_BYTES = 16 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
@@ -50,6 +53,37 @@ class ScanOptions:
     store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
 
 
+class Unreadable(TypedDict):
+    """An input that could not be read (or a store window that did not answer), and why."""
+
+    source: str
+    reason: str
+
+
+class Skipped(TypedDict):
+    """Candidate lines of a source that no parser of its format took."""
+
+    source: str
+    format: str
+    lines: int
+
+
+class ScanStats(TypedDict):
+    """The `stats` object of `scan --format json` (stable names; `stores` only when read)."""
+
+    files: int
+    bytes_read: int
+    lines_read: int
+    lines_skipped: int
+    invalid_utf8_lines: int
+    lines_cut: int
+    events: int
+    formats: dict[str, int]
+    unreadable: list[Unreadable]
+    skipped: list[Skipped]
+    stores: NotRequired[list[dict[str, object]]]
+
+
 @dataclass
 class ScanResult:
     """The merged events and what was read from where."""
@@ -58,7 +92,7 @@ class ScanResult:
     sources: list[SourceStats]
     problems: list[InputProblem]
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> ScanStats:
         """The `stats` object of `scan --format json` (stable names)."""
         formats: dict[str, int] = {}
         for stat in self.sources:
@@ -66,12 +100,14 @@ class ScanResult:
                 for name in stat.formats or (stat.format,):
                     formats[name] = formats.get(name, 0) + 1
         stores = [s.store for s in self.sources if s.store is not None]
-        dark = [
+        unreadable: list[Unreadable] = [{"source": p.name, "reason": p.reason} for p in self.problems]
+        unreadable += [{"source": s.source, "reason": s.error} for s in self.sources if s.error]
+        unreadable += [
             {"source": s.source, "reason": f"no answer for {w['start']} – {w['end']}: {w['reason']}"}
             for s in self.sources
-            for w in (s.store or {}).get("dark_windows", [])  # type: ignore[union-attr]
+            for w in _dark_windows(s.store)
         ]
-        return {
+        stats: ScanStats = {
             "files": sum(1 for s in self.sources if s.error is None),
             "bytes_read": sum(s.bytes_read for s in self.sources),
             "lines_read": sum(s.lines_read for s in self.sources),
@@ -80,18 +116,22 @@ class ScanResult:
             "lines_cut": sum(s.lines_cut for s in self.sources),
             "events": self.events.height,
             "formats": formats,
-            "unreadable": [
-                {"source": p.name, "reason": p.reason} for p in self.problems
-            ]
-            + [{"source": s.source, "reason": s.error} for s in self.sources if s.error]
-            + dark,
+            "unreadable": unreadable,
             "skipped": [
                 {"source": s.source, "format": s.format, "lines": s.lines_skipped}
                 for s in self.sources
                 if s.lines_skipped
             ],
-            **({"stores": stores} if stores else {}),
         }
+        if stores:
+            stats["stores"] = stores
+        return stats
+
+
+def _dark_windows(store: dict[str, object] | None) -> list[dict[str, str]]:
+    """The windows a log store did not answer for, from its own stats."""
+    windows = (store or {}).get("dark_windows")
+    return windows if isinstance(windows, list) else []
 
 
 def resolve_format(name: str) -> LogFormat:
@@ -129,7 +169,7 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
             frame, scanner, error = _read_source(source, stream, options, done, total, None, spool)
             if isinstance(scanner, SourceScanner) and scanner.foreign_lines and error is None:
                 mixed = MixedScanner(source.name, registry.FORMATS, options.tz)
-                again: BinaryIO = stream
+                again: BinaryIO | _Joined = stream
                 if spool is not None:
                     spool.seek(0)
                     again = _Joined(spool, stream)
@@ -153,7 +193,7 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
 
 def _read_source(
     source: Source,
-    stream: BinaryIO,
+    stream: BinaryIO | _Joined,
     options: ScanOptions,
     done: int,
     total: int | None,
@@ -199,7 +239,7 @@ class _Joined(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         out = b""
         while self._parts and (size < 0 or len(out) < size):
             data = self._parts[0].read(-1 if size < 0 else size - len(out))
@@ -216,7 +256,7 @@ def _tee(data: bytes, spool: BinaryIO | None) -> bytes:
     return data
 
 
-def _start_parallel(sources: list[Source], options: ScanOptions):
+def _start_parallel(sources: list[Source], options: ScanOptions) -> ParallelScan | None:
     """Submit the large plain files to a process pool, or None when it would not pay."""
     if not options.parallel:
         return None
@@ -328,7 +368,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def document(result: ScanResult) -> dict[str, object]:
+def document(result: ScanResult) -> dict[str, Any]:
     """The `scan --format json` object: incidents, related events and stats (stable names)."""
     from runbook.incidents.grouping import group_incidents, related_events
 

@@ -149,7 +149,7 @@ class SourceScanner:
         """Start after `context` (complete lines read before this scanner's first byte)."""
         self._context = context[-CONTEXT_BYTES:]
 
-    def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> pl.DataFrame:
+    def feed(self, data: bytes | bytearray, final: bool = False) -> pl.DataFrame:
         """Scan `data` (any size, any split); returns the events of the complete lines in it.
 
         `final` says no more data follows: nothing is held back for a continuation then.

@@ -66,7 +66,7 @@ class _Peeked(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         if self._head:
             n = min(len(buffer), len(self._head))
             buffer[:n] = self._head[:n]
@@ -76,7 +76,7 @@ class _Peeked(io.RawIOBase):
             return n
         return self._read_rest(buffer)
 
-    def _read_rest(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def _read_rest(self, buffer: memoryview | bytearray) -> int:
         readinto = getattr(self._rest, "readinto", None)
         if readinto is not None:
             return readinto(buffer) or 0
@@ -103,7 +103,7 @@ class _CrToLf(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._stream.read(len(buffer)).replace(b"\r", b"\n")
         buffer[: len(data)] = data
         return len(data)
@@ -118,7 +118,7 @@ def cr_lines(stream: BinaryIO) -> BinaryIO:
     head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
     if not is_cr_only(head):
         return stream
-    return io.BufferedReader(_CrToLf(stream), buffer_size=1 << 20)  # type: ignore[return-value]
+    return io.BufferedReader(_CrToLf(stream), buffer_size=1 << 20)
 
 
 def is_compressed(head: bytes) -> bool:
@@ -138,7 +138,7 @@ def decompressing(raw: BinaryIO) -> BinaryIO:
         import zstandard
 
         # buffered, so that it also reads line by line as the gzip and bzip2 readers do
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))  # type: ignore[arg-type]
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))
     return stream
 
 

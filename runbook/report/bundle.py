@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from runbook import __version__
 from runbook.atomic_write import write_atomic
@@ -190,7 +190,7 @@ def write_bundle(path: Path, bundle: Bundle, *, force: bool = False) -> Path:
     with `force`, renamed) into place. Raises `BundleExists` rather than overwrite."""
     path = Path(path)
 
-    def write(handle) -> None:
+    def write(handle: BinaryIO) -> None:
         with tarfile.open(fileobj=handle, mode="w:gz") as tar:
             now = time.time()
             for member in bundle.finish():

@@ -446,7 +446,7 @@ def _event_triggers(conn: psycopg.Connection) -> list[EventTriggerState]:
 
 
 def _scalar(conn: psycopg.Connection, query: str) -> Any:
-    row = conn.execute(query).fetchone()  # type: ignore[arg-type]  # constant SQL
+    row = conn.execute(query).fetchone()  # constant SQL
     return row[0] if row else None
 
 

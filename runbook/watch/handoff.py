@@ -27,7 +27,7 @@ def write_report(
 ) -> Path | None:
     """Write the report of the (table, column) incident; None when the events hold none."""
     doc = document(ScanResult(events, follower.stats(), list(follower.problems)))
-    incidents = [i for i in doc["incidents"] if i["table"] == table and i["column"] == column]  # type: ignore[union-attr,index]
+    incidents = [i for i in doc["incidents"] if i["table"] == table and i["column"] == column]
     if not incidents:
         return None
     incident = incidents[0]

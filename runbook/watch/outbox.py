@@ -10,6 +10,7 @@ sends each sink's messages in order, retrying 429/5xx and unreachable receivers 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from runbook.atomic_write import fsync_dir, write_atomic
 from runbook.watch.alerts import Alert
@@ -81,7 +83,7 @@ class Outbox:
                     continue
                 self._queued[sid].add(alert.message_id)
             path = self.folder / "outbox" / sid / f"{time.time_ns():020d}-{alert.message_id}.json"
-            write_atomic(path, lambda fh, data=body: fh.write(data))
+            write_atomic(path, functools.partial(_write_bytes, data=body))
             added += 1
         if added:
             self._wake.set()
@@ -186,3 +188,7 @@ class Outbox:
 
     def _sent_log(self, sid: str) -> Path:
         return self.folder / "sent" / f"{sid}.log"
+
+
+def _write_bytes(handle: BinaryIO, data: bytes) -> None:
+    handle.write(data)

@@ -103,7 +103,7 @@ def _masked_url(scheme: str, netloc: str, path: str) -> str:
 # -- payloads ---------------------------------------------------------------------------------
 
 
-def annotations(alert: Alert) -> dict[str, str]:
+def alert_annotations(alert: Alert) -> dict[str, str]:
     out = {
         "summary": alert.summary,
         "description": alert.description,
@@ -131,13 +131,13 @@ def alertmanager_body(alert: Alert) -> dict[str, object]:
         "groupKey": group_key,
         "groupLabels": group,
         "commonLabels": labels,
-        "commonAnnotations": annotations(alert),
+        "commonAnnotations": alert_annotations(alert),
         "externalURL": "",
         "alerts": [
             {
                 "status": alert.status,
                 "labels": labels,
-                "annotations": annotations(alert),
+                "annotations": alert_annotations(alert),
                 "startsAt": alert.starts_at,
                 "endsAt": ZERO_TIME if firing or not alert.ends_at else alert.ends_at,
                 "generatorURL": "",

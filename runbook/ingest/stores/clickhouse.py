@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -96,7 +97,7 @@ def choose_table(
     Raises StoreInputError when a needed column is missing or of the wrong kind.
     """
 
-    def pick(override: str | None, names: tuple[str, ...], ok, what: str, flag: str) -> str | None:
+    def pick(override: str | None, names: tuple[str, ...], ok: Callable[[str], bool], what: str, flag: str) -> str | None:
         if override:
             if override not in columns:
                 raise StoreInputError(f"{database}.{name} has no column {override!r} ({flag})")
