@@ -268,8 +268,8 @@ class Tail:
 
     def _new_scanner(self, sample: bytes) -> SourceScanner | MixedScanner:
         scanner = scanner_for(self.source, sample, self.options)
-        if self._line_base and isinstance(scanner, SourceScanner):
-            scanner._lines_done = self._line_base  # resumed: line numbers go on from there
+        if self._line_base:
+            scanner.resume_at(self._line_base)  # resumed: line numbers go on from there
         return scanner
 
     def _quiet(self) -> pl.DataFrame:
@@ -459,7 +459,7 @@ def _unscanned(scanner: SourceScanner | MixedScanner | None) -> int:
     if scanner is None:
         return 0
     if isinstance(scanner, MixedScanner):
-        return len(scanner._pending) + sum(len(line) for line in scanner._run)
+        return scanner.held_bytes
     return len(scanner.pending)
 
 

@@ -27,10 +27,13 @@ import polars as pl
 from parsers.base import LogFormat
 from parsers.registry import line_format
 from runbook.events import concat_events, empty_events
-from runbook.ingest.scanner import SourceScanner, SourceStats, decode_line
+from runbook.ingest.scanner import MAX_LINE_BYTES, SourceScanner, SourceStats, decode_line
 
 MIXED = "mixed"
 MIN_LINES = 2  # lines a second format needs among the first ones before a stream counts as mixed
+# A run of a whole-file format (csvlog, a Supabase export) is parsed as one document when it
+# ends; past this size it is parsed at its next record start, so memory stays bounded.
+MAX_RUN_BYTES = 8 * 1024 * 1024
 
 
 class MixedFormat(LogFormat):
@@ -76,11 +79,14 @@ class MixedScanner:
         self._scanners: dict[str, SourceScanner] = {}
         self._batch_rows = batch_rows
         self._pending = b""
+        self._cutting = False  # dropping the rest of a line cut at MAX_LINE_BYTES
+        self._lines_cut = 0
         self._lines_done = 0
         self._bytes_read = 0
         self._invalid_utf8 = 0
         self._current: LogFormat | None = None  # the format of the record being read
         self._run: list[bytes] = []  # lines of the whole-file format being collected
+        self._run_bytes = 0
         self._run_start = 0  # stream line number (0-based) of the run's first line
         self._documents: list[SourceStats] = []  # stats of the whole-file runs parsed so far
         self._document_events = 0
@@ -119,6 +125,15 @@ class MixedScanner:
     def lines_done(self) -> int:
         return self._lines_done
 
+    def resume_at(self, lines: int) -> None:
+        """Number the next line `lines + 1` (a resumed follow)."""
+        self._lines_done = lines
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes fed but not scanned yet: an unfinished line, a whole-file run being collected."""
+        return len(self._pending) + self._run_bytes
+
     @property
     def stats(self) -> SourceStats:
         parts = [s.stats for s in self._scanners.values()] + self._documents
@@ -131,6 +146,7 @@ class MixedScanner:
             candidate_lines=sum(s.candidate_lines for s in parts),
             lines_skipped=sum(s.lines_skipped for s in parts),
             invalid_utf8_lines=self._invalid_utf8,
+            lines_cut=self._lines_cut + sum(s.lines_cut for s in parts),
             events=sum(s.stats.events for s in self._scanners.values()) + self._document_events,
             formats=tuple(names),
         )
@@ -143,9 +159,15 @@ class MixedScanner:
 
     def feed(self, data: bytes | bytearray, final: bool = False) -> pl.DataFrame:
         self._bytes_read += len(data)
-        work = self._pending + bytes(data)
+        if self._cutting:
+            newline = data.find(b"\n")
+            if newline == -1 and not final:
+                return empty_events()  # still inside the cut line
+            data = data[newline:] if newline != -1 else b""  # the newline ends the kept part
+            self._cutting = False
+        work = self._pending + bytes(data) if self._pending else bytes(data)
         end = len(work) if final else work.rfind(b"\n") + 1
-        self._pending = work[end:]
+        self._pending = self._cut(work[end:])
         frames = self._route(work[:end])
         if self._again:
             frames, self._again = self._again + frames, []
@@ -167,6 +189,15 @@ class MixedScanner:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _cut(self, pending: bytes) -> bytes:
+        """The unfinished last line, cut at MAX_LINE_BYTES (its rest is dropped as it comes),
+        as `SourceScanner` does: one endless line must not hold the stream's memory."""
+        if len(pending) <= MAX_LINE_BYTES:
+            return pending
+        self._cutting = True
+        self._lines_cut += 1
+        return pending[:MAX_LINE_BYTES]
+
     def _route(
         self, block: bytes, already: str | None = None, used: set[int] | None = None
     ) -> list[pl.DataFrame]:
@@ -185,16 +216,18 @@ class MixedScanner:
         frames: list[pl.DataFrame] = []
         for raw in lines:
             fmt = line_format(self._decode(raw), self._formats)
+            recognised = fmt is not None
             if fmt is not None:
                 self._owned.add(fmt.name)
             else:
                 fmt = self._current or self._generic
-            if fmt is not self._current and self._run:
+            if self._run and (fmt is not self._current or (recognised and self._run_bytes > MAX_RUN_BYTES)):
                 frames.append(self._end_run())
             if fmt.whole_file:
                 if not self._run:
                     self._run_start = self._lines_done
                 self._run.append(raw)
+                self._run_bytes += len(raw) + 1
                 owner: str | None = None
             else:
                 owner = fmt.name
@@ -213,11 +246,10 @@ class MixedScanner:
         return frames
 
     def _scanner(self, fmt: LogFormat, lines_before: int) -> SourceScanner:
-        """A new scanner for `fmt`, past `lines_before` blank lines that stand for the stream's
+        """A new scanner for `fmt` that numbers its lines after the stream's `lines_before`
         lines before this block (the lines of the block so far are blanked by the caller)."""
         scanner = SourceScanner(self.source, fmt, self.tz, batch_rows=self._batch_rows)
-        if lines_before:
-            scanner.feed(b"\n" * lines_before)
+        scanner.resume_at(lines_before)
         self._scanners[fmt.name] = scanner
         return scanner
 
@@ -225,7 +257,7 @@ class MixedScanner:
         """Parse the collected lines of a whole-file format as one document."""
         fmt = self._current
         data = b"\n".join(self._run) + b"\n"
-        self._run = []
+        self._run, self._run_bytes = [], 0
         if fmt is None:
             return empty_events()
         scanner = SourceScanner(self.source, fmt, self.tz)

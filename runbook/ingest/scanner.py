@@ -118,6 +118,11 @@ class SourceScanner:
         self._detect_foreign = detect_foreign and fmt.name != "generic"  # generic knows no line
         self._emitted: list[tuple[int, int]] = []  # (first, last line) of recent events' records
 
+    def resume_at(self, lines: int) -> None:
+        """Number the next line `lines + 1`: the input was read up to there before (a resumed
+        follow, or a part of a mixed stream that starts further down)."""
+        self._lines_done = lines
+
     @property
     def lines_done(self) -> int:
         """Complete lines scanned so far."""

@@ -146,3 +146,67 @@ def test_a_large_file_scanned_in_parts_still_sees_a_later_format(tmp_path: Path,
     assert parted["incidents"] == one["incidents"]
     assert parted["related"] == one["related"]
     assert parted["stats"]["formats"] == one["stats"]["formats"]
+
+
+def _mixed_stream_scanner() -> MixedScanner:
+    from parsers import registry
+
+    return MixedScanner("-", registry.FORMATS)
+
+
+def test_an_endless_line_in_a_mixed_stream_is_cut_and_what_follows_is_read() -> None:
+    """A line with no end (a binary blob, a runaway writer) is kept to its first
+    MAX_LINE_BYTES, counted in `lines_cut`, and the scanner holds no more than that."""
+    from runbook.ingest.scanner import MAX_LINE_BYTES
+
+    head = concatenated(SAMPLES / "stale-cache")
+    scanner = _mixed_stream_scanner()
+    frames = [scanner.feed(head)]
+    blob = b"x" * (1 << 20)
+    for _ in range(16):  # 16 MiB of one line, fed in pieces as a pipe gives it
+        frames.append(scanner.feed(blob))
+        assert scanner.held_bytes <= MAX_LINE_BYTES + (1 << 20)
+    frames.append(scanner.feed(b"\n" + head))
+    frames.append(scanner.finish())
+    import polars as pl
+
+    events = pl.concat([f for f in frames if f.height], how="vertical")
+    assert scanner.stats.lines_cut == 1
+    single = document(scan_paths([str(SAMPLES / "stale-cache")], ScanOptions()))
+    pgrst204 = events.filter(pl.col("code") == "PGRST204").height
+    expected = sum(i["count"] for i in single["incidents"])
+    # Both copies of the logs are read: the blob cost one line, not the rest of the stream.
+    assert pgrst204 >= 2 * expected > 0
+
+
+def test_a_long_csvlog_run_in_a_mixed_stream_is_parsed_in_bounded_parts(monkeypatch) -> None:
+    """A csvlog inside a mixed stream is collected and parsed as a document; a run larger
+    than MAX_RUN_BYTES is parsed at a record start, so memory does not grow with the run, and
+    the events and their line numbers are those of one whole parse."""
+    import runbook.ingest.mixed as mixed
+
+    csv = (SAMPLES / "stale-cache" / "postgres.csv").read_bytes()
+    app = (SAMPLES / "stale-cache" / "app.jsonl").read_bytes()
+    stream = app + csv * 5 + app
+
+    def events_of(max_run: int) -> tuple[list[tuple[object, ...]], int]:
+        monkeypatch.setattr(mixed, "MAX_RUN_BYTES", max_run)
+        scanner = _mixed_stream_scanner()
+        most = 0
+        frames = []
+        for start in range(0, len(stream), 4096):
+            frames.append(scanner.feed(stream[start : start + 4096]))
+            most = max(most, scanner.held_bytes)
+        frames.append(scanner.finish())
+        rows = sorted(
+            (r["line_no"], r["kind"], r["code"], r["table"], r["column"], str(r["ts"]))
+            for f in frames
+            for r in f.iter_rows(named=True)
+        )
+        return rows, most
+
+    whole, held_whole = events_of(1 << 40)
+    parts, held_parts = events_of(len(csv) // 3)
+    assert whole and parts == whole
+    assert held_whole >= 5 * len(csv) * 0.9  # one run held whole ...
+    assert held_parts < len(csv)  # ... or parsed in parts below a third of its size + a chunk
