@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import warnings
+from typing import Literal, TypedDict
 
 import polars as pl
 
@@ -150,32 +151,34 @@ def read_rows(data: bytes, base_line: int = 0) -> pl.DataFrame:
     return _rows_that_matter(frame.lazy(), base_line)
 
 
+class _CsvOptions(TypedDict):
+    has_header: bool
+    infer_schema: bool
+    truncate_ragged_lines: bool
+    ignore_errors: bool
+    encoding: Literal["utf8-lossy"]
+    raise_if_empty: bool
+
+
+# Every field a string, ragged and broken rows kept: the record is rebuilt later.
+_CSV_OPTIONS: _CsvOptions = {
+    "has_header": False,
+    "infer_schema": False,
+    "truncate_ragged_lines": True,
+    "ignore_errors": True,
+    "encoding": "utf8-lossy",
+    "raise_if_empty": False,
+}
+
+
 def _scan(data: bytes) -> pl.LazyFrame:
-    # Every field a string, ragged and broken rows kept: the record is rebuilt later.
-    return pl.scan_csv(
-        data,
-        has_header=False,
-        infer_schema=False,
-        truncate_ragged_lines=True,
-        ignore_errors=True,
-        encoding="utf8-lossy",
-        raise_if_empty=False,
-    )
+    return pl.scan_csv(data, **_CSV_OPTIONS)
 
 
 def _read_fast(data: bytes) -> pl.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # polars warns about rows it had to repair
-        return pl.read_csv(
-            data,
-            missing_columns="insert",
-            has_header=False,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            ignore_errors=True,
-            encoding="utf8-lossy",
-            raise_if_empty=False,
-        )
+        return pl.read_csv(data, missing_columns="insert", **_CSV_OPTIONS)
 
 
 def _rows_that_matter(rows: pl.LazyFrame, base_line: int) -> pl.DataFrame:
