@@ -26,37 +26,35 @@ Rules, first match wins (`reference/causes.md`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from runbook.diagnosis.column_names import ColumnMatch, nearest_columns
 from runbook.diagnosis.fix_plans import expand_contract_summary
+from runbook.diagnosis.log_evidence import (
+    LogEvidence,
+    base_evidence,
+    channel_rows,
+    column_rows,
+    survived_row,
+)
 from runbook.diagnosis.log_facts import LogFacts, Ref, adds_column, rename_of
+from runbook.diagnosis.log_timeline import (
+    IN_FLIGHT,
+    LOAD_AFTER_RELOAD,
+    adding_ddl,
+    before,
+    created,
+    failed_load_within,
+    first_load_after,
+    listener_down,
+    load_within,
+    reload_before,
+    stopped_after_later_load,
+)
 from runbook.diagnosis.verdicts import Confidence, Verdict
 from runbook.events import Kind
-from runbook.evidence import EvidenceRow, run_command
-
-IN_FLIGHT = timedelta(seconds=1)  # requests PostgREST planned before its new cache was swapped in
-LOAD_AFTER_RELOAD = timedelta(seconds=60)  # a reload is applied if a load line follows this soon
-LISTENER_DOWN = ("failed", "retry", "queue_bug")
-
-
-@dataclass(frozen=True)
-class LogEvidence:
-    """One observation from the logs, citing where it was read (`source:line`)."""
-
-    check: str
-    fact: bool | None
-    where: str | None = None
-    detail: str = ""
-
-    def as_row(self) -> EvidenceRow:
-        """As an engine evidence row (source "logs"; the place leads the detail)."""
-        text = f"{self.where}: {self.detail}" if self.where else self.detail
-        return EvidenceRow("logs", self.check, self.fact, text)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "fact": self.fact, "where": self.where, "detail": self.detail}
+from runbook.evidence import run_command
 
 
 @dataclass
@@ -91,7 +89,7 @@ class LogDiagnosis:
 
 def diagnose_logs(facts: LogFacts) -> LogDiagnosis:
     """The verdict the logs support for one incident. Pure: no I/O."""
-    base = _base_evidence(facts)
+    base = base_evidence(facts)
     for rule in (_renamed, _survives_load, _reload_not_applied, _stale, _not_a_column):
         found = rule(facts)
         if found is not None:
@@ -104,7 +102,7 @@ def diagnose_logs(facts: LogFacts) -> LogDiagnosis:
 
 
 def _renamed(f: LogFacts) -> LogDiagnosis | None:
-    renames = [r for r in f.renames if not r.failed and _before(r.ts, f.last_seen)]
+    renames = [r for r in f.renames if not r.failed and before(r.ts, f.last_seen)]
     if not renames:
         return None
     rename = renames[-1]
@@ -117,10 +115,10 @@ def _renamed(f: LogFacts) -> LogDiagnosis | None:
             _statement(rename),
         )
     ]
-    load = _first_load_after(f, rename.ts)
+    load = first_load_after(f, rename.ts)
     survived = load is not None and load.ts is not None and f.continue_after(load.ts, IN_FLIGHT)
     if survived and load is not None and load.ts is not None:
-        evidence.append(_survived_row(f, load))
+        evidence.append(survived_row(f, load))
     after = f.errors_after(rename.ts) if rename.ts else f.count
     evidence.append(
         LogEvidence(
@@ -151,12 +149,12 @@ def _renamed(f: LogFacts) -> LogDiagnosis | None:
 def _survives_load(f: LogFacts) -> LogDiagnosis | None:
     if f.first_seen is None:
         return None
-    adding = _adding_ddl(f)
+    adding = adding_ddl(f)
     start = max([f.first_seen] + ([adding.ts] if adding and adding.ts else []))
-    load = _first_load_after(f, start)
+    load = first_load_after(f, start)
     if load is None or load.ts is None or not f.continue_after(load.ts, IN_FLIGHT):
         return None
-    evidence = [_survived_row(f, load)]
+    evidence = [survived_row(f, load)]
     failed = [m for m in f.migrations if m.failed and adds_column(m, f.column)]
     if failed:
         ddl = failed[-1]
@@ -194,8 +192,8 @@ def _survives_load(f: LogFacts) -> LogDiagnosis | None:
             alternatives=[Verdict.PENDING_MIGRATION, Verdict.RELOAD_NOT_APPLIED],
         )
     nearest = nearest_columns(f.column, f.known_columns())
-    evidence += _column_rows(f, nearest)
-    proven_absent = bool(f.db_errors) or bool(_created(f))
+    evidence += column_rows(f, nearest)
+    proven_absent = bool(f.db_errors) or bool(created(f))
     return _mismatch(
         f,
         Confidence.CONFIRMED if proven_absent else Confidence.LIKELY,
@@ -210,7 +208,7 @@ def _survives_load(f: LogFacts) -> LogDiagnosis | None:
 def _reload_not_applied(f: LogFacts) -> LogDiagnosis | None:
     if f.first_seen is None:
         return None
-    adding = _adding_ddl(f)
+    adding = adding_ddl(f)
     since = adding.ts if adding and adding.ts else f.first_seen - timedelta(hours=1)
     evidence: list[LogEvidence] = []
     unapplied: list[Ref] = []
@@ -219,14 +217,14 @@ def _reload_not_applied(f: LogFacts) -> LogDiagnosis | None:
             assert reload.ts is not None
             if reload.ts < since or not f.continue_after(reload.ts, IN_FLIGHT):
                 continue
-            if _load_within(f, reload.ts) is None:
+            if load_within(f, reload.ts) is None:
                 unapplied.append(reload)
-    down = _listener_down(f, since)
+    down = listener_down(f, since)
     if not unapplied and down is None:
         return None
     for reload in unapplied:
         assert reload.ts is not None
-        failed = _failed_load_within(f, reload.ts)
+        failed = failed_load_within(f, reload.ts)
         evidence.append(
             LogEvidence(
                 "a cache load followed the reload",
@@ -248,12 +246,12 @@ def _reload_not_applied(f: LogFacts) -> LogDiagnosis | None:
                 "PostgREST's listener is up", False, down.where, down.message or down.detail
             )
         )
-    evidence += _channel_rows(f)
+    evidence += channel_rows(f)
     if adding is not None:
         evidence.append(
             LogEvidence(f"a DDL statement added {f.column}", True, adding.where, _statement(adding))
         )
-    later_fix = _stopped_after_later_load(f, unapplied)
+    later_fix = stopped_after_later_load(f, unapplied)
     confirmed = bool(unapplied) and (adding is not None or later_fix is not None)
     if later_fix is not None:
         evidence.append(
@@ -279,8 +277,8 @@ def _reload_not_applied(f: LogFacts) -> LogDiagnosis | None:
 def _stale(f: LogFacts) -> LogDiagnosis | None:
     if f.first_seen is None:
         return None
-    adding = _adding_ddl(f)
-    load = _first_load_after(f, f.first_seen)
+    adding = adding_ddl(f)
+    load = first_load_after(f, f.first_seen)
     stopped = load is not None and load.ts is not None and not f.continue_after(load.ts, IN_FLIGHT)
     if adding is None and not stopped:
         return None
@@ -312,7 +310,7 @@ def _stale(f: LogFacts) -> LogDiagnosis | None:
         )
     reload = None
     if stopped and load is not None and load.ts is not None:
-        reload = _reload_before(f, load.ts)
+        reload = reload_before(f, load.ts)
         evidence.append(
             LogEvidence(
                 "errors stop after a cache load",
@@ -363,7 +361,7 @@ def _not_a_column(f: LogFacts) -> LogDiagnosis | None:
             LogEvidence(
                 f"PostgreSQL says {f.column} is not a column", True, err.where, err.message
             ),
-            *_column_rows(f, nearest),
+            *column_rows(f, nearest),
         ]
         same_words = bool(nearest) and nearest[0].score >= 1.0
         return _mismatch(
@@ -384,7 +382,7 @@ def _not_a_column(f: LogFacts) -> LogDiagnosis | None:
                 f"{f.column!r}: columns created without quotes are lower case, and most "
                 "camelCase keys come from a client model (snake_case column expected)",
             ),
-            *_column_rows(f, nearest),
+            *column_rows(f, nearest),
         ]
         return _mismatch(
             f,
@@ -470,138 +468,6 @@ def _mismatch(
     )
 
 
-def _base_evidence(f: LogFacts) -> list[LogEvidence]:
-    span = ""
-    if f.first_seen and f.last_seen:
-        span = f" from {f.first_seen.isoformat()} to {f.last_seen.isoformat()}"
-    return [
-        LogEvidence(
-            f"writes naming {f.column} on {f.table} fail with PGRST204",
-            True,
-            f.first_where,
-            f"{f.count} failed requests{span}",
-        )
-    ]
-
-
-def _survived_row(f: LogFacts, load: Ref) -> LogEvidence:
-    assert load.ts is not None
-    return LogEvidence(
-        "errors continue after a confirmed cache load",
-        True,
-        load.where,
-        f"'Schema cache loaded' at {load.ts.isoformat()}; {f.errors_after(load.ts + IN_FLIGHT)} "
-        "failed requests after it",
-    )
-
-
-def _column_rows(f: LogFacts, nearest: list[ColumnMatch]) -> list[LogEvidence]:
-    known = f.known_columns()
-    if not known:
-        return []
-    created = _created(f)
-    rows = [
-        LogEvidence(
-            f"{f.column} among the table's columns in the logged DDL",
-            f.column in known,
-            created.where if created else None,
-            "columns: " + ", ".join(known),
-        )
-    ]
-    if nearest:
-        rows.append(
-            LogEvidence(
-                f"known columns close to {f.column}",
-                True,
-                None,
-                ", ".join(f"{m.name} ({m.reason})" for m in nearest),
-            )
-        )
-    return rows
-
-
-def _created(f: LogFacts) -> Ref | None:
-    made = [m for m in f.migrations if m.detail == "CREATE TABLE" and not m.failed]
-    return made[-1] if made else None
-
-
-def _adding_ddl(f: LogFacts) -> Ref | None:
-    """The last successful DDL before the first failure that leaves the column on the table."""
-    found = [
-        m
-        for m in f.migrations
-        if not m.failed and adds_column(m, f.column) and _before(m.ts, f.first_seen)
-    ]
-    return found[-1] if found else None
-
-
-def _first_load_after(f: LogFacts, moment: datetime | None) -> Ref | None:
-    if moment is None:
-        return None
-    loads = [r for r in f.of_kind(Kind.CACHE_LOAD.value) if r.ts and r.ts > moment]
-    return loads[0] if loads else None
-
-
-def _load_within(f: LogFacts, moment: datetime) -> Ref | None:
-    for r in f.of_kind(Kind.CACHE_LOAD.value):
-        if r.ts is not None and moment <= r.ts <= moment + LOAD_AFTER_RELOAD:
-            return r
-    return None
-
-
-def _failed_load_within(f: LogFacts, moment: datetime) -> Ref | None:
-    for r in f.of_kind(Kind.CACHE_LOAD_FAILED.value):
-        if r.ts is not None and moment <= r.ts <= moment + LOAD_AFTER_RELOAD:
-            return r
-    return None
-
-
-def _reload_before(f: LogFacts, moment: datetime) -> Ref | None:
-    for r in reversed(f.of_kind(Kind.CACHE_RELOAD.value)):
-        if r.ts is not None and moment - LOAD_AFTER_RELOAD <= r.ts <= moment:
-            return r
-    return None
-
-
-def _listener_down(f: LogFacts, since: datetime) -> Ref | None:
-    """The last listener failure before the last error with no `up` line after it."""
-    state: Ref | None = None
-    for r in f.of_kind(Kind.LISTENER.value):
-        if f.last_seen is not None and r.ts is not None and r.ts > f.last_seen:
-            break
-        state = r
-    if state is None or state.ts is None or state.ts < since - timedelta(hours=1):
-        return None
-    return state if state.detail.split(" ", 1)[0] in LISTENER_DOWN else None
-
-
-def _stopped_after_later_load(f: LogFacts, unapplied: list[Ref]) -> Ref | None:
-    if not unapplied or unapplied[-1].ts is None:
-        return None
-    load = _first_load_after(f, unapplied[-1].ts)
-    if load is not None and load.ts is not None and not f.continue_after(load.ts, IN_FLIGHT):
-        return load
-    return None
-
-
-def _channel_rows(f: LogFacts) -> list[LogEvidence]:
-    listened = {c for r in f.of_kind(Kind.LISTENER.value) if (c := r.channel())}
-    sent = [r for r in f.of_kind(Kind.CACHE_RELOAD.value) if r.from_database_log]
-    rows = []
-    for r in sent:
-        channel = r.channel()
-        if listened and channel and channel not in listened:
-            rows.append(
-                LogEvidence(
-                    "NOTIFY sent on the channel PostgREST listens on",
-                    False,
-                    r.where,
-                    f"NOTIFY on {channel!r}; PostgREST listens on {', '.join(sorted(listened))}",
-                )
-            )
-    return rows
-
-
 def _reload_text(r: Ref) -> str:
     if r.from_database_log:
         return f"NOTIFY {r.detail} in the database log"
@@ -610,10 +476,6 @@ def _reload_text(r: Ref) -> str:
 
 def _statement(ref: Ref) -> str:
     return " ".join((ref.message or ref.detail).split())[:200]
-
-
-def _before(ts: datetime | None, limit: datetime | None) -> bool:
-    return ts is None or limit is None or ts <= limit
 
 
 def _is_camel(name: str) -> bool:
