@@ -57,6 +57,7 @@ from runbook.atomic_write import fsync_dir
 from runbook.config import APP_NAME
 from runbook.errors import JournalError, RunbookError
 from runbook.redact import redact
+from runbook.steps.journal_reader import JournalEntry, SessionRecord, read_entries
 
 SCHEMA_VERSION = 1
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
@@ -153,9 +154,14 @@ class Journal:
         return cls(path, session, read_entries(path))
 
     @property
-    def entries(self) -> list[dict[str, Any]]:
-        """All entries of this session so far (a copy)."""
-        return list(self._entries)
+    def entries(self) -> list[JournalEntry]:
+        """All entries of this session so far, typed."""
+        return [JournalEntry.from_dict(e) for e in self._entries]
+
+    @property
+    def record(self) -> SessionRecord:
+        """This session as its journal tells it so far."""
+        return SessionRecord.of(self._entries, self.path)
 
     def append(
         self,
@@ -225,23 +231,6 @@ def _complete_end(handle: BinaryIO) -> int:
     tail = handle.read(back)
     cut = tail.rfind(b"\n")
     return size - back + cut + 1 if cut >= 0 else (0 if back == size else size)
-
-
-def read_entries(path: Path) -> list[dict[str, Any]]:
-    """Entries of a journal file; a torn last line (crash mid-write) is skipped."""
-    entries = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-    return entries
 
 
 def _check_session_id(session: str) -> None:

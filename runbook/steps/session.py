@@ -146,32 +146,29 @@ class RunbookSession:
         Raises `JournalError` when the session does not exist or has no target.
         """
         journal = Journal.open(session_id, settings.journal_dir).lock()
-        entries = journal.entries
-        start = next((e for e in entries if e.get("step") == "session" and e.get("target")), None)
-        if start is None:
+        record = journal.record
+        started = next((e.target for e in record.entries if e.step == "session" and e.target), None)
+        if started is None:
             raise JournalError(f"session {session_id} has no target recorded")
-        t = start["target"]
-        session = cls(
-            Target(t["table"], t["column"], t["schema"]), settings, journal=journal, **kwargs
-        )
-        for entry in entries:
-            if entry.get("step") == "diagnose" and entry.get("verdict"):
-                session.verdict = Verdict(entry["verdict"])
-            if entry.get("step") == "reload" and entry.get("status") in ("sent", "manual"):
+        session = cls(started, settings, journal=journal, **kwargs)
+        for entry in record.entries:
+            if entry.step == "diagnose" and entry.verdict:
+                session.verdict = Verdict(entry.verdict)
+            if entry.is_step("reload", ("sent", "manual")):
                 session._resumed_reload = True
-                session._loads_before = (entry.get("data") or {}).get("loads_before")
-                session._reload_at = entry.get("ts")
-            if entry.get("step") == "verify" and entry.get("status") == OK:
+                session._loads_before = entry.data.get("loads_before")
+                session._reload_at = entry.ts
+            if entry.is_step("verify", (OK,)):
                 session._resumed_reload = False  # already verified: a new reload may follow
-        reloads = [e for e in entries if e.get("step") == "reload"]
-        if reloads and reloads[-1].get("status") == INTENT:
+        last_reload = record.last("reload")
+        if last_reload is not None and last_reload.status == INTENT:
             # Interrupted while sending: the reload may have reached the server, so it counts
             # as sent until verify says otherwise.
             session._resumed_reload = True
-            session._loads_before = (reloads[-1].get("data") or {}).get("loads_before")
-            session._reload_at = reloads[-1].get("ts")
+            session._loads_before = last_reload.data.get("loads_before")
+            session._reload_at = last_reload.ts
             session.interrupted_reload = True
-        journal.append("session", "info", target=t, result="resumed")
+        journal.append("session", "info", target=started.as_dict(), result="resumed")
         return session
 
     @property

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.steps.journal import default_journal_dir, read_entries
-from runbook.tui.step_state import is_finished, outcome_of, verdict_of
+from runbook.steps.journal import default_journal_dir
+from runbook.steps.journal_reader import recent_sessions
 
 MAX_SESSIONS = 500
 
@@ -31,30 +31,20 @@ class SessionInfo:
 
 def index_sessions(directory: Path | None = None) -> dict[tuple[str, str], SessionInfo]:
     """The newest session per (table, column) in the journal directory."""
-    directory = directory or default_journal_dir()
-    try:
-        paths = sorted(directory.glob("*.jsonl"), reverse=True)[:MAX_SESSIONS]
-    except OSError:
-        return {}
     out: dict[tuple[str, str], SessionInfo] = {}
-    for path in reversed(paths):  # oldest first: newer sessions overwrite
-        try:
-            entries = read_entries(path)
-        except (OSError, UnicodeDecodeError):
+    for record in recent_sessions(directory or default_journal_dir(), MAX_SESSIONS):
+        target = record.target
+        if target is None or record.path is None:
             continue
-        start = next((e for e in entries if e.get("step") == "session" and e.get("target")), None)
-        if start is None:
-            continue
-        target = start["target"]
-        info = SessionInfo(
-            session=path.stem,
-            path=path,
-            schema=str(target.get("schema") or "public"),
-            table=str(target.get("table")),
-            column=str(target.get("column")),
-            finished=is_finished(entries),
-            verdict=verdict_of(entries),
-            outcome=outcome_of(entries),
+        info = SessionInfo(  # oldest first: newer sessions overwrite
+            session=record.path.stem,
+            path=record.path,
+            schema=target.schema,
+            table=target.table,
+            column=target.column,
+            finished=record.finished,
+            verdict=record.verdict,
+            outcome=record.outcome,
         )
         out[(info.table, info.column)] = info
     return out

@@ -18,16 +18,10 @@ from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import incident_key
-from runbook.steps.journal import read_entries
+from runbook.steps.journal_reader import JournalEntry, read_session
 from runbook.steps.session import RunbookSession
 from runbook.tui.journal_index import SessionInfo, index_sessions
-from runbook.tui.step_state import (
-    CONNECTION,
-    connection_fingerprint,
-    current_results,
-    outcome_of,
-    verdict_of,
-)
+from runbook.tui.step_state import CONNECTION, connection_fingerprint, current_results
 
 
 class Sessions:
@@ -128,7 +122,7 @@ class Sessions:
             "session", "info", result="connection settings", data={CONNECTION: self.connection()}
         )
 
-    def checklist(self, incident: Incident) -> tuple[list[dict], int]:
+    def checklist(self, incident: Incident) -> tuple[list[JournalEntry], int]:
         """The entries the runbook checklist may show, and how many results it hides.
 
         Only the current session's (none once the last one was finished) and only those
@@ -144,7 +138,7 @@ class Sessions:
             entries = self.entries(incident)
         return current_results(entries, self.connection())
 
-    def entries(self, incident: Incident) -> list[dict]:
+    def entries(self, incident: Incident) -> list[JournalEntry]:
         """The journal entries to show for the incident: live, else the newest on disk."""
         key = incident_key(incident)
         if key in self.live:
@@ -153,8 +147,8 @@ class Sessions:
         if info is None:
             return []
         try:
-            return read_entries(info.path)
-        except OSError:
+            return list(read_session(info.path).entries)
+        except (OSError, UnicodeDecodeError):
             return []
 
     def journal_path(self, incident: Incident) -> Path | None:
@@ -170,7 +164,7 @@ class Sessions:
         not_fixed (live sessions over the index)."""
         out = {key: info.outcome for key, info in self.index.items() if info.outcome}
         for key, session in self.live.items():
-            outcome = outcome_of(session.journal.entries)
+            outcome = session.journal.record.outcome
             if outcome:
                 out[key] = outcome
         out.update({key: "running" for key in self.running})
@@ -180,7 +174,7 @@ class Sessions:
         """The latest known verdict per incident key (live sessions over the index)."""
         out = {key: info.verdict for key, info in self.index.items() if info.verdict}
         for key, session in self.live.items():
-            verdict = verdict_of(session.journal.entries)
+            verdict = session.journal.record.verdict
             if verdict:
                 out[key] = verdict
         return out

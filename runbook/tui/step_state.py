@@ -6,10 +6,14 @@ exactly what the journal says was done: resuming is reading.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runbook.diagnosis.verdicts import Verdict
+from runbook.steps.journal_reader import JournalEntry, entries_of
+
+Entries = Sequence[JournalEntry | Mapping[str, Any]]  # a live journal's, a file's, a test's
 
 NOT_RUN = "not_run"
 RUNNING = "running"
@@ -58,34 +62,24 @@ class StepState:
         return self.status in ("failed", "partial")
 
 
-def step_states(entries: list[dict[str, Any]]) -> dict[str, StepState]:
+def step_states(entries: Entries) -> dict[str, StepState]:
     """Each checklist step's latest state from a session's journal entries."""
     states = {name: StepState(name) for name in STEPS}
-    for entry in entries:
-        name = entry.get("step")
-        if name not in states:
+    for entry in entries_of(entries):
+        if entry.step not in states:
             continue
-        states[name] = StepState(
-            name=name,
-            status=str(entry.get("status") or NOT_RUN),
-            action=entry.get("action"),
-            result=entry.get("result"),
-            error=entry.get("error"),
-            evidence=list(entry.get("evidence") or []),
-            verdict=entry.get("verdict"),
-            ts=entry.get("ts"),
-            data=dict(entry.get("data") or {}),
+        states[entry.step] = StepState(
+            name=entry.step,
+            status=entry.status or NOT_RUN,
+            action=entry.action,
+            result=entry.result,
+            error=entry.error,
+            evidence=list(entry.evidence),
+            verdict=entry.verdict,
+            ts=entry.ts,
+            data=dict(entry.data),
         )
     return states
-
-
-def verdict_of(entries: list[dict[str, Any]]) -> str | None:
-    """The latest verdict: set by diagnose, revised by verify (`reload_not_applied`)."""
-    verdict = None
-    for entry in entries:
-        if entry.get("verdict") and entry.get("step") in ("diagnose", "verify", "session"):
-            verdict = entry["verdict"]
-    return verdict
 
 
 CONNECTION = "connection"  # data key of the "session" entries that name the settings in use
@@ -100,19 +94,18 @@ def connection_fingerprint(settings: Any) -> str:
     return f"db {db} · api {settings.api_url or '-'} · admin {settings.admin_url or '-'}"
 
 
-def current_results(entries: list[dict[str, Any]], connection: str) -> tuple[list[dict[str, Any]], int]:
+def current_results(entries: Entries, connection: str) -> tuple[list[JournalEntry], int]:
     """The entries gathered with `connection`, and how many step results were left out.
 
     A journal says which settings were in use by "session" entries with `data.connection`;
     entries before the first such entry (older journals) are kept."""
-    kept: list[dict[str, Any]] = []
+    kept: list[JournalEntry] = []
     hidden = 0
     current: str | None = None
-    for entry in entries:
-        data = entry.get("data") or {}
-        if entry.get("step") == "session" and CONNECTION in data:
-            current = str(data[CONNECTION])
-        if entry.get("step") != "session" and current is not None and current != connection:
+    for entry in entries_of(entries):
+        if entry.step == "session" and CONNECTION in entry.data:
+            current = str(entry.data[CONNECTION])
+        if entry.step != "session" and current is not None and current != connection:
             hidden += 1
             continue
         kept.append(entry)
@@ -120,20 +113,6 @@ def current_results(entries: list[dict[str, Any]], connection: str) -> tuple[lis
 
 
 OUTCOME_LABELS = {"fixed": "fixed ✔", "not_fixed": "not fixed ✖", "running": "running…"}
-
-
-def outcome_of(entries: list[dict[str, Any]]) -> str | None:
-    """The latest verify's outcome: "fixed" (ok), "not_fixed" (failed or partial), else None."""
-    for entry in reversed(entries):
-        if entry.get("step") == "verify" and entry.get("status") in ("ok", "failed", "partial"):
-            return "fixed" if entry["status"] == "ok" else "not_fixed"
-    return None
-
-
-def is_finished(entries: list[dict[str, Any]]) -> bool:
-    """True when the session was closed (its last session entry says "finished")."""
-    sessions = [e for e in entries if e.get("step") == "session"]
-    return bool(sessions) and sessions[-1].get("status") == "finished"
 
 
 STEP_NAMES = {

@@ -72,7 +72,7 @@ def test_resume_reads_back_and_continues_numbering(tmp_path: Path) -> None:
     with open(journal.path, "a") as handle:  # a crash mid-write leaves a torn line
         handle.write('{"v": 1, "step": "rel')
     again = Journal.open("20260101T000000Z-abcdef", tmp_path)
-    assert [e["step"] for e in again.entries] == ["session", "inspect"]
+    assert [e.step for e in again.entries] == ["session", "inspect"]
     assert again.append("verify", "ok")["seq"] == 3
 
 
@@ -162,3 +162,40 @@ def test_one_session_runs_in_one_place_at_a_time(tmp_path: Path) -> None:
     second.release()
     resumed = [e for e in read_entries(journal.path) if e.get("result") == "resumed"]
     assert len(resumed) == 2  # the refused run wrote nothing
+
+
+def test_the_typed_reader_reads_what_the_writer_wrote_and_survives_odd_entries(tmp_path) -> None:
+    """Every reader of a session goes through `journal_reader`: the entries the writer put
+    down come back typed, and an entry from an older or hand-edited file (no target schema,
+    a number where text was, evidence that is not a list) reads as absent, not as a crash."""
+    import json
+
+    from runbook.steps.journal_reader import read_session, recent_sessions
+
+    journal = Journal.create(tmp_path, session="s-typed")
+    journal.append("session", "started", target={"schema": "api", "table": "items", "column": "note"})
+    journal.append("diagnose", "ok", verdict="stale_cache", data={"loads_before": 3.0})
+    journal.append("reload", "sent", action="NOTIFY pgrst, 'reload schema'")
+    journal.append("verify", "failed", verdict="reload_not_applied")
+    journal.append("session", "finished", result="not fixed")
+    record = read_session(journal.path)
+    assert [e.seq for e in record.entries] == [1, 2, 3, 4, 5]
+    assert record.target is not None and str(record.target) == "api.items.note"
+    assert record.verdict == "reload_not_applied" and record.outcome == "not_fixed"
+    assert record.finished and record.fixed is False
+    assert record.entries[1].data == {"loads_before": 3.0}
+    assert record.entries[2].raw == read_entries(journal.path)[2]  # as written, for JSON edges
+    assert record.session_id == "s-typed" and record.started is not None
+
+    odd = tmp_path / "s-odd.jsonl"
+    odd.write_text(
+        json.dumps({"step": "session", "status": "started", "target": {"table": "t", "column": 5}})
+        + "\n"
+        + json.dumps({"step": "inspect", "status": "ok", "evidence": "x", "seq": "2", "error": 7})
+        + "\n{torn"
+    )
+    odd_record = read_session(odd)
+    assert odd_record.target is not None and str(odd_record.target) == "public.t.5"
+    inspect = odd_record.entries[1]
+    assert inspect.evidence == () and inspect.seq == 0 and inspect.error is None
+    assert [r.session_id for r in recent_sessions(tmp_path)] == ["s-odd", "s-typed"]

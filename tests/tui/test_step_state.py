@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from runbook.tui.step_state import is_finished, next_hint, step_states, verdict_of
+from runbook.steps.journal_reader import SessionRecord
+from runbook.tui.step_state import next_hint, step_states
 
 
 def entry(step: str, status: str, **extra) -> dict:
@@ -29,7 +30,7 @@ def test_verify_can_revise_the_verdict() -> None:
         entry("reload", "sent"),
         entry("verify", "failed", verdict="reload_not_applied"),
     ]
-    assert verdict_of(entries) == "reload_not_applied"
+    assert SessionRecord.of(entries).verdict == "reload_not_applied"
 
 
 def test_failed_steps_are_marked_for_retry_and_the_hint_points_at_connections() -> None:
@@ -40,22 +41,22 @@ def test_failed_steps_are_marked_for_retry_and_the_hint_points_at_connections() 
 
 
 def test_a_finished_session_is_not_resumed() -> None:
-    assert is_finished([entry("session", "started"), entry("session", "finished")])
-    assert not is_finished([entry("session", "started"), entry("session", "info")])
+    assert SessionRecord.of([entry("session", "started"), entry("session", "finished")]).finished
+    assert not SessionRecord.of([entry("session", "started"), entry("session", "info")]).finished
 
 
 def test_the_outcome_is_the_latest_verify_and_results_keep_to_their_connection() -> None:
-    from runbook.tui.step_state import CONNECTION, current_results, outcome_of
+    from runbook.tui.step_state import CONNECTION, current_results
 
     start = {"step": "session", "status": "started", "data": {CONNECTION: "db a"}}
     verify_failed = {"step": "verify", "status": "failed"}
     verify_ok = {"step": "verify", "status": "ok"}
-    assert outcome_of([start]) is None
-    assert outcome_of([start, verify_failed]) == "not_fixed"
-    assert outcome_of([start, verify_failed, verify_ok]) == "fixed"
+    assert SessionRecord.of([start]).outcome is None
+    assert SessionRecord.of([start, verify_failed]).outcome == "not_fixed"
+    assert SessionRecord.of([start, verify_failed, verify_ok]).outcome == "fixed"
     other = {"step": "session", "status": "info", "data": {CONNECTION: "db b"}}
     inspect = {"step": "inspect", "status": "ok"}
     kept, hidden = current_results([start, inspect, other, verify_ok], "db b")
-    assert hidden == 1 and inspect not in kept and verify_ok in kept
+    assert hidden == 1 and [e.raw for e in kept] == [start, other, verify_ok]
     kept, hidden = current_results([{"step": "session", "status": "started"}, inspect], "db b")
-    assert hidden == 0 and inspect in kept  # an older journal names no connection: kept
+    assert hidden == 0 and inspect in [e.raw for e in kept]  # an older journal names no connection: kept

@@ -22,6 +22,7 @@ from runbook.diagnosis.verdicts import VERDICT_LABELS, Verdict
 from runbook.errors import RunbookError
 from runbook.evidence import Target, run_command
 from runbook.incidents.grouping import Incident
+from runbook.steps.journal_reader import JournalEntry
 from runbook.steps.reload import PlannedAction
 from runbook.steps.session import RunbookSession
 from runbook.tui.formatting import plural
@@ -141,12 +142,12 @@ class RunbookScreen(Screen[None]):
 
         return plan_reload(self.sessions.settings)
 
-    def _render_target(self, entries: list[dict], hidden: int = 0) -> None:
+    def _render_target(self, entries: list[JournalEntry], hidden: int = 0) -> None:
         inc = self.incident
         target = self.sessions.target_for(inc)
         session = self.session
         if session is not None:
-            resumed = any(e.get("result") == "resumed" for e in entries)
+            resumed = any(e.result == "resumed" for e in entries)
             where = f"session {session.journal.session}{' (resumed)' if resumed else ''}"
         else:
             where = "no session yet: the first step starts one (journalled)"
