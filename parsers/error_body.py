@@ -38,6 +38,50 @@ PG_42P01 = r'relation \\?"(.*?)\\?" does not exist'
 CODE = r"\b(PGRST\d{3})\b"
 
 
+# One error body printed over several lines: pprint splits a long string into adjacent literals
+# (`"... in the schema "` then `'cache'` on the next line), util.inspect joins the pieces with
+# `+`, and a terminal or a log shipper wraps at a width (`... in the sch` / `ema cache`). A line
+# that names an error or starts its wording without holding a whole one reads on into the lines
+# of its record that follow it, until a wording is whole.
+FOLLOW_LINES = 8
+FOLLOW_CHARS = 4096
+_STARTS = ("PGRST2", "Could not find", "Column '", 'column "', "column \\\"")
+_WHOLE = re.compile(
+    "|".join(
+        (PGRST204_NEW, PGRST204_OLD, PGRST205, PGRST200, PGRST201, PGRST202, PGRST203,
+         PG_42703_TARGET, PG_42703_SELECT, PG_42703_BARE, PG_42P01)
+    )
+)  # fmt: skip
+_SPLIT_LITERAL = re.compile(r"""['"][ \t]*\+?[ \t]*\n[ \t]*['"]""")
+_LINE_BREAK = re.compile(r"([ \t]*)\n([ \t]*)")
+
+
+def wants_following(line: str) -> bool:
+    """True when `line` names an error or begins a wording but holds no whole wording."""
+    return any(start in line for start in _STARTS) and _WHOLE.search(line.replace("\\'", "'")) is None
+
+
+def joined_wording(line: str, following: list[str]) -> str | None:
+    """`line` read on into `following` as one line, when that makes a whole wording; else None.
+
+    Adjacent string literals are joined first. A line break with blanks beside it then reads as
+    a space and one without as nothing (a hard cut at a width, inside a word or a name); failing
+    that, every break reads as a space (`textwrap` drops the blank it breaks at)."""
+    if any(_WHOLE.search(later.replace("\\'", "'")) for later in following):
+        return None  # the wording is whole on a later line: that line is the one to cite
+    text = "\n".join([line, *following])[:FOLLOW_CHARS]
+    text = _SPLIT_LITERAL.sub("", text)
+    for glue in (_cut_or_space, " "):
+        joined = _LINE_BREAK.sub(glue, text)
+        if _WHOLE.search(joined.replace("\\'", "'")):
+            return joined
+    return None
+
+
+def _cut_or_space(match: re.Match[str]) -> str:
+    return " " if match.group(1) or match.group(2) else ""
+
+
 def _group(text: pl.Expr, pattern: str, index: int) -> pl.Expr:
     """Capture group `index` of `pattern` (0: the whole match). Every group of one pattern reads
     the same `extract_groups`, which polars evaluates once: one regex pass per wording."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from parsers.base import LogFormat
+from parsers.error_body import FOLLOW_LINES, joined_wording, wants_following
 from parsers.registry import line_format
 from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
@@ -305,7 +306,10 @@ class SourceScanner:
         for start in starts:
             line_no += work.count(b"\n", counted_to, start)
             counted_to = start
-            line = self._decode(work[start : work.find(b"\n", start, end)])
+            line_end = work.find(b"\n", start, end)
+            line = self._decode(work[start:line_end])
+            if self._multiline and line_end != -1 and wants_following(line):
+                line = self._read_on(work, line, line_end + 1, end)
             if is_start(line):
                 head, record_no = line, line_no + 1
             else:
@@ -325,6 +329,20 @@ class SourceScanner:
             schema={"line_no": pl.Int64, "record_no": pl.Int64, "line": pl.String, "head": pl.String},
         )
         return frame, line_no - self._lines_done
+
+    def _read_on(self, work: bytes, line: str, pos: int, end: int) -> str:
+        """`line` joined with the lines of its record after it when an error body's wording
+        goes on there (see `parsers.error_body.joined_wording`); else `line` as it is."""
+        following: list[str] = []
+        while pos < end and len(following) < FOLLOW_LINES:
+            stop = work.find(b"\n", pos, end)
+            stop = end if stop == -1 else stop
+            text = self._decode(work[pos:stop], count=False)
+            if self.fmt.is_record_start(text):
+                break
+            following.append(text)
+            pos = stop + 1
+        return (joined_wording(line, following) if following else None) or line
 
     def _find_head(self, work: bytes, start: int, line_no: int) -> tuple[str, int]:
         """Walk back from a continuation line to the first line of its record."""
