@@ -158,6 +158,7 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
         ts_column=getattr(args, "ts_column", None),
         message_column=getattr(args, "message_column", None),
         service_column=getattr(args, "service_column", None),
+        poll_seconds=getattr(args, "store_poll", None) or StoreSettings.poll_seconds,
     )
 
 

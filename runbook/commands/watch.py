@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "watch",
         help="follow logs unattended; alert with the diagnosis; Prometheus metrics",
         description=(
-            "Follow log files (tail -F), globs and stdin like scan; on a new PGRST204 incident "
+            "Follow log files (tail -F), globs, stdin and log stores (polled window by window) "
+            "like scan; on a new PGRST204 incident "
             "send an alert with the logs' verdict, its confidence and the next command; update "
             "it when the verdict or count class changes; resolve it after a quiet period. "
             "Alerts are queued on disk and retried; input positions and incident state survive "
@@ -75,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--burn-min-requests", type=int, default=100, metavar="N", help="writes the long window needs before its burn rate is judged (default 100)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
+    parser.add_argument("--store-poll", type=_duration, default=60.0, metavar="DURATION", help="how often a followed log store (supabase://, clickhouse+http://) is asked for what is new; the newest 40s are left for the next poll, as stores land lines late (default 60s)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
     parser.add_argument("--once", action="store_true", help="read the inputs to their end, deliver, save state and exit")
     parser.add_argument("--test-notify", action="store_true", help="send one sample alert to every sink and exit (0 delivered, 4 not)")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import select
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -39,6 +39,8 @@ from runbook.ingest.sources import (
     expand,
     is_compressed,
 )
+from runbook.ingest.store_follow import StorePosition, StoreTail
+from runbook.ingest.stores import is_store_url
 
 CHUNK_BYTES = 4 * 1024 * 1024  # small enough that a time slice is never much overrun
 
@@ -348,19 +350,24 @@ class Follower:
         follow: bool = False,
         stdin_fd: int | None = None,
         chunk_bytes: int = CHUNK_BYTES,
-        resume: dict[str, TailPosition] | None = None,
+        resume: Mapping[str, TailPosition | StorePosition] | None = None,
     ) -> None:
         self.options = options or ScanOptions()
         self.follow = follow
         self.chunk_bytes = chunk_bytes
-        sources, self.problems = _expand_for_follow(inputs, follow)
-        self.tails: list[Tail] = [
+        stores = [item for item in inputs if is_store_url(item)]
+        sources, self.problems = _expand_for_follow([i for i in inputs if not is_store_url(i)], follow)
+        self.tails: list[Tail | StoreTail] = [
             StdinTail(self.options, stdin_fd) if s.is_stdin else Tail(s, self.options, follow=follow)
             for s in sources
         ]
+        self.tails += [StoreTail(url, self.options, follow=follow) for url in stores]
         for tail in self.tails:
-            if resume and tail.name in resume:
-                tail.resume_from(resume[tail.name])
+            position = (resume or {}).get(tail.name)
+            if isinstance(tail, StoreTail) and isinstance(position, StorePosition):
+                tail.resume_from(position)
+            elif isinstance(tail, Tail) and isinstance(position, TailPosition):
+                tail.resume_from(position)
         self.bytes_total: int | None = (
             None if any(s.is_stdin for s in sources) else sum(t.size_at_start for t in self.tails)
         )

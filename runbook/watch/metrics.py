@@ -51,6 +51,12 @@ class WatchMetrics:
         self.source_errors = Counter(
             "pgrst_runbook_source_errors", "Inputs that could not be read.", ["source", "reason"], registry=r
         )
+        self.dark_windows = Counter(
+            "pgrst_runbook_dark_windows",
+            "Log-store windows that did not answer and were given up (never read as zero).",
+            ["store"],
+            registry=r,
+        )
         self.notifications = Counter(
             "pgrst_runbook_notifications", "Notification attempts by receiver and outcome.",
             ["receiver", "outcome"], registry=r,

@@ -14,6 +14,7 @@ from typing import Any
 
 from runbook.atomic_write import write_atomic
 from runbook.ingest.follow import TailPosition
+from runbook.ingest.store_follow import StorePosition
 
 STATE_FILE = "state.json"
 VERSION = 1
@@ -56,7 +57,7 @@ class IncidentState:
 
 @dataclass
 class WatchState:
-    inputs: dict[str, TailPosition] = field(default_factory=dict)
+    inputs: dict[str, TailPosition | StorePosition] = field(default_factory=dict)  # files, stores
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # "table\x1fcolumn" -> failed requests
     reload_path: dict[str, Any] = field(default_factory=dict)  # ReloadPath.to_dict()
@@ -72,7 +73,10 @@ class WatchState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WatchState:
-        inputs = {name: TailPosition(**pos) for name, pos in (data.get("inputs") or {}).items()}
+        inputs: dict[str, TailPosition | StorePosition] = {
+            name: StorePosition(**pos) if "until" in pos else TailPosition(**pos)
+            for name, pos in (data.get("inputs") or {}).items()
+        }
         known = set(IncidentState.__dataclass_fields__)
         incidents = {
             key: IncidentState(**{k: v for k, v in inc.items() if k in known})

@@ -28,6 +28,7 @@ from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
+from runbook.ingest.store_follow import StorePosition, StoreTail
 from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
     AFTER_LOAD_ALERTNAME,
@@ -135,6 +136,7 @@ class Watcher:
         self._admin_error: str | None = None
         self._told_errors: set[str] = set()
         self._missing: set[str] = set()
+        self._dark_told: dict[str, int] = {}  # store -> dark windows already counted
         self._newest = 0.0
         self._last_judged = time.monotonic()
         self._last_checkpoint = 0.0
@@ -229,7 +231,7 @@ class Watcher:
 
     def checkpoint(self) -> None:
         """Positions and incidents to disk (after the messages they caused were queued)."""
-        positions: dict[str, TailPosition] = dict(self.state.inputs)
+        positions: dict[str, TailPosition | StorePosition] = dict(self.state.inputs)
         for tail in self.follower.tails:
             position = tail.position()
             if position is not None:
@@ -691,7 +693,12 @@ class Watcher:
     def _input_errors(self) -> None:
         """Read errors, and inputs that are gone or back: each told once, counted in metrics."""
         for tail in self.follower.tails:
-            if tail.name != "-" and not tail.finished:
+            if isinstance(tail, StoreTail):
+                given_up = tail.dark_windows_given_up - self._dark_told.get(tail.name, 0)
+                if given_up > 0:
+                    self.metrics.dark_windows.labels(store=tail.name).inc(given_up)
+                    self._dark_told[tail.name] = tail.dark_windows_given_up
+            elif tail.name != "-" and not tail.finished:
                 gone = not os.path.exists(tail.name)
                 if gone and tail.name not in self._missing:
                     self._missing.add(tail.name)

@@ -84,6 +84,7 @@ class StoreSettings:
     attempts: int = 4  # tries per query for transient failures (backoff 1, 2, 4 s ...)
     max_wait: float = 300.0  # seconds a query may wait on rate limits before it is given up
     samples_per_pair: int = 5
+    poll_seconds: float = 60.0  # when followed: how often the store is asked for what is new
     clock: Clock = field(default_factory=SystemClock, repr=False)
 
 
