@@ -73,6 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--admin-poll", type=_duration, default=15.0, metavar="DURATION", help="with --admin-url: how often its /metrics is polled; a rise of pgrst_schema_cache_loads_total is a confirmed load (default 15s)")
     parser.add_argument("--slo", type=_slo, default=0.999, metavar="PERCENT", help="write SLO for the burn-rate page: 1h and 5m at 14.4x, 6h and 30m at 6x (default 99.9%%)")
     parser.add_argument("--burn-min-requests", type=int, default=100, metavar="N", help="writes the long window needs before its burn rate is judged (default 100)")
+    parser.add_argument("--auto-reload", action="store_true", help="reload the schema cache of a new incident the database and the API prove stale (never a client mismatch, never without a listener), journalled as run does, then verify; off by default")
+    parser.add_argument("--auto-reload-interval", type=_duration, default=600.0, metavar="DURATION", help="with --auto-reload: at most one auto-reload per table and column this often, also across restarts (default 10m)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
@@ -109,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
         return Exit.USAGE
+    if args.auto_reload and not (settings.api_url or settings.admin_url):
+        print(
+            "pgrst-runbook watch: --auto-reload needs the API (--api-url or --admin-url) and the "
+            "database (--dsn, DATABASE_URL or PG*) to prove a stale cache before it reloads",
+            file=sys.stderr,
+        )
+        return Exit.USAGE
     if args.metrics:
         try:
             parse_address(args.metrics)
@@ -132,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         admin_poll=args.admin_poll,
         slo=args.slo,
         burn_min_requests=args.burn_min_requests,
+        auto_reload=args.auto_reload,
+        auto_reload_interval=args.auto_reload_interval,
     )
     stopping = {"now": False}
 

@@ -69,6 +69,7 @@ class Alert:
     change: bool = False  # a PagerDuty Change Event (a migration, a cache load): no page
     checked_by: str = "logs"  # "servers": the database/API inspection gave the verdict
     not_checked: list[str] = field(default_factory=list)  # what the servers could not tell, and why
+    auto_reload: str = ""  # with --auto-reload: what was done and whether verify confirmed it
 
     @property
     def message_id(self) -> str:

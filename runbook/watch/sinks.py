@@ -113,6 +113,8 @@ def annotations(alert: Alert) -> dict[str, str]:
     }
     if alert.not_checked:
         out["not_checked"] = "; ".join(alert.not_checked)
+    if alert.auto_reload:
+        out["auto_reload"] = alert.auto_reload
     return out
 
 
@@ -192,6 +194,7 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
                 "next_step": alert.next_step,
                 "checked_by": alert.checked_by,
                 "not_checked": alert.not_checked,
+                **({"auto_reload": alert.auto_reload} if alert.auto_reload else {}),
             },
         },
         "client": f"pgrst-runbook {__version__}",
@@ -212,6 +215,8 @@ def slack_message(alert: Alert) -> dict[str, object]:
         fields.append("*Nearest columns:* " + ", ".join(alert.nearest_columns))
     if alert.not_checked:
         fields.append("*Not checked:* " + "; ".join(alert.not_checked))
+    if alert.auto_reload:
+        fields.append("*Auto-reload:* " + alert.auto_reload)
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _slack_escape(f)} for f in fields]},

@@ -52,6 +52,8 @@ class IncidentState:
     server_summary: str = ""
     server_next_step: str = ""
     not_checked: list[str] = field(default_factory=list)  # parts the inspection could not reach
+    auto_reload: str = ""  # what --auto-reload did for this episode (one line), "" nothing
+    auto_reload_head: str = ""  # its few words for the summary ("auto-reloaded, verified")
 
 
 @dataclass

@@ -76,6 +76,8 @@ class WatchOptions:
     slo: float = 0.999  # the write SLO the burn rates are measured against
     burn_min_requests: int = 100  # writes the long window needs before a burn rate is judged
     admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
+    auto_reload: bool = False  # reload a stale cache proven by the database and the API, then verify
+    auto_reload_interval: float = 600.0  # at most one auto-reload per target this often (wall time)
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -125,6 +127,16 @@ class Watcher:
             except (ValueError, TypeError, KeyError):  # unreadable: judge from what comes next
                 self._say("saved reload-path state unreadable; starting it afresh")
         settings = options.settings
+        if options.auto_reload and settings is not None and configured(settings):
+            from runbook.watch.auto_reload import AutoReloader, ReloadLedger
+
+            ledger = ReloadLedger(self.state_dir, options.auto_reload_interval)
+            if ledger.unreadable:
+                self._say(
+                    f"{ledger.path.name} unreadable: no auto-reload for "
+                    f"{options.auto_reload_interval:g}s (the safe side)"
+                )
+            diagnoser = AutoReloader(ledger, inspect=diagnoser, wall=wall)
         self.servers: ServerCheck | None = (
             ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
         )
@@ -162,7 +174,7 @@ class Watcher:
         finally:
             if self.tracker.dirty:
                 self.judge()
-            self._await_servers(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
+            self._await_servers(time.monotonic() + self._servers_grace())
             self.checkpoint()
             self.follower.close()
             if self.servers is not None:
@@ -179,6 +191,14 @@ class Watcher:
             self._say(f"{self.outbox.pending()} notification(s) still queued; the next run sends them")
             return 4 if self.options.once else 0
         return 0
+
+    def _servers_grace(self) -> float:
+        """How long to wait for running inspections before exiting: with --auto-reload one
+        may be verifying a reload (up to the verify deadline)."""
+        grace = self.options.drain_seconds if self.options.once else 2.0
+        if self.options.auto_reload and self.options.settings is not None:
+            grace += self.options.settings.verify_deadline
+        return grace
 
     def step(self, batch: FollowBatch) -> None:
         """Take one batch: count, decide, queue; then checkpoint (when anything moved)."""
@@ -287,6 +307,7 @@ class Watcher:
             reason = "new"
             st.started_at = now_iso(self.wall())
             st.checked_by, st.server_verdict, st.not_checked = "logs", None, []
+            st.auto_reload = st.auto_reload_head = ""
             if self.servers is not None:
                 target = Target(incident.table, incident.column, schema)
                 self.servers.submit(fp, target, diagnosis)
@@ -317,6 +338,9 @@ class Watcher:
             self._apply(st, answer)
             st.seq += 1
             why = st.server_summary or self._logs_only_why(st)
+            if answer.auto_reload is not None:
+                why = f"{why} Then {st.auto_reload}."
+                self._say(f"{st.table}.{st.column}: {st.auto_reload}")
             steps = [st.server_next_step] if st.server_next_step else []
             alert = self._alert(st, why, steps)
             self.outbox.put(alert)
@@ -404,6 +428,8 @@ class Watcher:
     @staticmethod
     def _apply(st: IncidentState, answer: ServerVerdict) -> None:
         st.not_checked = list(answer.not_checked)
+        if answer.auto_reload is not None:
+            st.auto_reload, st.auto_reload_head = answer.auto_reload.describe(), answer.auto_reload.head
         if answer.verdict is None:
             st.checked_by = "logs"
             return
@@ -647,6 +673,8 @@ class Watcher:
     def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
         command = next_command(st.table, st.column, st.schema)
         summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
+        if st.auto_reload_head:
+            summary = f"{summary}; {st.auto_reload_head}"
         if st.status != FIRING:
             summary = f"resolved: {summary}"
         return self._alert_of(
@@ -660,6 +688,7 @@ class Watcher:
             next_step=suggestions[0] if suggestions else command,
             checked_by=st.checked_by,
             not_checked=list(st.not_checked),
+            auto_reload=st.auto_reload,
         )
 
     def _alert_of(self, st: IncidentState, **fields: Any) -> Alert:
