@@ -38,7 +38,8 @@ class IncidentState:
     verdict: str = "unknown"
     confidence: str = "unknown"
     count_class: int = 0
-    first_seen: str | None = None
+    first_seen: str | None = None  # the first failure ever (log time)
+    episode_first: str | None = None  # the first failure since the alert last opened
     last_seen: str | None = None
     endpoint: str | None = None
     nearest_columns: list[str] = field(default_factory=list)

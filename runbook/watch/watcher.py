@@ -278,6 +278,7 @@ class Watcher:
             self.state.incidents[fp] = st
         total = st.base_count + incident.count
         added = total - st.count
+        before_last = _parse(st.last_seen)  # the previous episode's last failure (log time)
         if added <= 0 and not (rejudge and st.status == FIRING):
             return False
         if added > 0:
@@ -308,6 +309,8 @@ class Watcher:
             st.started_at = now_iso(self.wall())
             st.checked_by, st.server_verdict, st.not_checked = "logs", None, []
             st.auto_reload = st.auto_reload_head = ""
+            first_now = self._first_failure_after(incident, before_last)
+            st.episode_first = _zulu(first_now.isoformat()) if first_now else st.first_seen
             if self.servers is not None:
                 target = Target(incident.table, incident.column, schema)
                 self.servers.submit(fp, target, diagnosis)
@@ -324,6 +327,20 @@ class Watcher:
         self.outbox.put(alert)
         self._say(f"{'alert' if reason == 'new' else 'update'}: {alert.summary}")
         return True
+
+    def _first_failure_after(self, incident: Incident, after: datetime | None) -> datetime | None:
+        """The time of the incident's first failed request after `after` (all of them when
+        None): where this episode begins, which a load must follow to count against it."""
+        from runbook.incidents.grouping import pgrst204_requests
+
+        times = pgrst204_requests(self.tracker.events).filter(
+            (pl.col("table") == incident.table) & (pl.col("column") == incident.column)
+            & pl.col("ts").is_not_null()
+        )["ts"]
+        if after is not None:
+            times = times.filter(times > after)
+        first = times.min()
+        return first if isinstance(first, datetime) else None
 
     def _server_answers(self) -> bool:
         """Take the inspections that finished: the servers' verdict replaces the logs' one in
@@ -581,7 +598,10 @@ class Watcher:
                 continue
             if told is not None and told.started_at and told.started_at >= st.started_at:
                 continue  # told for this episode already
-            first, last = _parse(st.first_seen), _parse(st.last_seen)
+            # Times, not counts: a load counts against this episode only when it came after the
+            # episode's first failure, and only failures stamped after it (past the log
+            # clock's resolution) say the cache was not what missed the column.
+            first, last = _parse(st.episode_first or st.first_seen), _parse(st.last_seen)
             if first is None or last is None:
                 continue
             load = self.reload_path.first_load_after(first)
