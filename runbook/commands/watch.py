@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
         epilog=(
             "sinks: http(s)://... (Alertmanager webhook v4), pagerduty://ROUTING_KEY, "
-            "pagerduty+http(s)://ROUTING_KEY@host:port, slack+https://hooks.slack.com/services/..., "
+            "pagerduty+http(s)://ROUTING_KEY@host:port (add ?change_events=0 to send no Change "
+            "Events), slack+https://hooks.slack.com/services/..., "
             "exec:COMMAND (alert JSON on stdin). "
             "exit codes: 0 ok (SIGTERM too); 2 usage error; 4 --test-notify or --once could not "
             "deliver (kept queued)"
@@ -177,7 +178,7 @@ def sink_secrets(spec: str) -> list[str]:
         username, password = parts.username, parts.password
     except ValueError:
         return [spec]
-    found = [password or "", *(v for _k, v in parse_qsl(parts.query))]
+    found = [password or "", *(v for k, v in parse_qsl(parts.query) if k != "change_events")]
     if parts.scheme.startswith("pagerduty"):
         found += [username or "", parts.netloc if not username else ""]
     if spec.startswith("slack+"):

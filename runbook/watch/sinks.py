@@ -42,6 +42,7 @@ class Sink:
     target: str  # the URL posted to, or the command line
     name: str  # what logs and metrics call it: credentials masked
     routing_key: str = ""
+    change_events: bool = True  # PagerDuty: also send Change Events (`?change_events=0`: not)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -75,14 +76,19 @@ def parse_sink(spec: str) -> Sink:
         key = split.netloc or split.path.lstrip("/")
         if not key:
             raise SinkError("pagerduty:// needs a routing key: pagerduty://ROUTING_KEY")
-        return Sink("pagerduty", PAGERDUTY_URL, "pagerduty://" + MASK, routing_key=key)
+        changes = _change_events(scheme, split.query)
+        return Sink("pagerduty", PAGERDUTY_URL, "pagerduty://" + MASK, routing_key=key, change_events=changes)
     if scheme in ("pagerduty+http", "pagerduty+https"):
         key = split.username or ""
         if not key or not split.hostname:
             raise SinkError(f"{scheme}:// needs ROUTING_KEY@host[:port]")
         host = split.hostname + (f":{split.port}" if split.port else "")
         base = f"{scheme.split('+')[1]}://{host}"
-        return Sink("pagerduty", base + "/v2/enqueue", f"{scheme}://{MASK}@{host}", routing_key=key)
+        changes = _change_events(scheme, split.query)
+        return Sink(
+            "pagerduty", base + "/v2/enqueue", f"{scheme}://{MASK}@{host}", routing_key=key,
+            change_events=changes,
+        )
     if scheme in ("slack+http", "slack+https"):
         real = scheme.split("+")[1]
         if not split.hostname:
@@ -93,6 +99,25 @@ def parse_sink(spec: str) -> Sink:
     raise SinkError(
         f"unknown --notify {shown}: use http(s)://, pagerduty://KEY, slack+https://, or exec:COMMAND"
     )
+
+
+CHANGE_EVENTS_OPTION = "change_events"
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _change_events(scheme: str, query: str) -> bool:
+    """`?change_events=0` turns a PagerDuty sink's Change Events off (default on). Any other
+    option is an error: a misspelt one would otherwise be ignored without a word."""
+    from urllib.parse import parse_qsl
+
+    on = True
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != CHANGE_EVENTS_OPTION:
+            raise SinkError(f"{scheme}:// takes one option, ?{CHANGE_EVENTS_OPTION}=0|1, not ?{name}=")
+        if value.lower() not in _YES + _NO:
+            raise SinkError(f"{scheme}://...?{CHANGE_EVENTS_OPTION}= takes 0 or 1, not {value!r}")
+        on = value.lower() in _YES
+    return on
 
 
 def _masked_url(scheme: str, netloc: str, path: str) -> str:
@@ -259,8 +284,13 @@ def change_url(target: str) -> str:
 
 
 def takes(sink: Sink, alert: Alert) -> bool:
-    """Change Events go to PagerDuty sinks only; every alert goes everywhere."""
-    return not alert.change or sink.kind == "pagerduty"
+    """Change Events go to PagerDuty sinks only (unless `?change_events=0`); every alert goes
+    everywhere."""
+    return not alert.change or wants_changes(sink)
+
+
+def wants_changes(sink: Sink) -> bool:
+    return sink.kind == "pagerduty" and sink.change_events
 
 
 def body_for(sink: Sink, alert: Alert) -> dict[str, object]:

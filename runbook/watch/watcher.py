@@ -49,7 +49,7 @@ from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
 from runbook.watch.reload_path import RESOLUTION, ReloadPath
 from runbook.watch.servers import Diagnoser, ServerCheck, ServerVerdict, configured, diagnose_target
-from runbook.watch.sinks import Outcome, Sink
+from runbook.watch.sinks import Outcome, Sink, wants_changes
 from runbook.watch.state import IncidentState, WatchState, load_state, save_state
 
 MAX_CHANGES_PER_BATCH = 20  # change events per read (the newest): a backlog sends no flood
@@ -396,7 +396,7 @@ class Watcher:
 
     def _changes(self, events: pl.DataFrame) -> None:
         """PagerDuty Change Events for the migrations and confirmed cache loads just read."""
-        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+        if not any(wants_changes(s) for s in self.options.sinks):
             return
         rows = events.filter(
             pl.col("ts").is_not_null()
@@ -418,7 +418,7 @@ class Watcher:
         self, kind: str, ts: datetime, what: str, schema: str = "", table: str | None = None,
         column: str | None = None,
     ) -> None:
-        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+        if not any(wants_changes(s) for s in self.options.sinks):
             return
         stamp = _zulu(ts.astimezone(UTC).isoformat())
         summary = (
