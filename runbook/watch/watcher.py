@@ -28,6 +28,7 @@ from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
+from runbook.ingest.sources import STDIN
 from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
     AFTER_LOAD_ALERTNAME,
@@ -50,7 +51,14 @@ from runbook.watch.outbox import Outbox
 from runbook.watch.reload_path import RESOLUTION, ReloadPath
 from runbook.watch.servers import Diagnoser, ServerCheck, ServerVerdict, configured, diagnose_target
 from runbook.watch.sinks import Outcome, Sink, wants_changes
-from runbook.watch.state import IncidentState, WatchState, load_state, save_state
+from runbook.watch.state import (
+    STREAM_REASON,
+    IncidentState,
+    StreamRecord,
+    WatchState,
+    load_state,
+    save_state,
+)
 
 MAX_CHANGES_PER_BATCH = 20  # change events per read (the newest): a backlog sends no flood
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
@@ -116,6 +124,7 @@ class Watcher:
             table, _, column = key.partition("\x1f")
             self.metrics.count_pgrst204(table, column, n)
         self.outbox = Outbox(self.state_dir, options.sinks, on_outcome=self._on_outcome)
+        self._streams_at_start()
         self.follower = Follower(
             options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
         )
@@ -154,6 +163,22 @@ class Watcher:
         for problem in self.follower.problems:
             self._say(f"cannot read {problem.name}: {problem.reason}")
             self.metrics.source_errors.labels(source=problem.name, reason=problem.reason).inc()
+
+    def _streams_at_start(self) -> None:
+        """Stdin cannot be resumed by offset: say so when it is watched, and never keep a
+        position for it (a saved one would pretend a restart goes on where the last ended)."""
+        if STDIN not in self.options.inputs:
+            return
+        self.state.inputs.pop(STDIN, None)
+        record = self.state.streams.get(STDIN)
+        before = (
+            f"; the last run read {record.lines_read} line(s) of it, which this run cannot skip"
+            if record is not None and record.lines_read
+            else ""
+        )
+        self._say(f"stdin: not resumable by offset ({STREAM_REASON}){before}")
+        runs = record.runs if record is not None else 0
+        self.state.streams[STDIN] = StreamRecord(STDIN, runs=runs + 1, saved_at=now_iso(self.wall()))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -254,6 +279,10 @@ class Watcher:
             position = tail.position()
             if position is not None:
                 positions[tail.name] = position
+            elif tail.name == STDIN and STDIN in self.state.streams:
+                record = self.state.streams[STDIN]
+                record.bytes_read, record.lines_read = tail.bytes_done, tail.stats().lines_read
+                record.saved_at = now_iso(self.wall())
         self.state.inputs = positions
         self.state.reload_path = self.reload_path.to_dict()
         save_state(self.state_dir, self.state)
