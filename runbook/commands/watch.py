@@ -37,6 +37,12 @@ def _slo(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    from runbook.commands.replay import positive_speed
+
+    return positive_speed(text)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "watch",
@@ -76,6 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--burn-min-requests", type=int, default=100, metavar="N", help="writes the long window needs before its burn rate is judged (default 100)")
     parser.add_argument("--auto-reload", action="store_true", help="reload the schema cache of a new incident the database and the API prove stale (never a client mismatch, never without a listener), journalled as run does, then verify; off by default")
     parser.add_argument("--auto-reload-interval", type=_duration, default=600.0, metavar="DURATION", help="with --auto-reload: at most one auto-reload per table and column this often, also across restarts (default 10m)")
+    parser.add_argument("--replay", action="store_true", help="a drill: replay the inputs by their own timestamps (as the replay command does) through the real sinks; every alert carries drill=\"true\" and fingerprints of its own; no database or API is asked; state in a folder of its own unless --state")
+    parser.add_argument("--speed", type=_speed, default=60.0, metavar="N", help="with --replay: N x real time (default 60); the quiet period before a resolve is scaled too")
+    parser.add_argument("--max-gap", type=_duration, default=300.0, metavar="DURATION", help="with --replay: shorten recorded quiet gaps longer than this (default 5m; 0 keeps them)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
@@ -112,6 +121,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
         return Exit.USAGE
+    if args.replay:
+        if args.auto_reload:
+            print("pgrst-runbook watch: a drill (--replay) never reloads: drop --auto-reload", file=sys.stderr)
+            return Exit.USAGE
+        if "-" in args.paths:
+            print("pgrst-runbook watch: --replay reads recorded files, not stdin", file=sys.stderr)
+            return Exit.USAGE
+        settings = None  # a drill asks no server anything: its logs are not today's
     if args.auto_reload and not (settings.api_url or settings.admin_url):
         print(
             "pgrst-runbook watch: --auto-reload needs the API (--api-url or --admin-url) and the "
@@ -125,13 +142,18 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
             return Exit.USAGE
+    drill_state: str | None = None
+    if args.replay and args.state is None:
+        import tempfile
+
+        drill_state = tempfile.mkdtemp(prefix="pgrst-runbook-drill-")
     options = WatchOptions(
         inputs=args.paths,
         sinks=sinks,
-        state_dir=args.state or default_state_dir(),
+        state_dir=Path(drill_state) if drill_state else (args.state or default_state_dir()),
         scan=scan_options(args),
         resolve_after=args.resolve_after,
-        once=args.once,
+        once=args.once or args.replay,
         metrics_address=args.metrics,
         metrics_file=args.metrics_file,
         poll_interval=args.poll_interval,
@@ -144,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
         burn_min_requests=args.burn_min_requests,
         auto_reload=args.auto_reload,
         auto_reload_interval=args.auto_reload_interval,
+        replay_speed=args.speed if args.replay else None,
+        replay_max_gap=args.max_gap or None,
     )
     stopping = {"now": False}
 
@@ -153,15 +177,21 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     try:
-        watcher = Watcher(options)
-    except OSError as exc:
-        print(f"pgrst-runbook watch: cannot use the state folder: {exc.strerror or exc}", file=sys.stderr)
-        return Exit.USAGE
-    try:
-        return watcher.run(stop=lambda: stopping["now"])
-    except OSError as exc:
-        print(f"pgrst-runbook watch: {exc.strerror or exc}", file=sys.stderr)
-        return Exit.UNREACHABLE
+        try:
+            watcher = Watcher(options)
+        except OSError as exc:
+            print(f"pgrst-runbook watch: cannot use the state folder: {exc.strerror or exc}", file=sys.stderr)
+            return Exit.USAGE
+        try:
+            return watcher.run(stop=lambda: stopping["now"])
+        except OSError as exc:
+            print(f"pgrst-runbook watch: {exc.strerror or exc}", file=sys.stderr)
+            return Exit.UNREACHABLE
+    finally:
+        if drill_state is not None:  # a drill's own state goes with it
+            import shutil
+
+            shutil.rmtree(drill_state, ignore_errors=True)
 
 
 def sink_secrets(spec: str) -> list[str]:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from runbook import __version__
-from runbook.watch.alerts import ALERTNAME, FIRING, ZERO_TIME, Alert
+from runbook.watch.alerts import ALERTNAME, DRILL_LABEL, DRILL_NOTE, FIRING, ZERO_TIME, Alert
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 TIMEOUT_SECONDS = 10.0
@@ -140,6 +140,8 @@ def annotations(alert: Alert) -> dict[str, str]:
         out["not_checked"] = "; ".join(alert.not_checked)
     if alert.auto_reload:
         out["auto_reload"] = alert.auto_reload
+    if alert.drill:
+        out[DRILL_LABEL] = DRILL_NOTE
     return out
 
 
@@ -186,10 +188,14 @@ SEVERITY = {
 
 
 def dedup_key(alert: Alert) -> str:
+    """Stable per incident; a drill's key is its own (`drill:...`), so it never touches a
+    real incident's page."""
     if alert.alertname != ALERTNAME:
-        return f"{alert.alertname}:{alert.fingerprint}"
-    key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
-    return key if len(key) <= 255 else f"pgrst204:{alert.fingerprint}"
+        key = f"{alert.alertname}:{alert.fingerprint}"
+    else:
+        key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
+        key = key if len(key) <= 240 else f"pgrst204:{alert.fingerprint}"
+    return f"drill:{key}" if alert.drill else key
 
 
 def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
@@ -220,6 +226,7 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
                 "checked_by": alert.checked_by,
                 "not_checked": alert.not_checked,
                 **({"auto_reload": alert.auto_reload} if alert.auto_reload else {}),
+                **({DRILL_LABEL: True} if alert.drill else {}),
             },
         },
         "client": f"pgrst-runbook {__version__}",
@@ -263,6 +270,8 @@ def _slack_escape(text: str) -> str:
 def change_event(alert: Alert, routing_key: str) -> dict[str, object]:
     """PagerDuty Change Events (`POST /v2/change/enqueue`): shown beside incidents, no page."""
     details: dict[str, object] = {"kind": alert.alertname}
+    if alert.drill:
+        details[DRILL_LABEL] = True
     if alert.table:
         details.update(schema=alert.schema, table=alert.table, column=alert.column or None)
     if alert.endpoint:

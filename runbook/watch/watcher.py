@@ -35,17 +35,20 @@ from runbook.watch.alerts import (
     BURN_ALERTNAME,
     CHANGE_LOAD,
     CHANGE_MIGRATION,
+    DRILL_PREFIX,
     FIRING,
     LOAD_FAILED_ALERTNAME,
     RELOAD_ALERTNAME,
     RESOLVED,
     Alert,
     count_class,
+    drill_fingerprint,
     fingerprint,
     next_command,
     summary_of,
 )
 from runbook.watch.burn_rate import BurnRate, describe
+from runbook.watch.drill import ReplayFeed, linger_for
 from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
 from runbook.watch.reload_path import RESOLUTION, ReloadPath
@@ -86,6 +89,12 @@ class WatchOptions:
     admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
     auto_reload: bool = False  # reload a stale cache proven by the database and the API, then verify
     auto_reload_interval: float = 600.0  # at most one auto-reload per target this often (wall time)
+    replay_speed: float | None = None  # a drill: the inputs replayed at N x, every alert marked
+    replay_max_gap: float | None = 300.0  # recorded quiet gaps shortened to this (seconds)
+
+    @property
+    def drill(self) -> bool:
+        return self.replay_speed is not None
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -124,10 +133,19 @@ class Watcher:
             table, _, column = key.partition("\x1f")
             self.metrics.count_pgrst204(table, column, n)
         self.outbox = Outbox(self.state_dir, options.sinks, on_outcome=self._on_outcome)
-        self._streams_at_start()
-        self.follower = Follower(
-            options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
-        )
+        self.follower: Follower | ReplayFeed
+        self._time_scale = 1.0  # recorded seconds per wall second (a drill runs N x faster)
+        if options.replay_speed is not None:
+            self._time_scale = options.replay_speed
+            self.follower = ReplayFeed(
+                options.inputs, options.scan, options.replay_speed, max_gap=options.replay_max_gap,
+                linger=linger_for(options.resolve_after, options.replay_speed),
+            )
+        else:
+            self._streams_at_start()
+            self.follower = Follower(
+                options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
+            )
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
         self.reload_path = ReloadPath(options.reload_deadline)
         if self.state.reload_path:
@@ -453,11 +471,14 @@ class Watcher:
         summary = (
             f"Migration: {what} at {stamp}" if kind == CHANGE_MIGRATION else f"PostgREST {what} at {stamp}"
         )
+        drill = self.options.drill
+        fp = fingerprint(kind, stamp or "", what)
         alert = Alert(
-            fingerprint=fingerprint(kind, stamp or "", what), status="change", schema=schema,
+            fingerprint=drill_fingerprint(fp) if drill else fp, status="change", schema=schema,
             table=table or "", column=column or "", verdict="", confidence="", count=0,
             first_seen=stamp, last_seen=stamp, starts_at=stamp or now_iso(self.wall()), ends_at=None,
-            endpoint=what, summary=summary, alertname=kind, change=True,
+            endpoint=what, summary=f"{DRILL_PREFIX}{summary}" if drill else summary, alertname=kind,
+            change=True, drill=drill,
         )
         self.outbox.put(alert)
 
@@ -500,7 +521,8 @@ class Watcher:
         for st in self.state.incidents.values():
             if st.kind != "pgrst204":
                 continue
-            if st.status == FIRING and now - st.last_growth >= self.options.resolve_after:
+            quiet = (now - st.last_growth) * self._time_scale  # recorded seconds in a drill
+            if st.status == FIRING and quiet >= self.options.resolve_after:
                 st.status = RESOLVED
                 st.seq += 1
                 alert = self._alert(st, "", [])
@@ -741,10 +763,14 @@ class Watcher:
         )
 
     def _alert_of(self, st: IncidentState, **fields: Any) -> Alert:
-        """An alert for `st`: what every alert of an incident shares, plus `fields`."""
+        """An alert for `st`: what every alert of an incident shares, plus `fields`. A drill's
+        alerts say so, and have fingerprints of their own (never merged with a real page)."""
         now = now_iso(self.wall())
+        if self.options.drill:
+            fields["summary"] = DRILL_PREFIX + str(fields.get("summary", ""))
+            fields["drill"] = True
         return Alert(
-            fingerprint=st.fingerprint,
+            fingerprint=drill_fingerprint(st.fingerprint) if self.options.drill else st.fingerprint,
             status=st.status,
             schema=st.schema,
             table=st.table,
