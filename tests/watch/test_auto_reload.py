@@ -91,6 +91,26 @@ def test_a_client_mismatch_is_never_reloaded(
     assert server.load_count() == 1  # no reload reached PostgREST
 
 
+def test_a_stale_cache_with_no_listener_is_left_for_a_person(
+    tmp_path: Path, receiver: Receiver, db_dsn: str, postgrest, journals: Path
+) -> None:
+    execute(db_dsn, "CREATE TABLE items (id serial PRIMARY KEY, name text)")
+    server = postgrest(db_dsn, listener=False)
+    server.wait_for_load_count(1)
+    execute(db_dsn, "ALTER TABLE items ADD COLUMN note text")
+    log = tmp_path / "app.log"
+    log.write_text(pgrst204_line("items", "note", 1))
+
+    done = _watch(log, tmp_path / "watch", db_dsn, server, receiver)
+
+    assert done.returncode == 0, done.stderr
+    last = _alerts(receiver)[-1]
+    assert last["labels"]["verdict"] == "reload_not_applied"  # a NOTIFY would not land
+    assert "auto-reloaded" not in last["annotations"].get("auto_reload", "")
+    assert _reloads(journals) == []
+    assert server.load_count() == 1
+
+
 def test_a_second_stale_incident_within_the_interval_is_not_reloaded_again_after_a_restart(
     tmp_path: Path, receiver: Receiver, db_dsn: str, postgrest, journals: Path
 ) -> None:
