@@ -75,6 +75,16 @@ class ReplayFeed:
         return self._batch(self._plan.clear(), caught_up=True, finished=not lingering)
 
     @property
+    def started_at(self) -> float | None:
+        """The clock's reading when the replay began (None before the first read): an event
+        is released at `started_at + due`."""
+        return self._start
+
+    def due(self, index: int) -> float:
+        """Seconds after the start at which the event at `index` (replay order) is released."""
+        return self._due[index]
+
+    @property
     def recorded_at(self) -> datetime | None:
         """The recorded time the replay has reached."""
         if not self.done:
