@@ -81,10 +81,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--slo", type=_slo, default=0.999, metavar="PERCENT", help="write SLO for the burn-rate page: 1h and 5m at 14.4x, 6h and 30m at 6x (default 99.9%%)")
     parser.add_argument("--burn-min-requests", type=int, default=100, metavar="N", help="writes the long window needs before its burn rate is judged (default 100)")
     parser.add_argument("--auto-reload", action="store_true", help="reload the schema cache of a new incident the database and the API prove stale (never a client mismatch, never without a listener), journalled as run does, then verify; off by default")
-    parser.add_argument("--auto-reload-interval", type=_duration, default=600.0, metavar="DURATION", help="with --auto-reload: at most one auto-reload per table and column this often, also across restarts (default 10m)")
+    parser.add_argument("--auto-reload-interval", type=_duration, default=None, metavar="DURATION", help="with --auto-reload: at most one auto-reload per table and column this often, also across restarts (default 10m)")
     parser.add_argument("--replay", action="store_true", help="a drill: replay the inputs by their own timestamps (as the replay command does) through the real sinks; every alert carries drill=\"true\" and fingerprints of its own; no database or API is asked; state in a folder of its own unless --state")
-    parser.add_argument("--speed", type=_speed, default=60.0, metavar="N", help="with --replay: N x real time (default 60); the quiet period before a resolve is scaled too")
-    parser.add_argument("--max-gap", type=_duration, default=300.0, metavar="DURATION", help="with --replay: shorten recorded quiet gaps longer than this (default 5m; 0 keeps them)")
+    parser.add_argument("--speed", type=_speed, default=None, metavar="N", help="with --replay: N x real time (default 60); the quiet period before a resolve is scaled too")
+    parser.add_argument("--max-gap", type=_duration, default=None, metavar="DURATION", help="with --replay: shorten recorded quiet gaps longer than this (default 5m; 0 keeps them)")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="write each incident's report (Markdown) there when it resolves")
     parser.add_argument("--report-max-chars", type=int, metavar="N", help="cut reports at N characters (65536: GitHub's issue body limit)")
     parser.add_argument("--poll-interval", type=_duration, default=0.25, metavar="DURATION", help="how often followed inputs are polled (default 250ms)")
@@ -120,6 +120,15 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
     except ConfigError as exc:
         print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    unused = [(flag, needs) for flag, value, needs, given in (
+        ("--auto-reload-interval", args.auto_reload_interval, "--auto-reload", args.auto_reload),
+        ("--speed", args.speed, "--replay", args.replay),
+        ("--max-gap", args.max_gap, "--replay", args.replay),
+    ) if value is not None and not given]  # fmt: skip
+    if unused:
+        flag, needs = unused[0]
+        print(f"pgrst-runbook watch: {flag} is used only with {needs}", file=sys.stderr)
         return Exit.USAGE
     if args.replay:
         if args.auto_reload:
@@ -165,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
         slo=args.slo,
         burn_min_requests=args.burn_min_requests,
         auto_reload=args.auto_reload,
-        auto_reload_interval=args.auto_reload_interval,
-        replay_speed=args.speed if args.replay else None,
-        replay_max_gap=args.max_gap or None,
+        auto_reload_interval=600.0 if args.auto_reload_interval is None else args.auto_reload_interval,
+        replay_speed=(60.0 if args.speed is None else args.speed) if args.replay else None,
+        replay_max_gap=300.0 if args.max_gap is None else (args.max_gap or None),
     )
     stopping = {"now": False}
 

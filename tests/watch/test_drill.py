@@ -57,3 +57,12 @@ def test_a_drill_never_asks_the_servers_or_reloads(tmp_path: Path) -> None:
     assert done.returncode == 2 and "never reloads" in done.stderr
     done = cli("watch", "--replay", "-")
     assert done.returncode == 2 and "not stdin" in done.stderr
+
+
+def test_drill_and_auto_reload_options_alone_are_usage_errors(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    for flags, needs in ((("--speed", "60"), "--replay"), (("--max-gap", "1m"), "--replay"),
+                         (("--auto-reload-interval", "5m"), "--auto-reload")):  # fmt: skip
+        done = cli("watch", str(log), "--once", "--state", str(tmp_path / "s"), *flags)
+        assert done.returncode == 2 and f"used only with {needs}" in done.stderr
