@@ -176,6 +176,7 @@ class Watcher:
         self._missing: set[str] = set()
         self._newest = 0.0
         self._last_judged = time.monotonic()
+        self._telling = False  # events other than access lines arrived since the last judgement
         self._last_checkpoint = 0.0
         self._server: object | None = None
         for problem in self.follower.problems:
@@ -261,8 +262,14 @@ class Watcher:
                 self.metrics.last_event.set(self._newest)
             changed = True
         changed |= self._admin_loads()
+        if batch.events.height and not self._telling:
+            self._telling = bool((batch.events["kind"] != Kind.ACCESS.value).any())
         settled = batch.caught_up or batch.finished
-        if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
+        # Judging regroups the whole live table. Access lines alone change no count and no
+        # verdict (only context such as endpoints), so a busy access log is judged every
+        # JUDGE_EVERY seconds, not on every poll; a failure, a load or a DDL is judged at once.
+        prompt = settled and (self._telling or batch.finished)
+        if self.tracker.dirty and (prompt or time.monotonic() - self._last_judged >= JUDGE_EVERY):
             changed |= self.judge(rejudge=settled)
         changed |= self._server_answers()
         changed |= self._resolve_quiet()
@@ -285,6 +292,7 @@ class Watcher:
         the failures, and a first page should not say less than the logs do.
         """
         self._last_judged = time.monotonic()
+        self._telling = False
         changed = False
         for incident in self.tracker.incidents():
             changed |= self._update(incident, rejudge)
