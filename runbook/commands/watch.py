@@ -14,6 +14,7 @@ from runbook.exit_codes import Exit
 from runbook.redact import masking_output, register_secret
 
 NOTIFY_ENV = "PGRST_RUNBOOK_NOTIFY"  # more --notify sinks, separated by spaces
+DRILL_MARKER = "DRILL"  # in a --state folder a drill uses: it never mixes with a real watcher's
 
 
 def _duration(text: str) -> float:
@@ -156,6 +157,23 @@ def run(args: argparse.Namespace) -> int:
         import tempfile
 
         drill_state = tempfile.mkdtemp(prefix="pgrst-runbook-drill-")
+    elif args.replay:
+        from runbook.watch.state import STATE_FILE
+
+        marker = args.state / DRILL_MARKER
+        if (args.state / STATE_FILE).exists() and not marker.exists():
+            print(
+                f"pgrst-runbook watch: {args.state} holds a watcher's own state; a drill keeps "
+                "its state apart (give another --state, or none)",
+                file=sys.stderr,
+            )
+            return Exit.USAGE
+        try:
+            args.state.mkdir(parents=True, exist_ok=True)
+            marker.write_text("state of pgrst-runbook watch --replay (a drill)\n")
+        except OSError as exc:
+            print(f"pgrst-runbook watch: cannot use the state folder: {exc.strerror or exc}", file=sys.stderr)
+            return Exit.USAGE
     options = WatchOptions(
         inputs=args.paths,
         sinks=sinks,

@@ -66,3 +66,16 @@ def test_drill_and_auto_reload_options_alone_are_usage_errors(tmp_path: Path) ->
                          (("--auto-reload-interval", "5m"), "--auto-reload")):  # fmt: skip
         done = cli("watch", str(log), "--once", "--state", str(tmp_path / "s"), *flags)
         assert done.returncode == 2 and f"used only with {needs}" in done.stderr
+
+
+def test_a_drill_never_uses_a_real_watchers_state(tmp_path: Path, receiver: Receiver) -> None:
+    sample = str(ROOT / "sample_logs" / "stale-cache")
+    real = tmp_path / "real"
+    assert cli("watch", sample, "--once", "--state", str(real), "--notify", receiver.url).returncode == 0
+    done = cli("watch", "--replay", sample, "--speed", "6000", "--state", str(real), "--notify", receiver.url)
+    assert done.returncode == 2 and "keeps its state apart" in done.stderr
+    drills = tmp_path / "drills"
+    for _ in range(2):  # a drill's own folder serves the next drill
+        done = cli("watch", "--replay", sample, "--speed", "6000", "--resolve-after", "1m",
+                   "--state", str(drills), "--notify", receiver.url)  # fmt: skip
+        assert done.returncode == 0, done.stderr
