@@ -27,17 +27,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.atomic_write import write_atomic
 from runbook.config import Settings
 from runbook.diagnosis.from_logs import LogDiagnosis
 from runbook.diagnosis.from_servers import Diagnosis, column_in_cache
 from runbook.diagnosis.verdicts import Confidence, Verdict
+from runbook.errors import RunbookError
 from runbook.evidence import Target
 from runbook.servers.inspection import Inspection
 from runbook.watch.alerts import fingerprint
 from runbook.watch.servers import Diagnoser, ServerVerdict, diagnose_target
+
+if TYPE_CHECKING:
+    from runbook.steps.session import RunbookSession
 
 LEDGER_FILE = "auto_reloads.json"
 DEFAULT_INTERVAL = 600.0  # seconds between two auto-reloads of one target
@@ -211,35 +215,54 @@ class AutoReloader:
     ) -> ServerVerdict:
         from runbook.steps.session import RunbookSession
 
-        session = RunbookSession(target, settings, log_diagnosis=logs)
+        if settings.reload_method == "manual":
+            return _with(first, AutoReload(REFUSED, "the reload method is manual (a signal or the dashboard)"))
         try:
-            insp = session.inspect()
-            diagnosis = session.diagnose()
-            why = not_proven(diagnosis, insp)
-            if why is not None:
-                session.journal.append("reload", "declined", target=target.as_dict(), result=f"auto-reload: {why}")
-                return _with(_verdict_of(session, first), AutoReload(REFUSED, why, session.journal.session))
-            held = self.ledger.claim(key, str(target), self.wall())
-            if held is not None:
-                session.journal.append("reload", "declined", target=target.as_dict(), result="auto-reload: within the interval")
-                return _with(_verdict_of(session, first), AutoReload(HELD, self._held(held), session.journal.session))
-            outcome = session.reload(confirmed=True)
-            if not outcome.sent:
-                detail = outcome.detail.splitlines()[0] if outcome.detail else outcome.status
-                return _with(_verdict_of(session, first), AutoReload(FAILED, detail, session.journal.session))
-            result = session.verify(self.verify_deadline)
-            checks = "; ".join(f"{c.name}: {c.status}" for c in result.checks)
-            done = AutoReload(
-                VERIFIED if result.verified else NOT_VERIFIED,
-                f"{outcome.action.sql_or_http or outcome.action.method}; {checks}" if checks else "",
-                session.journal.session,
-            )
-            return _with(_verdict_of(session, first), done)
+            session = RunbookSession(target, settings, log_diagnosis=logs)
+        except RunbookError as exc:  # no journal, no reload: it is done as a manual run is
+            return _with(first, AutoReload(FAILED, f"not reloaded: {exc.one_line()}"))
+        try:
+            return self._steps(session, target, first, key)
+        except RunbookError as exc:
+            return _with(_verdict_of(session, first), AutoReload(FAILED, exc.one_line(), session.journal.session))
         finally:
-            session.close()
+            try:
+                session.close()
+            except RunbookError:
+                session.release()
+
+    def _steps(self, session: RunbookSession, target: Target, first: ServerVerdict, key: str) -> ServerVerdict:
+        """Inspect, diagnose, and, proven and not held, reload and verify (all journalled)."""
+        insp = session.inspect()
+        diagnosis = session.diagnose()
+        why = not_proven(diagnosis, insp)
+        if why is not None:
+            session.journal.append("reload", "declined", target=target.as_dict(), result=f"auto-reload: {why}")
+            return _with(_verdict_of(session, first), AutoReload(REFUSED, why, session.journal.session))
+        try:
+            held = self.ledger.claim(key, str(target), self.wall())
+        except OSError as exc:  # the interval could not be kept across a restart: no reload
+            why = f"{self.ledger.path.name} could not be written ({exc.strerror or exc})"
+            session.journal.append("reload", "declined", target=target.as_dict(), result=f"auto-reload: {why}")
+            return _with(_verdict_of(session, first), AutoReload(REFUSED, why, session.journal.session))
+        if held is not None:
+            session.journal.append("reload", "declined", target=target.as_dict(), result="auto-reload: within the interval")
+            return _with(_verdict_of(session, first), AutoReload(HELD, self._held(held), session.journal.session))
+        outcome = session.reload(confirmed=True)
+        if not outcome.sent:
+            detail = outcome.detail.splitlines()[0] if outcome.detail else outcome.status
+            return _with(_verdict_of(session, first), AutoReload(FAILED, detail, session.journal.session))
+        result = session.verify(self.verify_deadline)
+        checks = "; ".join(f"{c.name}: {c.status}" for c in result.checks)
+        done = AutoReload(
+            VERIFIED if result.verified else NOT_VERIFIED,
+            f"{outcome.action.sql_or_http or outcome.action.method}; {checks}" if checks else "",
+            session.journal.session,
+        )
+        return _with(_verdict_of(session, first), done)
 
 
-def _verdict_of(session: Any, first: ServerVerdict) -> ServerVerdict:
+def _verdict_of(session: RunbookSession, first: ServerVerdict) -> ServerVerdict:
     """The journalled session's final verdict in the shape the watcher takes."""
     d = session.diagnosis
     if d is None or session.verdict is None:

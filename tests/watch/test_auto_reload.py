@@ -176,3 +176,20 @@ def test_an_unreadable_ledger_holds_every_target_for_the_interval(tmp_path: Path
     now = time.time()
     assert ledger.claim("k", "public.items.note", now) is not None
     assert ledger.claim("k", "public.items.note", now + 601) is None
+
+
+def test_a_manual_reload_method_is_never_auto_reloaded(tmp_path: Path, journals: Path) -> None:
+    from runbook.config import Settings
+    from runbook.evidence import Target
+    from runbook.watch.auto_reload import REFUSED, AutoReloader
+    from runbook.watch.servers import ServerVerdict
+
+    def stale(target, settings, logs) -> ServerVerdict:
+        return ServerVerdict("stale_cache", "confirmed", "stale")
+
+    reloader = AutoReloader(ReloadLedger(tmp_path), inspect=stale)
+    answer = reloader(Target("items", "note"), Settings(reload_method="manual"), None)
+    assert answer.verdict == "stale_cache"
+    assert answer.auto_reload is not None and answer.auto_reload.outcome == REFUSED
+    assert "manual" in answer.auto_reload.describe()
+    assert not journals.exists() and not (tmp_path / LEDGER_FILE).exists()
