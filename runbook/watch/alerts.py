@@ -32,9 +32,10 @@ def fingerprint(schema: str, table: str, column: str) -> str:
     return hashlib.sha256(f"{schema}\x1f{table}\x1f{column}".encode()).hexdigest()[:16]
 
 
-def drill_fingerprint(real: str) -> str:
-    """A drill's fingerprint for an incident: stable, and never the real one."""
-    return hashlib.sha256(f"drill\x1f{real}".encode()).hexdigest()[:16]
+def drill_fingerprint(real: str, run: str = "") -> str:
+    """A drill's fingerprint for an incident: stable within the drill `run`, never the real one
+    (nor another drill's)."""
+    return hashlib.sha256(f"drill\x1f{run}\x1f{real}".encode()).hexdigest()[:16]
 
 
 def count_class(count: int) -> int:
@@ -79,6 +80,7 @@ class Alert:
     not_checked: list[str] = field(default_factory=list)  # what the servers could not tell, and why
     auto_reload: str = ""  # with --auto-reload: what was done and whether verify confirmed it
     drill: bool = False  # a rehearsal (watch --replay): recorded logs, nothing failing now
+    drill_run: str = ""  # which drill (its start, UTC): each drill's messages are their own
 
     @property
     def message_id(self) -> str:

@@ -6,9 +6,10 @@ and pages exactly as it would have that day. After the last event the feed stays
 quiet period (scaled by the speed), so the rehearsal also sees the incidents resolve.
 
 Every message of a drill says so: the label `drill="true"`, the annotation `drill`, a
-`[drill]` prefix on the summary, and fingerprints and PagerDuty dedup keys of their own, so a
-drill neither merges with nor resolves a real page. A drill keeps its state in a folder of its
-own and never asks the database or the API anything (nor reloads).
+`[drill]` prefix on the summary, and fingerprints and PagerDuty dedup keys of that drill's own,
+so a drill neither merges with nor resolves a real page (nor an earlier drill's). A drill
+starts afresh, keeps its state in a folder of its own and never asks the database or the API
+anything (nor reloads).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 
 import polars as pl
 
-from runbook.ingest.follow import FollowBatch
+from runbook.ingest.follow import FollowBatch, Tail
 from runbook.ingest.replay import Clock, SystemClock, schedule
 from runbook.ingest.scan import ScanOptions, ScanResult, scan_paths
 from runbook.ingest.scanner import SourceStats
@@ -45,7 +46,7 @@ class ReplayFeed:
         self.clock = clock or SystemClock()
         self.result: ScanResult = scan_paths(inputs, options)
         self.problems: list[InputProblem] = list(self.result.problems)
-        self.tails: list = []  # nothing to checkpoint: a drill starts from the first line
+        self.tails: list[Tail] = []  # nothing to checkpoint: a drill starts from the first line
         plan = schedule(self.result.events, speed, max_gap)
         self._due: list[float] = plan["due"].to_list()
         self._plan = plan.drop("due")

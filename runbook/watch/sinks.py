@@ -188,14 +188,16 @@ SEVERITY = {
 
 
 def dedup_key(alert: Alert) -> str:
-    """Stable per incident; a drill's key is its own (`drill:...`), so it never touches a
-    real incident's page."""
+    """Stable per incident; a drill's key is its own (`drill-<run>:...`), so it never touches
+    a real incident's page nor another drill's."""
     if alert.alertname != ALERTNAME:
         key = f"{alert.alertname}:{alert.fingerprint}"
     else:
         key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
         key = key if len(key) <= 240 else f"pgrst204:{alert.fingerprint}"
-    return f"drill:{key}" if alert.drill else key
+    if not alert.drill:
+        return key
+    return f"drill-{alert.drill_run}:{key}" if alert.drill_run else f"drill:{key}"
 
 
 def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:

@@ -10,6 +10,7 @@ class (1, 10, 100, ...) updates it; `resolve_after` seconds without growth resol
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -126,6 +127,10 @@ class Watcher:
         self.state_dir = Path(options.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state: WatchState = load_state(self.state_dir)
+        self._drill_run = ""
+        if options.drill:  # every drill starts afresh, with identities of its own
+            self.state = WatchState()
+            self._drill_run = f"{datetime.fromtimestamp(wall(), UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
         for inc in self.state.incidents.values():
             inc.base_count = inc.count  # counted by earlier runs; this run's events add to it
         self.metrics = WatchMetrics()
@@ -482,11 +487,11 @@ class Watcher:
         drill = self.options.drill
         fp = fingerprint(kind, stamp or "", what)
         alert = Alert(
-            fingerprint=drill_fingerprint(fp) if drill else fp, status="change", schema=schema,
+            fingerprint=drill_fingerprint(fp, self._drill_run) if drill else fp, status="change", schema=schema,
             table=table or "", column=column or "", verdict="", confidence="", count=0,
             first_seen=stamp, last_seen=stamp, starts_at=stamp or now_iso(self.wall()), ends_at=None,
             endpoint=what, summary=f"{DRILL_PREFIX}{summary}" if drill else summary, alertname=kind,
-            change=True, drill=drill,
+            change=True, drill=drill, drill_run=self._drill_run,
         )
         self.outbox.put(alert)
 
@@ -776,9 +781,9 @@ class Watcher:
         now = now_iso(self.wall())
         if self.options.drill:
             fields["summary"] = DRILL_PREFIX + str(fields.get("summary", ""))
-            fields["drill"] = True
+            fields["drill"], fields["drill_run"] = True, self._drill_run
         return Alert(
-            fingerprint=drill_fingerprint(st.fingerprint) if self.options.drill else st.fingerprint,
+            fingerprint=drill_fingerprint(st.fingerprint, self._drill_run) if self.options.drill else st.fingerprint,
             status=st.status,
             schema=st.schema,
             table=st.table,

@@ -3,6 +3,7 @@ every message says it is a drill, with identities that never touch a real page."
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def test_a_drill_pages_end_to_end_and_every_message_says_drill(
     assert page[0]["fingerprint"] != fingerprint("public", "members", "telegram_handle")
 
     events = [r.json() for r in receiver.delivered() if r.path == "/v2/enqueue"]
-    assert events and all(e["dedup_key"].startswith("drill:") for e in events)
+    assert events and all(e["dedup_key"].startswith("drill-") for e in events)
+    keys = {e["dedup_key"] for e in events if ":pgrst204:" in e["dedup_key"]}
+    assert len(keys) == 1  # one incident, one key for the whole drill
     assert {e["event_action"] for e in events} >= {"trigger", "resolve"}
     triggers = [e for e in events if e["event_action"] == "trigger"]
     assert all(e["payload"]["custom_details"]["drill"] is True for e in triggers)
@@ -75,7 +78,15 @@ def test_a_drill_never_uses_a_real_watchers_state(tmp_path: Path, receiver: Rece
     done = cli("watch", "--replay", sample, "--speed", "6000", "--state", str(real), "--notify", receiver.url)
     assert done.returncode == 2 and "keeps its state apart" in done.stderr
     drills = tmp_path / "drills"
-    for _ in range(2):  # a drill's own folder serves the next drill
+    fingerprints = []
+    for _ in range(2):  # a drill's own folder serves the next drill, which starts afresh
+        before = len(receiver.delivered())
         done = cli("watch", "--replay", sample, "--speed", "6000", "--resolve-after", "1m",
                    "--state", str(drills), "--notify", receiver.url)  # fmt: skip
         assert done.returncode == 0, done.stderr
+        alerts = [a for r in receiver.delivered()[before:] for a in r.json()["alerts"]]
+        page = [a for a in alerts if a["labels"]["alertname"] == "PGRST204"]
+        counts = [int(re.search(r"telegram_handle: (\d+) failed", a["annotations"]["summary"]).group(1)) for a in page]
+        assert max(counts) == 32  # the recording's 32 failures, not added to the last drill's
+        fingerprints.append(page[0]["fingerprint"])
+    assert fingerprints[0] != fingerprints[1]  # each drill is its own rehearsal
