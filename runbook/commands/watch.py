@@ -112,13 +112,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
         return Exit.USAGE
+    from runbook.config import Settings
     from runbook.errors import ConfigError
     from runbook.watch.metrics import parse_address
     from runbook.watch.state import default_state_dir
     from runbook.watch.watcher import Watcher, WatchOptions
 
     try:
-        settings = settings_from_args(args)
+        settings: Settings | None = settings_from_args(args)
     except ConfigError as exc:
         print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
         return Exit.USAGE
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             print("pgrst-runbook watch: --replay reads recorded files, not stdin", file=sys.stderr)
             return Exit.USAGE
         settings = None  # a drill asks no server anything: its logs are not today's
-    if args.auto_reload and not (settings.api_url or settings.admin_url):
+    if args.auto_reload and not (settings and (settings.api_url or settings.admin_url)):
         print(
             "pgrst-runbook watch: --auto-reload needs the API (--api-url or --admin-url) and the "
             "database (--dsn, DATABASE_URL or PG*) to prove a stale cache before it reloads",
