@@ -22,11 +22,20 @@ CHANGE_MIGRATION, CHANGE_LOAD = "SchemaMigration", "SchemaCacheLoaded"
 BURN_ALERTNAME = "WriteErrorBudgetBurn"
 AFTER_LOAD_ALERTNAME = "PGRST204AfterSchemaReload"  # failures go on after a confirmed load
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
+DRILL_LABEL = "drill"  # `drill="true"` on every alert of a rehearsal (watch --replay)
+DRILL_PREFIX = "[drill] "
+DRILL_NOTE = "A drill: recorded logs replayed by pgrst-runbook watch --replay; nothing is failing now."
 
 
 def fingerprint(schema: str, table: str, column: str) -> str:
     """16 hex digits, stable per incident (as Alertmanager's fingerprints are)."""
     return hashlib.sha256(f"{schema}\x1f{table}\x1f{column}".encode()).hexdigest()[:16]
+
+
+def drill_fingerprint(real: str, run: str = "") -> str:
+    """A drill's fingerprint for an incident: stable within the drill `run`, never the real one
+    (nor another drill's)."""
+    return hashlib.sha256(f"drill\x1f{run}\x1f{real}".encode()).hexdigest()[:16]
 
 
 def count_class(count: int) -> int:
@@ -69,19 +78,25 @@ class Alert:
     change: bool = False  # a PagerDuty Change Event (a migration, a cache load): no page
     checked_by: str = "logs"  # "servers": the database/API inspection gave the verdict
     not_checked: list[str] = field(default_factory=list)  # what the servers could not tell, and why
+    auto_reload: str = ""  # with --auto-reload: what was done and whether verify confirmed it
+    drill: bool = False  # a rehearsal (watch --replay): recorded logs, nothing failing now
+    drill_run: str = ""  # which drill (its start, UTC): each drill's messages are their own
 
     @property
     def message_id(self) -> str:
         return f"{self.fingerprint}-{self.seq:06d}"
 
     def labels(self) -> dict[str, str]:
-        return {
+        out = {
             "alertname": self.alertname,
             "schema": self.schema,
             "table": self.table,
             "column": self.column,
             "verdict": self.verdict,
         }
+        if self.drill:
+            out[DRILL_LABEL] = "true"
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

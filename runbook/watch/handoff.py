@@ -7,12 +7,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
-from runbook.ingest.follow import Follower
 from runbook.ingest.scan import ScanResult, document
+from runbook.ingest.scanner import SourceStats
+from runbook.ingest.sources import InputProblem
 from runbook.report.incident_report import build_report, render_report, save_text
+
+
+class ReadInputs(Protocol):
+    """What was read and what could not be (a `Follower`, or a drill's `ReplayFeed`)."""
+
+    problems: list[InputProblem]
+
+    def stats(self) -> list[SourceStats]: ...
+
 
 CUT_NOTE = "\n\n_(report cut at {n:,} characters; the whole report: `pgrst-runbook report`)_\n"
 
@@ -20,7 +31,7 @@ CUT_NOTE = "\n\n_(report cut at {n:,} characters; the whole report: `pgrst-runbo
 def write_report(
     folder: Path,
     events: pl.DataFrame,
-    follower: Follower,
+    follower: ReadInputs,
     table: str,
     column: str,
     max_chars: int | None = None,

@@ -12,12 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from runbook.config import Settings
 from runbook.diagnosis.from_logs import LogDiagnosis
 from runbook.evidence import Target
 from runbook.redact import dsn_secrets, mask_secrets, redact
+
+if TYPE_CHECKING:
+    from runbook.watch.auto_reload import AutoReload
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class ServerVerdict:
     next_step: str = ""
     nearest: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)  # one masked line per part not reached
+    auto_reload: AutoReload | None = None  # with --auto-reload: what was done about it
 
 
 Diagnoser = Callable[[Target, Settings, LogDiagnosis | None], ServerVerdict]
@@ -119,4 +124,9 @@ class ServerCheck:
             next_step=clean(answer.next_step),
             nearest=list(answer.nearest),
             not_checked=[clean(t) for t in answer.not_checked],
+            auto_reload=(
+                replace(answer.auto_reload, detail=clean(answer.auto_reload.detail))
+                if answer.auto_reload is not None
+                else None
+            ),
         )

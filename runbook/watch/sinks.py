@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from runbook import __version__
-from runbook.watch.alerts import ALERTNAME, FIRING, ZERO_TIME, Alert
+from runbook.watch.alerts import ALERTNAME, DRILL_LABEL, DRILL_NOTE, FIRING, ZERO_TIME, Alert
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 TIMEOUT_SECONDS = 10.0
@@ -42,6 +42,7 @@ class Sink:
     target: str  # the URL posted to, or the command line
     name: str  # what logs and metrics call it: credentials masked
     routing_key: str = ""
+    change_events: bool = True  # PagerDuty: also send Change Events (`?change_events=0`: not)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -75,14 +76,19 @@ def parse_sink(spec: str) -> Sink:
         key = split.netloc or split.path.lstrip("/")
         if not key:
             raise SinkError("pagerduty:// needs a routing key: pagerduty://ROUTING_KEY")
-        return Sink("pagerduty", PAGERDUTY_URL, "pagerduty://" + MASK, routing_key=key)
+        changes = _change_events(scheme, split.query)
+        return Sink("pagerduty", PAGERDUTY_URL, "pagerduty://" + MASK, routing_key=key, change_events=changes)
     if scheme in ("pagerduty+http", "pagerduty+https"):
         key = split.username or ""
         if not key or not split.hostname:
             raise SinkError(f"{scheme}:// needs ROUTING_KEY@host[:port]")
         host = split.hostname + (f":{split.port}" if split.port else "")
         base = f"{scheme.split('+')[1]}://{host}"
-        return Sink("pagerduty", base + "/v2/enqueue", f"{scheme}://{MASK}@{host}", routing_key=key)
+        changes = _change_events(scheme, split.query)
+        return Sink(
+            "pagerduty", base + "/v2/enqueue", f"{scheme}://{MASK}@{host}", routing_key=key,
+            change_events=changes,
+        )
     if scheme in ("slack+http", "slack+https"):
         real = scheme.split("+")[1]
         if not split.hostname:
@@ -93,6 +99,25 @@ def parse_sink(spec: str) -> Sink:
     raise SinkError(
         f"unknown --notify {shown}: use http(s)://, pagerduty://KEY, slack+https://, or exec:COMMAND"
     )
+
+
+CHANGE_EVENTS_OPTION = "change_events"
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _change_events(scheme: str, query: str) -> bool:
+    """`?change_events=0` turns a PagerDuty sink's Change Events off (default on). Any other
+    option is an error: a misspelt one would otherwise be ignored without a word."""
+    from urllib.parse import parse_qsl
+
+    on = True
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != CHANGE_EVENTS_OPTION:
+            raise SinkError(f"{scheme}:// takes one option, ?{CHANGE_EVENTS_OPTION}=0|1, not ?{name}=")
+        if value.lower() not in _YES + _NO:
+            raise SinkError(f"{scheme}://...?{CHANGE_EVENTS_OPTION}= takes 0 or 1, not {value!r}")
+        on = value.lower() in _YES
+    return on
 
 
 def _masked_url(scheme: str, netloc: str, path: str) -> str:
@@ -113,6 +138,10 @@ def alert_annotations(alert: Alert) -> dict[str, str]:
     }
     if alert.not_checked:
         out["not_checked"] = "; ".join(alert.not_checked)
+    if alert.auto_reload:
+        out["auto_reload"] = alert.auto_reload
+    if alert.drill:
+        out[DRILL_LABEL] = DRILL_NOTE
     return out
 
 
@@ -159,10 +188,16 @@ SEVERITY = {
 
 
 def dedup_key(alert: Alert) -> str:
+    """Stable per incident; a drill's key is its own (`drill-<run>:...`), so it never touches
+    a real incident's page nor another drill's."""
     if alert.alertname != ALERTNAME:
-        return f"{alert.alertname}:{alert.fingerprint}"
-    key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
-    return key if len(key) <= 255 else f"pgrst204:{alert.fingerprint}"
+        key = f"{alert.alertname}:{alert.fingerprint}"
+    else:
+        key = f"pgrst204:{alert.schema}.{alert.table}.{alert.column}"
+        key = key if len(key) <= 240 else f"pgrst204:{alert.fingerprint}"
+    if not alert.drill:
+        return key
+    return f"drill-{alert.drill_run}:{key}" if alert.drill_run else f"drill:{key}"
 
 
 def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
@@ -192,6 +227,8 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, object]:
                 "next_step": alert.next_step,
                 "checked_by": alert.checked_by,
                 "not_checked": alert.not_checked,
+                **({"auto_reload": alert.auto_reload} if alert.auto_reload else {}),
+                **({DRILL_LABEL: True} if alert.drill else {}),
             },
         },
         "client": f"pgrst-runbook {__version__}",
@@ -212,6 +249,8 @@ def slack_message(alert: Alert) -> dict[str, object]:
         fields.append("*Nearest columns:* " + ", ".join(alert.nearest_columns))
     if alert.not_checked:
         fields.append("*Not checked:* " + "; ".join(alert.not_checked))
+    if alert.auto_reload:
+        fields.append("*Auto-reload:* " + alert.auto_reload)
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _slack_escape(f)} for f in fields]},
@@ -233,6 +272,8 @@ def _slack_escape(text: str) -> str:
 def change_event(alert: Alert, routing_key: str) -> dict[str, object]:
     """PagerDuty Change Events (`POST /v2/change/enqueue`): shown beside incidents, no page."""
     details: dict[str, object] = {"kind": alert.alertname}
+    if alert.drill:
+        details[DRILL_LABEL] = True
     if alert.table:
         details.update(schema=alert.schema, table=alert.table, column=alert.column or None)
     if alert.endpoint:
@@ -254,8 +295,13 @@ def change_url(target: str) -> str:
 
 
 def takes(sink: Sink, alert: Alert) -> bool:
-    """Change Events go to PagerDuty sinks only; every alert goes everywhere."""
-    return not alert.change or sink.kind == "pagerduty"
+    """Change Events go to PagerDuty sinks only (unless `?change_events=0`); every alert goes
+    everywhere."""
+    return not alert.change or wants_changes(sink)
+
+
+def wants_changes(sink: Sink) -> bool:
+    return sink.kind == "pagerduty" and sink.change_events
 
 
 def body_for(sink: Sink, alert: Alert) -> dict[str, object]:

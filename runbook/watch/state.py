@@ -39,7 +39,8 @@ class IncidentState:
     verdict: str = "unknown"
     confidence: str = "unknown"
     count_class: int = 0
-    first_seen: str | None = None
+    first_seen: str | None = None  # the first failure ever (log time)
+    episode_first: str | None = None  # the first failure since the alert last opened
     last_seen: str | None = None
     endpoint: str | None = None
     nearest_columns: list[str] = field(default_factory=list)
@@ -53,6 +54,28 @@ class IncidentState:
     server_summary: str = ""
     server_next_step: str = ""
     not_checked: list[str] = field(default_factory=list)  # parts the inspection could not reach
+    auto_reload: str = ""  # what --auto-reload did for this episode (one line), "" nothing
+    auto_reload_head: str = ""  # its few words for the summary ("auto-reloaded, verified")
+
+
+STREAM_REASON = (
+    "a pipe has no offset or identity to resume from: a restart counts the lines it is given "
+    "then as new, and lines given again are counted again"
+)
+
+
+@dataclass
+class StreamRecord:
+    """An input that cannot be resumed by offset (stdin): what was read of it, said plainly,
+    instead of a position that would pretend a restart can go on from there."""
+
+    name: str
+    resumable: bool = False
+    reason: str = STREAM_REASON
+    bytes_read: int = 0  # by the run that saved this
+    lines_read: int = 0
+    runs: int = 0  # runs that read it, this one included
+    saved_at: str = ""  # wall time (UTC) of the save
 
 
 @dataclass
@@ -61,6 +84,7 @@ class WatchState:
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # "table\x1fcolumn" -> failed requests
     reload_path: dict[str, Any] = field(default_factory=dict)  # ReloadPath.to_dict()
+    streams: dict[str, StreamRecord] = field(default_factory=dict)  # inputs with no position
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +93,7 @@ class WatchState:
             "incidents": {key: asdict(inc) for key, inc in self.incidents.items()},
             "counts": self.counts,
             "reload_path": self.reload_path,
+            "streams": {name: asdict(rec) for name, rec in self.streams.items()},
         }
 
     @classmethod
@@ -83,7 +108,13 @@ class WatchState:
             for key, inc in (data.get("incidents") or {}).items()
         }
         counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
-        return cls(inputs, incidents, counts, dict(data.get("reload_path") or {}))
+        known_stream = set(StreamRecord.__dataclass_fields__)
+        streams = {
+            str(name): StreamRecord(**{k: v for k, v in rec.items() if k in known_stream})
+            for name, rec in (data.get("streams") or {}).items()
+            if isinstance(rec, dict)
+        }
+        return cls(inputs, incidents, counts, dict(data.get("reload_path") or {}), streams)
 
 
 def load_state(folder: Path) -> WatchState:

@@ -10,6 +10,7 @@ class (1, 10, 100, ...) updates it; `resolve_after` seconds without growth resol
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from runbook.incidents.grouping import Incident
 from runbook.incidents.live import IncidentTracker
 from runbook.ingest.follow import FollowBatch, Follower, TailPosition
 from runbook.ingest.scan import ScanOptions
+from runbook.ingest.sources import STDIN
 from runbook.ingest.store_follow import StorePosition, StoreTail
 from runbook.watch.admin import AdminPoller, fetch_from
 from runbook.watch.alerts import (
@@ -35,23 +37,33 @@ from runbook.watch.alerts import (
     BURN_ALERTNAME,
     CHANGE_LOAD,
     CHANGE_MIGRATION,
+    DRILL_PREFIX,
     FIRING,
     LOAD_FAILED_ALERTNAME,
     RELOAD_ALERTNAME,
     RESOLVED,
     Alert,
     count_class,
+    drill_fingerprint,
     fingerprint,
     next_command,
     summary_of,
 )
 from runbook.watch.burn_rate import BurnRate, describe
+from runbook.watch.drill import ReplayFeed, linger_for
 from runbook.watch.metrics import WatchMetrics
 from runbook.watch.outbox import Outbox
 from runbook.watch.reload_path import RESOLUTION, ReloadPath
 from runbook.watch.servers import Diagnoser, ServerCheck, ServerVerdict, configured, diagnose_target
-from runbook.watch.sinks import Outcome, Sink
-from runbook.watch.state import IncidentState, WatchState, load_state, save_state
+from runbook.watch.sinks import Outcome, Sink, wants_changes
+from runbook.watch.state import (
+    STREAM_REASON,
+    IncidentState,
+    StreamRecord,
+    WatchState,
+    load_state,
+    save_state,
+)
 
 MAX_CHANGES_PER_BATCH = 20  # change events per read (the newest): a backlog sends no flood
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints when nothing changed
@@ -77,6 +89,14 @@ class WatchOptions:
     slo: float = 0.999  # the write SLO the burn rates are measured against
     burn_min_requests: int = 100  # writes the long window needs before a burn rate is judged
     admin_poll: float = 15.0  # seconds between polls of the admin /metrics (with settings.admin_url)
+    auto_reload: bool = False  # reload a stale cache proven by the database and the API, then verify
+    auto_reload_interval: float = 600.0  # at most one auto-reload per target this often (wall time)
+    replay_speed: float | None = None  # a drill: the inputs replayed at N x, every alert marked
+    replay_max_gap: float | None = 300.0  # recorded quiet gaps shortened to this (seconds)
+
+    @property
+    def drill(self) -> bool:
+        return self.replay_speed is not None
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -108,6 +128,10 @@ class Watcher:
         self.state_dir = Path(options.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state: WatchState = load_state(self.state_dir)
+        self._drill_run = ""
+        if options.drill:  # every drill starts afresh, with identities of its own
+            self.state = WatchState()
+            self._drill_run = f"{datetime.fromtimestamp(wall(), UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
         for inc in self.state.incidents.values():
             inc.base_count = inc.count  # counted by earlier runs; this run's events add to it
         self.metrics = WatchMetrics()
@@ -115,9 +139,19 @@ class Watcher:
             table, _, column = key.partition("\x1f")
             self.metrics.count_pgrst204(table, column, n)
         self.outbox = Outbox(self.state_dir, options.sinks, on_outcome=self._on_outcome)
-        self.follower = Follower(
-            options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
-        )
+        self.follower: Follower | ReplayFeed
+        self._time_scale = 1.0  # recorded seconds per wall second (a drill runs N x faster)
+        if options.replay_speed is not None:
+            self._time_scale = options.replay_speed
+            self.follower = ReplayFeed(
+                options.inputs, options.scan, options.replay_speed, max_gap=options.replay_max_gap,
+                linger=linger_for(options.resolve_after, options.replay_speed),
+            )
+        else:
+            self._streams_at_start()
+            self.follower = Follower(
+                options.inputs, options.scan, follow=not options.once, resume=dict(self.state.inputs)
+            )
         self.tracker = IncidentTracker(options.scan.since, options.scan.until)
         self.reload_path = ReloadPath(options.reload_deadline)
         if self.state.reload_path:
@@ -126,6 +160,16 @@ class Watcher:
             except (ValueError, TypeError, KeyError):  # unreadable: judge from what comes next
                 self._say("saved reload-path state unreadable; starting it afresh")
         settings = options.settings
+        if options.auto_reload and settings is not None and configured(settings):
+            from runbook.watch.auto_reload import AutoReloader, ReloadLedger
+
+            ledger = ReloadLedger(self.state_dir, options.auto_reload_interval)
+            if ledger.unreadable:
+                self._say(
+                    f"{ledger.path.name} unreadable: no auto-reload for "
+                    f"{options.auto_reload_interval:g}s (the safe side)"
+                )
+            diagnoser = AutoReloader(ledger, inspect=diagnoser, wall=wall)
         self.servers: ServerCheck | None = (
             ServerCheck(settings, diagnoser) if settings is not None and configured(settings) else None
         )
@@ -139,11 +183,28 @@ class Watcher:
         self._dark_told: dict[str, int] = {}  # store -> dark windows already counted
         self._newest = 0.0
         self._last_judged = time.monotonic()
+        self._telling = False  # events other than access lines arrived since the last judgement
         self._last_checkpoint = 0.0
         self._server: object | None = None
         for problem in self.follower.problems:
             self._say(f"cannot read {problem.name}: {problem.reason}")
             self.metrics.source_errors.labels(source=problem.name, reason=problem.reason).inc()
+
+    def _streams_at_start(self) -> None:
+        """Stdin cannot be resumed by offset: say so when it is watched, and never keep a
+        position for it (a saved one would pretend a restart goes on where the last ended)."""
+        if STDIN not in self.options.inputs:
+            return
+        self.state.inputs.pop(STDIN, None)
+        record = self.state.streams.get(STDIN)
+        before = (
+            f"; the last run read {record.lines_read} line(s) of it, which this run cannot skip"
+            if record is not None and record.lines_read
+            else ""
+        )
+        self._say(f"stdin: not resumable by offset ({STREAM_REASON}){before}")
+        runs = record.runs if record is not None else 0
+        self.state.streams[STDIN] = StreamRecord(STDIN, runs=runs + 1, saved_at=now_iso(self.wall()))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -164,7 +225,7 @@ class Watcher:
         finally:
             if self.tracker.dirty:
                 self.judge()
-            self._await_servers(time.monotonic() + (self.options.drain_seconds if self.options.once else 2.0))
+            self._await_servers(time.monotonic() + self._servers_grace())
             self.checkpoint()
             self.follower.close()
             if self.servers is not None:
@@ -181,6 +242,14 @@ class Watcher:
             self._say(f"{self.outbox.pending()} notification(s) still queued; the next run sends them")
             return 4 if self.options.once else 0
         return 0
+
+    def _servers_grace(self) -> float:
+        """How long to wait for running inspections before exiting: with --auto-reload one
+        may be verifying a reload (up to the verify deadline)."""
+        grace = self.options.drain_seconds if self.options.once else 2.0
+        if self.options.auto_reload and self.options.settings is not None:
+            grace += self.options.settings.verify_deadline
+        return grace
 
     def step(self, batch: FollowBatch) -> None:
         """Take one batch: count, decide, queue; then checkpoint (when anything moved)."""
@@ -200,8 +269,14 @@ class Watcher:
                 self.metrics.last_event.set(self._newest)
             changed = True
         changed |= self._admin_loads()
+        if batch.events.height and not self._telling:
+            self._telling = bool((batch.events["kind"] != Kind.ACCESS.value).any())
         settled = batch.caught_up or batch.finished
-        if self.tracker.dirty and (settled or time.monotonic() - self._last_judged >= JUDGE_EVERY):
+        # Judging regroups the whole live table. Access lines alone change no count and no
+        # verdict (only context such as endpoints), so a busy access log is judged every
+        # JUDGE_EVERY seconds, not on every poll; a failure, a load or a DDL is judged at once.
+        prompt = settled and (self._telling or batch.finished)
+        if self.tracker.dirty and (prompt or time.monotonic() - self._last_judged >= JUDGE_EVERY):
             changed |= self.judge(rejudge=settled)
         changed |= self._server_answers()
         changed |= self._resolve_quiet()
@@ -224,6 +299,7 @@ class Watcher:
         the failures, and a first page should not say less than the logs do.
         """
         self._last_judged = time.monotonic()
+        self._telling = False
         changed = False
         for incident in self.tracker.incidents():
             changed |= self._update(incident, rejudge)
@@ -236,6 +312,10 @@ class Watcher:
             position = tail.position()
             if position is not None:
                 positions[tail.name] = position
+            elif tail.name == STDIN and STDIN in self.state.streams:
+                record = self.state.streams[STDIN]
+                record.bytes_read, record.lines_read = tail.bytes_done, tail.stats().lines_read
+                record.saved_at = now_iso(self.wall())
         self.state.inputs = positions
         self.state.reload_path = self.reload_path.to_dict()
         save_state(self.state_dir, self.state)
@@ -260,6 +340,7 @@ class Watcher:
             self.state.incidents[fp] = st
         total = st.base_count + incident.count
         added = total - st.count
+        before_last = _parse(st.last_seen)  # the previous episode's last failure (log time)
         if added <= 0 and not (rejudge and st.status == FIRING):
             return False
         if added > 0:
@@ -289,6 +370,9 @@ class Watcher:
             reason = "new"
             st.started_at = now_iso(self.wall())
             st.checked_by, st.server_verdict, st.not_checked = "logs", None, []
+            st.auto_reload = st.auto_reload_head = ""
+            first_now = self._first_failure_after(incident, before_last)
+            st.episode_first = _zulu(first_now.isoformat()) if first_now else st.first_seen
             if self.servers is not None:
                 target = Target(incident.table, incident.column, schema)
                 self.servers.submit(fp, target, diagnosis)
@@ -306,6 +390,20 @@ class Watcher:
         self._say(f"{'alert' if reason == 'new' else 'update'}: {alert.summary}")
         return True
 
+    def _first_failure_after(self, incident: Incident, after: datetime | None) -> datetime | None:
+        """The time of the incident's first failed request after `after` (all of them when
+        None): where this episode begins, which a load must follow to count against it."""
+        from runbook.incidents.grouping import pgrst204_requests
+
+        times = pgrst204_requests(self.tracker.events).filter(
+            (pl.col("table") == incident.table) & (pl.col("column") == incident.column)
+            & pl.col("ts").is_not_null()
+        )["ts"]
+        if after is not None:
+            times = times.filter(times > after)
+        first = times.min()
+        return first if isinstance(first, datetime) else None
+
     def _server_answers(self) -> bool:
         """Take the inspections that finished: the servers' verdict replaces the logs' one in
         an update; when they could not be asked, the update says what was not checked."""
@@ -319,6 +417,9 @@ class Watcher:
             self._apply(st, answer)
             st.seq += 1
             why = st.server_summary or self._logs_only_why(st)
+            if answer.auto_reload is not None:
+                why = f"{why} Then {st.auto_reload}."
+                self._say(f"{st.table}.{st.column}: {st.auto_reload}")
             steps = [st.server_next_step] if st.server_next_step else []
             alert = self._alert(st, why, steps)
             self.outbox.put(alert)
@@ -357,7 +458,7 @@ class Watcher:
 
     def _changes(self, events: pl.DataFrame) -> None:
         """PagerDuty Change Events for the migrations and confirmed cache loads just read."""
-        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+        if not any(wants_changes(s) for s in self.options.sinks):
             return
         rows = events.filter(
             pl.col("ts").is_not_null()
@@ -379,17 +480,20 @@ class Watcher:
         self, kind: str, ts: datetime, what: str, schema: str = "", table: str | None = None,
         column: str | None = None,
     ) -> None:
-        if not any(s.kind == "pagerduty" for s in self.options.sinks):
+        if not any(wants_changes(s) for s in self.options.sinks):
             return
         stamp = _zulu(ts.astimezone(UTC).isoformat())
         summary = (
             f"Migration: {what} at {stamp}" if kind == CHANGE_MIGRATION else f"PostgREST {what} at {stamp}"
         )
+        drill = self.options.drill
+        fp = fingerprint(kind, stamp or "", what)
         alert = Alert(
-            fingerprint=fingerprint(kind, stamp or "", what), status="change", schema=schema,
+            fingerprint=drill_fingerprint(fp, self._drill_run) if drill else fp, status="change", schema=schema,
             table=table or "", column=column or "", verdict="", confidence="", count=0,
             first_seen=stamp, last_seen=stamp, starts_at=stamp or now_iso(self.wall()), ends_at=None,
-            endpoint=what, summary=summary, alertname=kind, change=True,
+            endpoint=what, summary=f"{DRILL_PREFIX}{summary}" if drill else summary, alertname=kind,
+            change=True, drill=drill, drill_run=self._drill_run,
         )
         self.outbox.put(alert)
 
@@ -406,6 +510,8 @@ class Watcher:
     @staticmethod
     def _apply(st: IncidentState, answer: ServerVerdict) -> None:
         st.not_checked = list(answer.not_checked)
+        if answer.auto_reload is not None:
+            st.auto_reload, st.auto_reload_head = answer.auto_reload.describe(), answer.auto_reload.head
         if answer.verdict is None:
             st.checked_by = "logs"
             return
@@ -430,7 +536,8 @@ class Watcher:
         for st in self.state.incidents.values():
             if st.kind != "pgrst204":
                 continue
-            if st.status == FIRING and now - st.last_growth >= self.options.resolve_after:
+            quiet = (now - st.last_growth) * self._time_scale  # recorded seconds in a drill
+            if st.status == FIRING and quiet >= self.options.resolve_after:
                 st.status = RESOLVED
                 st.seq += 1
                 alert = self._alert(st, "", [])
@@ -557,7 +664,10 @@ class Watcher:
                 continue
             if told is not None and told.started_at and told.started_at >= st.started_at:
                 continue  # told for this episode already
-            first, last = _parse(st.first_seen), _parse(st.last_seen)
+            # Times, not counts: a load counts against this episode only when it came after the
+            # episode's first failure, and only failures stamped after it (past the log
+            # clock's resolution) say the cache was not what missed the column.
+            first, last = _parse(st.episode_first or st.first_seen), _parse(st.last_seen)
             if first is None or last is None:
                 continue
             load = self.reload_path.first_load_after(first)
@@ -649,6 +759,8 @@ class Watcher:
     def _alert(self, st: IncidentState, why: str, suggestions: list[str]) -> Alert:
         command = next_command(st.table, st.column, st.schema)
         summary = summary_of(st.table, st.column, st.count, st.first_seen, st.verdict, st.confidence)
+        if st.auto_reload_head:
+            summary = f"{summary}; {st.auto_reload_head}"
         if st.status != FIRING:
             summary = f"resolved: {summary}"
         return self._alert_of(
@@ -662,13 +774,18 @@ class Watcher:
             next_step=suggestions[0] if suggestions else command,
             checked_by=st.checked_by,
             not_checked=list(st.not_checked),
+            auto_reload=st.auto_reload,
         )
 
     def _alert_of(self, st: IncidentState, **fields: Any) -> Alert:
-        """An alert for `st`: what every alert of an incident shares, plus `fields`."""
+        """An alert for `st`: what every alert of an incident shares, plus `fields`. A drill's
+        alerts say so, and have fingerprints of their own (never merged with a real page)."""
         now = now_iso(self.wall())
+        if self.options.drill:
+            fields["summary"] = DRILL_PREFIX + str(fields.get("summary", ""))
+            fields["drill"], fields["drill_run"] = True, self._drill_run
         return Alert(
-            fingerprint=st.fingerprint,
+            fingerprint=drill_fingerprint(st.fingerprint, self._drill_run) if self.options.drill else st.fingerprint,
             status=st.status,
             schema=st.schema,
             table=st.table,

@@ -140,3 +140,47 @@ def test_an_unreadable_saved_reload_path_starts_afresh(tmp_path: Path, receiver:
     done = cli("watch", str(log), "--once", "--state", str(state), "--notify", receiver.url + "/hook")
     assert done.returncode == 0, done.stderr
     assert "starting it afresh" in done.stderr
+
+
+LOADED = "Schema cache loaded 3 Relations, 0 Relationships, 0 RPCs, 0 Domain Representations, 4 Media Type Handlers"
+
+
+def test_after_load_compares_the_failures_times_with_the_loads_time(tmp_path: Path, receiver: Receiver) -> None:
+    """A load counts against an episode of failures only when it came after the episode's
+    first failure, and only failures stamped after it alert: a new episode that starts after
+    the load which ended the last one is a stale cache again, not PGRST204 after a reload."""
+    import time
+
+    from tests.watch.conftest import append, wait_for
+
+    pg, app = tmp_path / "postgrest.log", tmp_path / "app.log"
+    pg.write_text(stderr(0, "Starting PostgREST 16.2...") + stderr(31, LOADED))
+    app.write_text("".join(failure(s) for s in (5, 10, 20)))  # stops with the load
+    base = ("watch", str(pg), str(app), "--once", "--state", str(tmp_path / "state"),
+            "--notify", receiver.url + "/hook")  # fmt: skip
+    args = (*base, "--resolve-after", "1s")
+
+    def after_load() -> list[dict]:
+        return [a for a in _alerts(receiver) if a["labels"]["alertname"] == "PGRST204AfterSchemaReload"]
+
+    assert cli(*args).returncode == 0
+    ended = time.time()
+    wait_for(lambda: time.time() - ended > 1.5, what="the quiet period")
+    assert cli(*args).returncode == 0  # the episode resolves
+    assert [a["status"] for a in _alerts(receiver)][-1] == "resolved"
+
+    args = (*base, "--resolve-after", "1h")  # the new episode stays open from here on
+    append(app, "".join(failure(s) for s in (100, 110, 120)))  # a new migration, no reload yet
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert _alerts(receiver)[-1]["status"] == "firing"
+    assert after_load() == []  # the load at 09:15:31 came before this episode began
+
+    append(pg, stderr(130, LOADED))
+    append(app, failure(131))  # within the log clock's resolution of the load: not after it
+    assert cli(*args).returncode == 0
+    assert after_load() == []
+    append(app, failure(140))  # stamped after the load: the cache is not the cause
+    assert cli(*args).returncode == 0
+    told = after_load()
+    assert len(told) == 1 and "09:17:10" in told[0]["annotations"]["summary"]

@@ -49,3 +49,38 @@ def test_another_file_under_the_name_is_read_from_its_start(tmp_path: Path) -> N
     stale = TailPosition(device=0, inode=0, offset=10, line_no=1)
     events = read_all(Follower([str(log)], resume={str(log): stale}))
     assert events.height == 1 and events["line_no"].to_list() == [2]
+
+
+def test_stdin_is_said_not_resumable_and_keeps_no_position(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.watch.conftest import ROOT
+
+    lines = HEADER + "".join(pgrst204_line("t", "c", i) for i in range(3))
+    state = tmp_path / "state"
+
+    def watch_stdin() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "runbook", "watch", "-", "--once", "--state", str(state),
+             "--notify", "exec:true"],
+            cwd=ROOT, input=lines, capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ},
+        )  # fmt: skip
+
+    first = watch_stdin()
+    assert first.returncode == 0, first.stderr
+    assert "stdin: not resumable by offset" in first.stderr
+    saved = json.loads((state / "state.json").read_text())
+    assert "-" not in saved["inputs"]  # no position that would pretend a restart resumes it
+    record = saved["streams"]["-"]
+    assert record["resumable"] is False and "counted again" in record["reason"]
+    assert record["lines_read"] == 4 and record["runs"] == 1
+
+    second = watch_stdin()
+    assert second.returncode == 0, second.stderr
+    assert "the last run read 4 line(s) of it, which this run cannot skip" in second.stderr
+    saved = json.loads((state / "state.json").read_text())
+    assert saved["streams"]["-"]["runs"] == 2 and "-" not in saved["inputs"]
