@@ -65,7 +65,12 @@ class Outbox:
             (self.folder / "sent").mkdir(parents=True, exist_ok=True)
             log = self._sent_log(sid)
             self._sent[sid] = set(log.read_text().split()) if log.exists() else set()
-            self._queued[sid] = {p.name.split("-", 1)[1][:-5] for p in self._files(sid)}
+            for path in self._files(sid):
+                if _message_id(path) in self._sent[sid]:
+                    # Taken by the sink and logged, then the process died before the file was
+                    # removed (kill -9 between the two): sending it again would page twice.
+                    path.unlink(missing_ok=True)
+            self._queued[sid] = {_message_id(p) for p in self._files(sid)}
 
     # -- queueing (the watching thread) -----------------------------------------------------
 
@@ -188,6 +193,11 @@ class Outbox:
 
     def _sent_log(self, sid: str) -> Path:
         return self.folder / "sent" / f"{sid}.log"
+
+
+def _message_id(path: Path) -> str:
+    """The message id in a queued file's name (`<time>-<message id>.json`)."""
+    return path.name.split("-", 1)[1][: -len(".json")]
 
 
 def _write_bytes(handle: BinaryIO, data: bytes) -> None:

@@ -65,3 +65,27 @@ def test_metrics_address_defaults_to_loopback() -> None:
     assert parse_address("9464") == ("127.0.0.1", 9464)
     assert parse_address(":9464") == ("127.0.0.1", 9464)
     assert parse_address("0.0.0.0:9464") == ("0.0.0.0", 9464)
+
+
+def test_a_message_the_sink_took_is_not_sent_again_after_a_crash_before_its_file_was_removed(tmp_path) -> None:
+    """kill -9 between logging a message as sent and removing its queued file: the next run
+    finds the file, and must not page with it again."""
+    import sys
+
+    from runbook.watch.alerts import sample_alert
+    from runbook.watch.outbox import Outbox, sink_id
+
+    got = tmp_path / "got.jsonl"
+    sink = parse_sink(f"exec:{sys.executable} -c \"import sys; open({str(got)!r}, 'a').write(sys.stdin.read() + chr(10))\"")
+    alert = sample_alert()
+    first = Outbox(tmp_path / "state", [sink])
+    assert first.put(alert) == 1
+    sid = sink_id(sink)
+    # What `_send` leaves when killed after the fsync of the sent log, before the unlink:
+    (tmp_path / "state" / "sent" / f"{sid}.log").write_text(alert.message_id + "\n")
+    assert list((tmp_path / "state" / "outbox" / sid).glob("*.json"))
+
+    again = Outbox(tmp_path / "state", [sink])
+    assert again.pending() == 0 and again.put(alert) == 0
+    again.deliver_due()
+    assert not got.exists(), "delivered twice"
