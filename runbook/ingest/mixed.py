@@ -132,6 +132,7 @@ class MixedScanner:
             lines_skipped=sum(s.lines_skipped for s in parts),
             invalid_utf8_lines=self._invalid_utf8,
             events=sum(s.stats.events for s in self._scanners.values()) + self._document_events,
+            requests_counted=sum(s.stats.requests_counted for s in self._scanners.values()),
             formats=tuple(names),
         )
 

@@ -107,6 +107,20 @@ def test_every_write_is_counted_by_method_and_status_class(tmp_path: Path) -> No
     assert scan_doc(path, chunk_bytes=333, parallel=False)["writes"] == whole["writes"]
 
 
+def test_parallel_ranges_count_what_one_pass_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runbook.ingest.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_FILE_BYTES", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    write_incident(tmp_path)
+    one = scan_doc(tmp_path, parallel=False)
+    parted = scan_doc(tmp_path, parallel=True)
+    assert parted["writes"] == one["writes"]
+    assert parted["incidents"][0]["context"]["writes"] == one["incidents"][0]["context"]["writes"]
+    assert one["writes"]["tables"][0]["requests"] == 33
+
+
 def test_successful_writes_are_folded_not_kept(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
     with path.open("w") as fh:
@@ -167,6 +181,22 @@ def test_docker_logs_count_the_access_lines_among_stderr(tmp_path: Path) -> None
     assert doc["stats"]["formats"] == {"postgrest_docker": 1}
     [members] = doc["writes"]["tables"]
     assert (members["2xx"], members["4xx"]) == (2, 1)
+
+
+def test_a_mixed_stream_counts_the_access_lines_among_other_records(tmp_path: Path) -> None:
+    path = tmp_path / "all.log"  # `kubectl logs --all-containers`: access lines between JSON records
+    path.write_text(
+        "".join(
+            access_line(minute(1, n), "POST", "/members", 201)
+            + f'{{"time": "2026-11-18T09:01:{n:02d}Z", "level": "info", "msg": "saved {n}"}}\n'
+            for n in range(10)
+        )
+        + client_error(minute(2))
+    )
+    result = scan_paths([str(path)])
+    assert result.sources[0].format == "mixed"
+    assert result.sources[0].requests_counted == 10
+    assert document(result)["writes"]["tables"][0]["2xx"] == 10
 
 
 # -- scan, report and run say the same ------------------------------------------------------
