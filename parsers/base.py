@@ -18,7 +18,8 @@ yielded no event.
 
 A format whose lines are requests (an access log) may also set `tally_keywords` and implement
 `tally(lines)`: lines holding one of those keywords (and none of `keywords`) are not events of
-their own but counted, batch by batch, into weighted rows (`weight` requests between `ts` and
+their own but counted, batch by batch, into weighted rows (a request line it cannot read is
+counted in `lines_skipped`) (`weight` requests between `ts` and
 `ts_end`), so that a log of millions of successful requests costs counters, not rows.
 
 Formats whose records are not lines (a JSON array export, CSV with quoted newlines) set
@@ -76,9 +77,10 @@ class LogFormat:
         raise NotImplementedError
 
 
-    def tally(self, lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
         """Weighted event rows (`weight`, `ts`, `ts_end`, ...) counting `lines` (a String series
-        of lines holding a `tally_keywords` keyword); lines it cannot read are not counted."""
+        of lines holding a `tally_keywords` keyword), and how many of them were requests it
+        could not read (the scanner counts those in `lines_skipped`)."""
         raise NotImplementedError
 
     def parse_document(self, data: bytes, tz: str = "UTC") -> pl.DataFrame | pl.LazyFrame:

@@ -64,28 +64,34 @@ def access_events(line: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def tally_access(lines: pl.Series) -> pl.DataFrame:
-    """Write request lines (any status but those kept as lines) folded into weighted rows.
+def tally_access(lines: pl.Series) -> tuple[pl.DataFrame, int]:
+    """Write request lines (any status but those kept as lines) folded into weighted rows, and
+    how many lines of a write request could not be read (a cut or garbled line).
 
     One row per (minute, method, path without its query, status): `weight` lines between `ts`
     (the first second) and `ts_end` (the last), event columns as `access_events` names them.
-    A line that is not an access line of a write is not counted.
+    A line that is not the request line of a write (another method) is not counted.
     """
-    fields = (
+    parsed = (
         pl.DataFrame({"line": lines})
         .lazy()
-        .select(pl.col("line").str.extract_groups(_TALLY).alias("f"))
+        .select(
+            pl.col("line").str.extract_groups(_TALLY).alias("f"),
+            pl.col("line").str.contains(r'\] "(?:POST|PATCH|PUT) ').alias("write"),
+        )
         .unnest("f")
-        .filter(pl.col("4").is_in(TALLY_METHODS))
+        .with_columns(at("2").alias("ts"))
+        .collect()
+    )
+    unread = parsed.filter(pl.col("write") & pl.col("ts").is_null()).height
+    fields = (
+        parsed.lazy()
+        .filter(pl.col("4").is_in(TALLY_METHODS) & pl.col("ts").is_not_null())
         .group_by(["1", "3", "4", "5", "6"])
         .agg(pl.len().alias("weight"), pl.col("2").min().alias("first"), pl.col("2").max().alias("last"))
     )
 
-    def at(second: str) -> pl.Expr:
-        text = pl.concat_str(pl.col("1"), pl.lit(":"), pl.col(second), pl.lit(" "), pl.col("3"))
-        return aware(text, "%d/%b/%Y:%H:%M:%S %z")
-
-    return fields.select(
+    rows = fields.select(
         at("first").alias("ts"),
         at("last").alias("ts_end"),
         pl.lit(Kind.ACCESS.value).alias("kind"),
@@ -94,7 +100,14 @@ def tally_access(lines: pl.Series) -> pl.DataFrame:
         pl.col("5").alias("path"),
         pl.col("6").cast(pl.Int32, strict=False).alias("status"),
         pl.col("weight").cast(pl.Int64),
-    ).filter(pl.col("ts").is_not_null()).collect()
+    ).collect()
+    return rows, unread
+
+
+def at(second: str) -> pl.Expr:
+    """The time of a `_TALLY` match with the seconds of column `second`, in UTC."""
+    text = pl.concat_str(pl.col("1"), pl.lit(":"), pl.col(second), pl.lit(" "), pl.col("3"))
+    return aware(text, "%d/%b/%Y:%H:%M:%S %z")
 
 
 def is_access_line(line: str) -> bool:
@@ -129,5 +142,5 @@ class PostgrestAccessFormat(LogFormat):
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
         return candidates.lazy().with_columns(access_events(pl.col("line")))
 
-    def tally(self, lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
         return tally_access(lines)

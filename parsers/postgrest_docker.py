@@ -47,5 +47,5 @@ class PostgrestDockerFormat(LogFormat):
             columns.append(pl.when(is_access).then(a).otherwise(s).alias(name))
         return candidates.lazy().with_columns(columns)
 
-    def tally(self, lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
         return tally_access(lines)

@@ -297,18 +297,24 @@ class SourceScanner:
             while hit != -1:
                 start = work.rfind(b"\n", offset, hit) + 1 or offset
                 line_end = work.find(b"\n", hit, end)
+                if line_end == -1:
+                    line_end = end
                 if start not in taken:
                     taken.add(start)
                     self._tally.append(work[start:line_end])
-                hit = work.find(keyword, line_end + 1, end) if line_end != -1 else -1
+                hit = work.find(keyword, line_end + 1, end)
 
     def _counted(self) -> pl.DataFrame | None:
         """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
         if not self._tally:
             return None
-        lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String, strict=False)
+        try:
+            lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
+            lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
         self._tally = []
-        rows = self.fmt.tally(lines.drop_nulls(), self.tz)  # invalid UTF-8: no request line
+        rows, unread = self.fmt.tally(lines, self.tz)
+        self.stats.lines_skipped += unread
         if rows.height == 0:
             return None
         counted = conform(

@@ -121,6 +121,25 @@ def test_parallel_ranges_count_what_one_pass_counts(tmp_path: Path, monkeypatch:
     assert one["writes"]["tables"][0]["requests"] == 33
 
 
+def test_unreadable_write_lines_are_counted_as_skipped_never_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    path.write_bytes(
+        access_line(minute(0), "POST", "/members", 201).encode()
+        + b'10.0.0.7 - web_anon [18/Nov/2026:09:00:01 +0000] "POST /memb\n'  # cut mid-line
+        + access_line(minute(0, 2), "PUT", "/members", 200).encode().replace(b"httpx", b"\xff\xfe")
+        + access_line(minute(0, 3), "PROPFIND", "/members", 405).encode()  # not a write
+        + access_line(minute(0, 4), "POST", "/members", 400).encode()
+    )
+    result = scan_paths([str(path)])
+    stats = result.stats()
+    assert (stats["lines_skipped"], stats["invalid_utf8_lines"]) == (1, 1)
+    [members] = document(result)["writes"]["tables"]
+    assert members["by_method"] == {
+        "POST": {"2xx": 1, "3xx": 0, "4xx": 1, "5xx": 0},
+        "PUT": {"2xx": 1, "3xx": 0, "4xx": 0, "5xx": 0},
+    }
+
+
 def test_successful_writes_are_folded_not_kept(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
     with path.open("w") as fh:
