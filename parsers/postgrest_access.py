@@ -80,13 +80,12 @@ def tally_access(lines: pl.Series) -> tuple[pl.DataFrame, int]:
             pl.col("line").str.contains(r'\] "(?:POST|PATCH|PUT) ').alias("write"),
         )
         .unnest("f")
-        .with_columns(at("2").alias("ts"))
         .collect()
     )
-    unread = parsed.filter(pl.col("write") & pl.col("ts").is_null()).height
+    unread = parsed.filter(pl.col("write") & pl.col("1").is_null()).height
     fields = (
         parsed.lazy()
-        .filter(pl.col("4").is_in(TALLY_METHODS) & pl.col("ts").is_not_null())
+        .filter(pl.col("4").is_in(TALLY_METHODS))
         .group_by(["1", "3", "4", "5", "6"])
         .agg(pl.len().alias("weight"), pl.col("2").min().alias("first"), pl.col("2").max().alias("last"))
     )
@@ -101,6 +100,10 @@ def tally_access(lines: pl.Series) -> tuple[pl.DataFrame, int]:
         pl.col("6").cast(pl.Int32, strict=False).alias("status"),
         pl.col("weight").cast(pl.Int64),
     ).collect()
+    bad_time = rows.filter(pl.col("ts").is_null() | pl.col("ts_end").is_null())  # 31/Feb, +9999
+    if bad_time.height:
+        unread += int(bad_time["weight"].sum())
+        rows = rows.filter(pl.col("ts").is_not_null() & pl.col("ts_end").is_not_null())
     return rows, unread
 
 

@@ -314,6 +314,10 @@ class SourceScanner:
             lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
         self._tally = []
         rows, unread = self.fmt.tally(lines, self.tz)
+        unusable = rows.filter(out_of_range(pl.col("ts")) | out_of_range(pl.col("ts_end")))
+        if unusable.height:  # as `_finish` does for lines: no real log has such a time
+            unread += int(unusable["weight"].sum())
+            rows = rows.filter(~out_of_range(pl.col("ts")) & ~out_of_range(pl.col("ts_end")))
         self.stats.lines_skipped += unread
         if rows.height == 0:
             return None

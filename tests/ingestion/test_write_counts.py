@@ -129,10 +129,12 @@ def test_unreadable_write_lines_are_counted_as_skipped_never_a_crash(tmp_path: P
         + access_line(minute(0, 2), "PUT", "/members", 200).encode().replace(b"httpx", b"\xff\xfe")
         + access_line(minute(0, 3), "PROPFIND", "/members", 405).encode()  # not a write
         + access_line(minute(0, 4), "POST", "/members", 400).encode()
+        + b'10.0.0.7 - web_anon [31/Feb/2026:09:00:05 +0000] "PUT /members HTTP/1.1" 200 - "" "x"\n'
+        + b'10.0.0.7 - web_anon [01/Jan/0001:09:00:06 +0000] "PUT /members HTTP/1.1" 200 - "" "x"\n'
     )
     result = scan_paths([str(path)])
     stats = result.stats()
-    assert (stats["lines_skipped"], stats["invalid_utf8_lines"]) == (1, 1)
+    assert (stats["lines_skipped"], stats["invalid_utf8_lines"]) == (3, 1)
     [members] = document(result)["writes"]["tables"]
     assert members["by_method"] == {
         "POST": {"2xx": 1, "3xx": 0, "4xx": 1, "5xx": 0},
