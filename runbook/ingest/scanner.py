@@ -292,17 +292,18 @@ class SourceScanner:
         """Gather the lines of `work[offset:end]` that hold a tally keyword and are no
         candidate line (those are events, counted as such)."""
         taken = set(starts)
+        find, rfind, gather = work.find, work.rfind, self._tally.append  # the loop runs per line
         for keyword in self.fmt.tally_keywords:
-            hit = work.find(keyword, offset, end)
+            hit = find(keyword, offset, end)
             while hit != -1:
-                start = work.rfind(b"\n", offset, hit) + 1 or offset
-                line_end = work.find(b"\n", hit, end)
+                start = rfind(b"\n", offset, hit) + 1 or offset
+                line_end = find(b"\n", hit, end)
                 if line_end == -1:
                     line_end = end
                 if start not in taken:
                     taken.add(start)
-                    self._tally.append(work[start:line_end])
-                hit = work.find(keyword, line_end + 1, end)
+                    gather(work[start:line_end])
+                hit = find(keyword, line_end + 1, end)
 
     def _counted(self) -> pl.DataFrame | None:
         """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
