@@ -16,6 +16,12 @@ A parser may add a boolean `malformed` column for lines it recognised as broken 
 JSON object): they are counted in `lines_skipped`, as are candidate lines whose whole record
 yielded no event.
 
+A format whose lines are requests (an access log) may also set `tally_keywords` and implement
+`tally(lines)`: lines holding one of those keywords (and none of `keywords`) are not events of
+their own but counted, batch by batch, into weighted rows (a request line it cannot read is
+counted in `lines_skipped`) (`weight` requests between `ts` and
+`ts_end`), so that a log of millions of successful requests costs counters, not rows.
+
 Formats whose records are not lines (a JSON array export, CSV with quoted newlines) set
 `whole_file = True` and implement `parse_document(data, tz)` instead: the scanner hands them the
 whole (decompressed) input and polars reads it natively.
@@ -48,6 +54,7 @@ class LogFormat:
     name: ClassVar[str] = "base"
     description: ClassVar[str] = ""
     keywords: ClassVar[tuple[bytes, ...]] = ERROR_KEYWORDS
+    tally_keywords: ClassVar[tuple[bytes, ...]] = ()  # request lines counted, not kept (`tally`)
     # Lines used by the parametrized sample test (tests/parsers/test_samples.py).
     samples: ClassVar[tuple[Sample, ...]] = ()
     whole_file: ClassVar[bool] = False
@@ -70,6 +77,12 @@ class LogFormat:
         """
         raise NotImplementedError
 
+
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
+        """Weighted event rows (`weight`, `ts`, `ts_end`, ...) counting `lines` (a String series
+        of lines holding a `tally_keywords` keyword), and how many of them were requests it
+        could not read (the scanner counts those in `lines_skipped`)."""
+        raise NotImplementedError
 
     def parse_document(self, data: bytes, tz: str = "UTC") -> pl.DataFrame | pl.LazyFrame:
         """Events from a whole input, for `whole_file` formats. Columns as for `parse`, plus

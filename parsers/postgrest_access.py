@@ -2,8 +2,10 @@
 
 `<source> - <role|-> [<time>] "<METHOD> <path> <HTTP/x.y>" <status> <size|-> "<referer>" "<ua>"`.
 The role is always `-` in v9, the source is `-` on a unix socket, and the size is `-` before v13.
-PGRST204 is a 400 here without its body: only writes (POST/PATCH/PUT) that failed, gateway
-errors and the 404 of a missing table are kept, for correlation with the clients' logs.
+PGRST204 is a 400 here without its body: the 400s and the 404 of a missing table are kept as
+lines, for correlation with the clients' logs. Every other write (POST, PATCH, PUT) is counted,
+not kept: `tally` folds those lines into one weighted row per (minute, method, path, status),
+the denominator of "X of N writes failed" and of the write error rate.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ _ACCESS_RE = re.compile(ACCESS)
 # Failed writes (PGRST204 is a 400) and missing tables (PGRST205, 404): each keyword costs a
 # pass over the bytes, and other statuses feed no incident.
 KEYWORDS: tuple[bytes, ...] = (b'" 400 ', b'" 404 ')
+# The request line of a write, right after the time: `] "POST /`, `] "PATCH /`, `] "PUT /`.
+# One keyword for the three (each keyword is one more pass over the bytes); `tally` keeps only
+# the write methods. Reads (GET, HEAD) are most lines of an access log and are not counted.
+TALLY_KEYWORDS: tuple[bytes, ...] = (b'] "P',)
+TALLY_METHODS = ("POST", "PATCH", "PUT")
+# Only the fields a count needs; the time is cut at the minute, its seconds kept apart so that
+# a folded row still says its first and last second.
+_TALLY = (
+    r'\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}):(\d{2}) ([+-]\d{4})\] '
+    r'"([A-Z]+) ([^ ?"]*)[^ "]* [^"]*" (\d{3}) (?:\d+|-)'
+)
 
 
 def access_events(line: pl.Expr) -> list[pl.Expr]:
@@ -51,6 +64,55 @@ def access_events(line: pl.Expr) -> list[pl.Expr]:
     ]
 
 
+def tally_access(lines: pl.Series) -> tuple[pl.DataFrame, int]:
+    """Write request lines (any status but those kept as lines) folded into weighted rows, and
+    how many lines of a write request could not be read (a cut or garbled line).
+
+    One row per (minute, method, path without its query, status): `weight` lines between `ts`
+    (the first second) and `ts_end` (the last), event columns as `access_events` names them.
+    A line that is not the request line of a write (another method) is not counted.
+    """
+    parsed = (
+        pl.DataFrame({"line": lines})
+        .lazy()
+        .select(
+            pl.col("line").str.extract_groups(_TALLY).alias("f"),
+            pl.col("line").str.contains(r'\] "(?:POST|PATCH|PUT) ').alias("write"),
+        )
+        .unnest("f")
+        .collect()
+    )
+    unread = parsed.filter(pl.col("write") & pl.col("1").is_null()).height
+    fields = (
+        parsed.lazy()
+        .filter(pl.col("4").is_in(TALLY_METHODS))
+        .group_by(["1", "3", "4", "5", "6"])
+        .agg(pl.len().alias("weight"), pl.col("2").min().alias("first"), pl.col("2").max().alias("last"))
+    )
+
+    rows = fields.select(
+        at("first").alias("ts"),
+        at("last").alias("ts_end"),
+        pl.lit(Kind.ACCESS.value).alias("kind"),
+        pl.lit("info").alias("level"),
+        pl.col("4").alias("method"),
+        pl.col("5").alias("path"),
+        pl.col("6").cast(pl.Int32, strict=False).alias("status"),
+        pl.col("weight").cast(pl.Int64),
+    ).collect()
+    bad_time = rows.filter(pl.col("ts").is_null() | pl.col("ts_end").is_null())  # 31/Feb, +9999
+    if bad_time.height:
+        unread += int(bad_time["weight"].sum())
+        rows = rows.filter(pl.col("ts").is_not_null() & pl.col("ts_end").is_not_null())
+    return rows, unread
+
+
+def at(second: str) -> pl.Expr:
+    """The time of a `_TALLY` match with the seconds of column `second`, in UTC."""
+    text = pl.concat_str(pl.col("1"), pl.lit(":"), pl.col(second), pl.lit(" "), pl.col("3"))
+    return aware(text, "%d/%b/%Y:%H:%M:%S %z")
+
+
 def is_access_line(line: str) -> bool:
     return _ACCESS_RE.match(line) is not None
 
@@ -59,6 +121,7 @@ class PostgrestAccessFormat(LogFormat):
     name = "postgrest_access"
     description = "PostgREST access log (stdout), v9-v16"
     keywords = KEYWORDS
+    tally_keywords = TALLY_KEYWORDS
     samples = (
         Sample(
             ('127.0.0.1 - web_anon [21/Aug/2026:13:56:52 +0000] "POST /profiles?columns=open_to_work_email '
@@ -81,3 +144,6 @@ class PostgrestAccessFormat(LogFormat):
 
     def parse(self, candidates: pl.DataFrame, tz: str = "UTC") -> pl.LazyFrame:
         return candidates.lazy().with_columns(access_events(pl.col("line")))
+
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
+        return tally_access(lines)

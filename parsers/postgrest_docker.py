@@ -6,7 +6,7 @@ import polars as pl
 
 from parsers.base import LogFormat, Sample
 from parsers.postgrest_access import KEYWORDS as ACCESS_KEYWORDS
-from parsers.postgrest_access import access_events, is_access_line
+from parsers.postgrest_access import TALLY_KEYWORDS, access_events, is_access_line, tally_access
 from parsers.postgrest_stderr import KEYWORDS as STDERR_KEYWORDS
 from parsers.postgrest_stderr import is_stderr_line, stderr_events
 
@@ -17,6 +17,7 @@ class PostgrestDockerFormat(LogFormat):
     name = "postgrest_docker"
     description = "PostgREST stdout+stderr interleaved (docker logs)"
     keywords = STDERR_KEYWORDS + ACCESS_KEYWORDS
+    tally_keywords = TALLY_KEYWORDS
     includes = ("postgrest_stderr", "postgrest_access")
     samples = (
         Sample(
@@ -45,3 +46,6 @@ class PostgrestDockerFormat(LogFormat):
             s = stderr.get(name, pl.lit(None))
             columns.append(pl.when(is_access).then(a).otherwise(s).alias(name))
         return candidates.lazy().with_columns(columns)
+
+    def tally(self, lines: pl.Series, tz: str = "UTC") -> tuple[pl.DataFrame, int]:
+        return tally_access(lines)

@@ -17,7 +17,8 @@ What each source yields:
 - `edge_logs` (API gateway; `event_message` is `METHOD | STATUS | IP | RAY | URL | UA`):
   a PostgREST schema-cache code in `proxy_status` (`PostgREST; error=PGRST204`, PostgREST v14+
   projects) -> `schema_cache_error` with the table from `/rest/v1/<table>` and no column;
-  otherwise a 400 on POST/PATCH/PUT `/rest/v1/<table>` -> `access`. `request_id` from
+  otherwise a POST/PATCH/PUT to `/rest/v1/<table>` -> `access` (any status: the 400s are
+  evidence, all of them the writes a failed share is taken of). `request_id` from
   `sb_request_id`, `x-request-id` or the `cf-ray`.
 - `postgrest_logs`: PostgREST's own stderr lines, classified by `parsers.postgrest_stderr.RULES`.
 - `postgres_logs`: statements and errors through `parsers.postgres_events`.
@@ -520,13 +521,15 @@ def _edge_events(rows: pl.DataFrame) -> pl.DataFrame:
     edge = rows.filter(pl.col("_source") == "edge_logs")
     table = pl.when(pl.col("_table") != "rpc").then(pl.col("_table"))
     cache_error = pl.col("_proxy_code").is_in(CACHE_CODES).fill_null(False)
-    plain_400 = (
-        (pl.col("status") == 400)
+    # Every write to a table, whatever its status: the failed ones are evidence, all of them
+    # the denominator of the share that failed.
+    plain_write = (
+        pl.col("status").is_not_null()
         & pl.col("method").is_in(WRITE_METHODS)
         & table.is_not_null()
         & pl.col("_proxy_code").is_null()
     ).fill_null(False)
-    return edge.filter(cache_error | plain_400).select(
+    return edge.filter(cache_error | plain_write).select(
         "ts",
         "line_no",
         pl.col("line_no").alias("record_no"),

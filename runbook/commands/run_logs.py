@@ -3,8 +3,8 @@
 `LogContext.load(args)` reads them once; `for_target(target)` gives the incident that matches
 a (schema, table, column) and its logs-only diagnosis (`runbook.diagnosis.from_logs`), which the
 session weighs with the database and API (or alone, when those cannot be reached).
-`render_*` print the deeper parts of a run for people: confidence, the logs' verdict, earlier
-incidents, the table's full column list.
+`render_*` print the deeper parts of a run for people: confidence, the logs' verdict, the share
+of writes that failed while the incident lasted, earlier incidents, the table's full column list.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.diagnosis.payloads import payload_sightings
 from runbook.errors import UsageError
 from runbook.evidence import Target
+from runbook.incidents.writes import describe as describe_writes
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
 from runbook.ingest.sources import expand
 from runbook.steps.session import RunbookSession
@@ -99,6 +100,9 @@ def render_deeper(session: RunbookSession, out: TextIO) -> None:
         for row in logs.evidence[:6]:
             where = f" [{printable(row.where)}]" if row.where else ""
             out.write(f"  - {printable(row.check)}{where}: {printable(row.detail)}\n")
+    writes = describe_writes(session.target.table, ((session.incident or {}).get("context") or {}).get("writes"))
+    if writes:
+        out.write(f"Writes while it lasted: {printable(writes)}\n")
     if session.recurrence:
         out.write("Earlier incidents on this table:\n")
         for past in session.recurrence[:5]:

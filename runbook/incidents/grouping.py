@@ -149,9 +149,15 @@ def group_incidents(events: pl.DataFrame) -> list[Incident]:
     if requests.height == 0:
         return []
     access = _failed_writes(events)
+    from runbook.incidents.writes import success_logged, write_requests  # it imports this module
+
+    writes = write_requests(events)
+    logged = success_logged(writes)
     incidents: list[Incident] = []
     for (table, column), rows in requests.group_by(["table", "column"], maintain_order=True):
-        incidents.append(_incident(str(table), str(column), rows, events, access))
+        incident = _incident(str(table), str(column), rows, events, access)
+        incident.context["writes"] = _writes_in_window(incident, writes, logged)
+        incidents.append(incident)
     incidents.sort(key=lambda inc: (-inc.count, inc.table, inc.column))
     return incidents
 
@@ -177,6 +183,13 @@ def related_events(events: pl.DataFrame) -> list[Related]:
         .sort(["count", "code"], descending=[True, False])
     )
     return [Related(**row) for row in grouped.to_dicts()]
+
+
+def write_totals(events: pl.DataFrame) -> dict[str, Any]:
+    """Every table's write requests by status class (`runbook.incidents.writes.per_table`)."""
+    from runbook.incidents.writes import per_table  # it imports this module
+
+    return per_table(events)
 
 
 def table_of_path(path: str | None) -> str | None:
@@ -220,6 +233,17 @@ def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
     return access.with_columns(
         pl.col("path").map_elements(table_of_path, return_dtype=pl.String).alias("_table")
     )
+
+
+def _writes_in_window(incident: Incident, writes: pl.DataFrame, logged: bool) -> dict[str, Any]:
+    """The writes to the incident's table while it lasted (with the access log's slack), by
+    status class (`runbook.incidents.writes`)."""
+    from runbook.incidents.writes import counts
+
+    first, last = incident.first_seen, incident.last_seen
+    since = first - ACCESS_SLACK if first is not None else None
+    until = last + ACCESS_SLACK if last is not None else None
+    return counts(writes, incident.table, since, until, success_lines_logged=logged).to_dict()
 
 
 def _incident_id(table: str, column: str, first: datetime | None) -> str:

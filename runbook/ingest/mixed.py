@@ -148,6 +148,7 @@ class MixedScanner:
             invalid_utf8_lines=self._invalid_utf8,
             lines_cut=self._lines_cut + sum(s.lines_cut for s in parts),
             events=sum(s.stats.events for s in self._scanners.values()) + self._document_events,
+            requests_counted=sum(s.stats.requests_counted for s in self._scanners.values()),
             formats=tuple(names),
         )
 

@@ -163,4 +163,4 @@ class ParallelScan:
 
 
 _COUNTERS = ("bytes_read", "lines_read", "candidate_lines", "lines_skipped", "invalid_utf8_lines", "lines_cut",
-             "events")
+             "events", "requests_counted")

@@ -27,6 +27,7 @@ from runbook.redact import redact_expr
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
 MAX_LOOKBACK_LINES = 400
 FILE_BATCH_ROWS = 50_000  # candidate lines per parse when scanning whole files
+TALLY_BATCH_LINES = 50_000  # counted request lines (`LogFormat.tally`) held before they fold
 RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
 FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
 FOREIGN_EVERY = 64  # one candidate in this many
@@ -50,6 +51,7 @@ class SourceStats:
     invalid_utf8_lines: int = 0
     lines_cut: int = 0  # lines longer than MAX_LINE_BYTES: their first MAX_LINE_BYTES were read
     events: int = 0
+    requests_counted: int = 0  # request lines folded into weighted rows (`LogFormat.tally`)
     error: str | None = None
     store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
     formats: tuple[str, ...] = ()  # a mixed source's formats (runbook.ingest.mixed)
@@ -102,6 +104,7 @@ class SourceScanner:
         self.batch_rows = batch_rows
         self._batch: list[pl.DataFrame] = []
         self._batch_height = 0
+        self._tally: list[bytes] = []  # request lines to count (`LogFormat.tally`), not keep
         self.fmt = fmt
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
@@ -261,6 +264,8 @@ class SourceScanner:
             return self._drain()
         self._lines_done += lines
         self.stats.lines_read += lines
+        if self.fmt.tally_keywords:
+            self._tally_lines(work, offset, end, starts)
         keep_from = max(0, end - CONTEXT_BYTES)
         if keep_from:
             keep_from = work.find(b"\n", keep_from, end) + 1 or end
@@ -268,17 +273,66 @@ class SourceScanner:
         if frame is not None:
             self._batch.append(frame)
             self._batch_height += frame.height
-        if self._batch_height and (force or self._batch_height >= self.batch_rows):
+        gathered = self._batch_height or self._tally
+        if gathered and (
+            force
+            or self._batch_height >= self.batch_rows
+            or len(self._tally) >= max(self.batch_rows, TALLY_BATCH_LINES)
+        ):
             return self._drain()
         return empty_events()
 
     def _drain(self) -> pl.DataFrame:
-        """Parse the gathered candidate lines."""
+        """Parse the gathered candidate lines, and fold the gathered request lines."""
+        counted = self._counted()
         if not self._batch:
-            return empty_events()
+            return counted if counted is not None else empty_events()
         frame = self._batch[0] if len(self._batch) == 1 else pl.concat(self._batch)
         self._batch, self._batch_height = [], 0
-        return self._events(frame)
+        events = self._events(frame)
+        if counted is None:
+            return events
+        return pl.concat([events, counted]) if events.height else counted
+
+    def _tally_lines(self, work: bytes, offset: int, end: int, starts: list[int]) -> None:
+        """Gather the lines of `work[offset:end]` that hold a tally keyword and are no
+        candidate line (those are events, counted as such)."""
+        taken = set(starts)
+        find, rfind, gather = work.find, work.rfind, self._tally.append  # the loop runs per line
+        for keyword in self.fmt.tally_keywords:
+            hit = find(keyword, offset, end)
+            while hit != -1:
+                start = rfind(b"\n", offset, hit) + 1 or offset
+                line_end = find(b"\n", hit, end)
+                if line_end == -1:
+                    line_end = end
+                if start not in taken:
+                    taken.add(start)
+                    gather(work[start:line_end])
+                hit = find(keyword, line_end + 1, end)
+
+    def _counted(self) -> pl.DataFrame | None:
+        """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
+        if not self._tally:
+            return None
+        try:
+            lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
+            lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
+        self._tally = []
+        rows, unread = self.fmt.tally(lines, self.tz)
+        unusable = rows.filter(out_of_range(pl.col("ts")) | out_of_range(pl.col("ts_end")))
+        if unusable.height:  # as `_finish` does for lines: no real log has such a time
+            unread += int(unusable["weight"].sum())
+            rows = rows.filter(~out_of_range(pl.col("ts")) & ~out_of_range(pl.col("ts_end")))
+        self.stats.lines_skipped += unread
+        if rows.height == 0:
+            return None
+        counted = conform(
+            rows.with_columns(pl.lit(self.source).alias("source"), pl.lit(self.fmt.name).alias("format"))
+        ).collect()
+        self.stats.requests_counted += int(counted["weight"].sum())
+        return counted
 
     def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
         starts: set[int] = set()

@@ -31,6 +31,7 @@ from runbook.diagnosis.verdicts import (
 )
 from runbook.evidence import answer_of, code_span, run_command
 from runbook.incidents.grouping import RELOAD_WINDOW
+from runbook.incidents.writes import describe as describe_writes
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
 
@@ -289,6 +290,9 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
             f"The access or gateway log shows {ctx['access_400s']} failed write(s) (HTTP 400) to "
             f"'{table}' in the same period."
         )
+    writes = describe_writes(table, ctx.get("writes"))
+    if writes:
+        prove.append(f"In the same period, {writes}.")
     if ctx.get("untimed_errors"):
         placed = ctx.get("untimed_after_last_load") or 0
         unplaced = ctx.get("untimed_unplaced")

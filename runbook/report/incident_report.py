@@ -28,6 +28,7 @@ from runbook.atomic_write import write_atomic
 from runbook.evidence import answer_of
 from runbook.incidents.grouping import endpoint, pgrst204_requests, table_of_path
 from runbook.incidents.requests import endpoints_of_failures, fold_client_access
+from runbook.incidents.writes import describe as describe_writes
 from runbook.redact import redact
 from runbook.report.actions import AUTO_RELOAD_SQL, RELOAD_SQL, action_items, probe_commands
 from runbook.report.findings import (
@@ -176,8 +177,8 @@ def build_report(
 
     `incident` defaults to `select_incident(doc, journal=journal)`. `journal` adds what was done;
     its target must be the incident's table and column (else `ReportError`). `events` (the
-    scan's event table) adds per-endpoint counts, the share of failed writes and the last
-    failure's line. `now` fixes the generation time (tests, `SOURCE_DATE_EPOCH`).
+    scan's event table) adds per-endpoint counts and the last failure's line; the share of
+    failed writes comes from the incident's `context.writes`. `now` fixes the generation time (tests, `SOURCE_DATE_EPOCH`).
     """
     incident = incident or select_incident(doc, journal=journal)
     _check_journal_target(incident, journal)
@@ -331,7 +332,7 @@ def _impact(
         "sources": list(incident.get("sources") or []),
         "distinct_sources": len(incident.get("sources") or []),
         "access_400s": (incident.get("context") or {}).get("access_400s"),
-        "writes_in_access_log": None,
+        **_writes(incident),
         "last_failure": None,
         "endpoints": [
             {"endpoint": e, "errors": None, "access_400s": None}
@@ -360,6 +361,18 @@ def _impact(
     if events is not None and events.height:
         _impact_from_events(impact, incident, events)
     return impact
+
+
+def _writes(incident: dict[str, Any]) -> dict[str, Any]:
+    """The writes to the table while the incident lasted (`context.writes` of the scan): the
+    same numbers and the same sentence as `scan` and `run --logs` give."""
+    writes = (incident.get("context") or {}).get("writes") or None
+    return {
+        "writes": writes,
+        "writes_in_access_log": writes.get("requests") if writes else None,
+        "writes_failed_share": writes.get("share_400") if writes else None,
+        "writes_sentence": describe_writes(incident["table"], writes),
+    }
 
 
 def _impact_from_events(
@@ -402,8 +415,6 @@ def _impact_from_events(
     for method, path, status, weight in writes.select("method", "path", "status", "weight").iter_rows():
         if status == 400:
             bump(endpoint(method, path), "access_400s", weight)
-    if writes.height:
-        impact["writes_in_access_log"] = int(writes["weight"].fill_null(1).sum())
     impact["endpoints"] = [
         {"endpoint": name, **c}
         for name, c in sorted(

@@ -1,14 +1,15 @@
 """The write error ratio, and the SRE workbook's multiwindow, multi-burn-rate page.
 
-Counted per minute as (write requests, failed writes), so it works over whatever access or
-gateway lines the inputs give. Burn rate = error ratio / (1 - SLO). A page is due when a pair
+Counted per minute as (write requests, failed writes) from the server's access or gateway
+lines (`runbook.incidents.writes`: a client's own line of the same request does not count
+twice), successful writes included: the scanner counts them as weighted rows. Burn rate = error ratio / (1 - SLO). A page is due when a pair
 of windows both burn faster than its factor (SRE Workbook ch. 5, table 5-8): 1 h and 5 min at
 14.4x, or 6 h and 30 min at 6x; the short window (1/12 of the long one) makes it reset soon
 after the errors stop. Low traffic makes a ratio meaningless, so a window pair is judged only
 when the long window saw at least `min_requests` writes (and the short one at least one), and
-only once the inputs have shown a write that did not fail: PostgREST's access log as the
-scanner reads it holds only the failed writes (400) and missing tables (404), and a ratio whose
-denominator holds only failures is 100% by construction, not an error rate.
+only once the inputs have shown a write that did not fail: an access log written at
+`log-level=warn` holds only the failed requests, and a ratio whose denominator holds only
+failures is 100% by construction, not an error rate.
 Time is whatever clock the caller passes (log time in `watch`): recorded logs give the answer
 live ones would.
 """
@@ -20,9 +21,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from runbook.events import Kind
-
-WRITE_METHODS = ("POST", "PATCH", "PUT")
+from runbook.incidents.writes import write_requests
 
 
 @dataclass(frozen=True)
@@ -90,16 +89,11 @@ class BurnRate:
         return self._seen_success[0]
 
     def add_events(self, events: pl.DataFrame) -> dict[str, int]:
-        """Count the write requests among access events; returns them by status class."""
-        rows = events.filter(
-            (pl.col("kind") == Kind.ACCESS.value)
-            & pl.col("ts").is_not_null()
-            & pl.col("status").is_not_null()
-            & pl.col("method").str.to_uppercase().is_in(WRITE_METHODS)
-        ).select("ts", "status", "weight")
+        """Count the write requests among the events (lines and weighted rows); returns them
+        by status class."""
+        rows = write_requests(events).filter(pl.col("ts").is_not_null())
         by_class: dict[str, int] = {}
-        for ts, status, weight in rows.iter_rows():
-            n = int(weight or 1)
+        for ts, status, n in rows.select("ts", "status", "_weight").iter_rows():
             self.add(ts.timestamp(), n, n if failed_status(int(status)) else 0)
             klass = status_class(int(status))
             by_class[klass] = by_class.get(klass, 0) + n

@@ -44,8 +44,10 @@ def test_bigquery_era_edge_logs() -> None:
         # an older project: no proxy status, only the 400 on a write
         ("access", None, "Pool Members", None, "PATCH", "/rest/v1/Pool%20Members?id=eq.4", 400),
         ("schema_cache_error", "PGRST205", "testimonials", None, "GET", "/rest/v1/testimonials?select=*&limit=6", 404),
+        # a write that succeeded: the denominator of the share that failed
+        ("access", None, "mypoolr", None, "POST", "/rest/v1/mypoolr", 201),
     ]
-    # not PGRST204-related: a 23502 write, an RPC, auth, successes
+    # not PGRST204-related: a 23502 write, an RPC, auth, reads that succeeded
 
 
 def test_edge_request_ids_and_times() -> None:
@@ -119,7 +121,7 @@ def test_gzip(tmp_path) -> None:
     path.write_bytes(gzip.compress(EDGE.read_bytes()))
     result = scan(path)
     assert result.stats()["formats"] == {"supabase_json": 1}
-    assert result.events.height == 4
+    assert result.events.height == 5
 
 
 def test_error_reply_and_empty_inputs_never_raise(tmp_path) -> None:
