@@ -421,7 +421,8 @@ def _context(
     }
     if first is None or last is None:
         return context
-    before = migrations.filter(pl.col("ts") <= first).tail(1)
+    # The latest by time, not by reading order: sources are read one after another.
+    before = migrations.filter(pl.col("ts") <= first).sort("ts", maintain_order=True).tail(1)
     if before.height:
         context["migration_before"] = _event_ref(before.row(0, named=True))
     context["migrations"] = [

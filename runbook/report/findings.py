@@ -31,6 +31,7 @@ from runbook.diagnosis.verdicts import (
 )
 from runbook.evidence import answer_of, code_span, run_command
 from runbook.incidents.grouping import RELOAD_WINDOW
+from runbook.incidents.trigger import trigger_migration
 from runbook.incidents.writes import describe as describe_writes
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
@@ -245,7 +246,7 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
         f"column '{column}' of '{table}' in its schema cache, from "
         f"{_clock(incident.get('first_seen'), first)} to {_clock(incident.get('last_seen'), first)}."
     )
-    migration, adds = _trigger_migration(ctx, column, first)
+    migration, adds = trigger_migration(ctx, column, first)
     if migration:
         gap = seconds_between(migration.get("ts"), incident.get("first_seen"))
         what = f"added column '{column}' to" if adds else "touched"
@@ -323,28 +324,6 @@ def log_findings(incident: dict[str, Any], formats: dict[str, int], cause: Cause
             f"database's columns ({code_span(run_command(table, column, incident.get('schema')))} "
             "checks it)."
         )
-
-
-def _trigger_migration(
-    ctx: dict[str, Any], column: str, first: datetime | None
-) -> tuple[dict[str, Any] | None, bool]:
-    """The migration before the first failure that adds `column` (latest), else the last one
-    touching the table; and whether it adds the column."""
-    candidates = [*(ctx.get("migrations") or []), ctx.get("migration_before")]
-    before = [
-        m
-        for m in candidates
-        if m and (t := parse_ts(m.get("ts"))) and (first is None or t <= first)
-    ]
-    adding = [
-        m
-        for m in before
-        if str(m.get("column") or "").lower() == column.lower()
-        and "ADD" in str(m.get("detail") or "").upper()
-    ]
-    if adding:
-        return max(adding, key=lambda m: parse_ts(m["ts"])), True  # type: ignore[arg-type,return-value]
-    return ctx.get("migration_before"), False
 
 
 def _load_between(

@@ -12,8 +12,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from runbook.incidents.trigger import trigger_migration
 from runbook.report.scan_render import no_incidents_line
-from runbook.tui.formatting import duration, from_left, plural, short_path, when
+from runbook.tui.formatting import duration, from_left, plural, when
 from runbook.tui.literal import literal
 from runbook.tui.messages import IngestFinished, IngestProgress
 from runbook.tui.widgets.incident_table import IncidentTable, row_key
@@ -161,27 +162,49 @@ class IncidentsScreen(Screen[None]):
             timeline.data = None
             return
         timeline.data = TimelineData.of(inc)  # a reactive: equal data draws nothing
-        migration = inc.context.get("migration_before")
-        parts: list[str | Text] = [
-            Text(f"{plural(inc.count, 'failed request')} over {duration(inc.duration_seconds)}"),
-            Text(f" · peak {inc.peak_per_minute}/min · "),
-            literal(
-                f"{plural(len(inc.sources), 'source')}: "
-                + ", ".join(short_path(s) for s in inc.sources[:2])
-            ),
-        ]
-        if migration:
-            parts += [
-                Text("\nlast migration before: ", style="dim"),
-                literal(migration.get("message") or migration.get("detail") or "DDL"),
-                Text(f" at {when(migration.get('ts'))}", style="dim"),
-            ]
-        else:
-            parts.append(Text("\nno migration of this table seen in the logs", style="dim"))
-        text = Text.assemble(*parts)
+        text = selection_summary(inc)
         if text != self._summary_text:  # follow updates this several times a second
             self._summary_text = text
             summary.update(text)
+
+
+def selection_summary(inc: Incident) -> Text:
+    """Three lines, most decisive first, each cut at its end (never wrapped into the next):
+    the failures and their window, the migration that set them off (its time first, so the
+    time is never what is cut), the sources."""
+    migration, _ = trigger_migration(inc.context, inc.column, inc.first_seen)
+    window = "untimed"
+    if inc.first_seen is not None and inc.last_seen is not None:
+        end = inc.last_seen.strftime("%H:%M:%SZ") if inc.last_seen.date() == inc.first_seen.date() else when(inc.last_seen)
+        window = f"{when(inc.first_seen)} to {end}"
+    lines: list[Text] = [
+        Text(
+            f"{plural(inc.count, 'failed request')} over {duration(inc.duration_seconds)}"
+            f" · peak {inc.peak_per_minute}/min · {window}"
+        )
+    ]
+    if migration:
+        statement = " ".join(str(migration.get("message") or migration.get("detail") or "DDL").split())
+        lines.append(
+            Text.assemble(
+                Text("migration before: ", style="dim"),
+                Text(f"{when(migration.get('ts'))}  "),
+                literal(statement),
+            )
+        )
+    else:
+        lines.append(Text("no migration of this table seen in the logs", style="dim"))
+    lines.append(
+        literal(
+            f"{plural(len(inc.sources), 'source')}: "
+            + ", ".join(from_left(s, 60) for s in inc.sources[:3])
+            + (f" +{len(inc.sources) - 3}" if len(inc.sources) > 3 else "")
+        )
+    )
+    text = Text("\n").join(lines)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
 
 
 def empty_state(finished: IngestFinished, files: int) -> Text:

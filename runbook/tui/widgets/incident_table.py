@@ -29,15 +29,24 @@ COLUMNS = (
     ("count", "count"),
     ("logs say", "logs"),
     ("inspected", "verdict"),
-    ("first seen UTC", "first"),
-    ("last seen UTC", "last"),
+    ("seen UTC", "seen"),  # first to last in one column: room for the endpoint at 120
     ("endpoint", "endpoint"),
 )
 
-ENDPOINT_WIDTH = 16  # with its "+N": the table fits 120 columns
+ENDPOINT_WIDTH = 16  # the least the endpoint gets (with its "+N"); more when the screen has room
+CELL_PADDING = 2  # DataTable pads each cell by one on either side
+SCROLLBAR = 2
 def short_when(ts: datetime | None) -> str:
     """`11-18 09:15` (the header says UTC; seconds and the year are in the detail)."""
     return ts.strftime("%m-%d %H:%M") if ts is not None else "-"
+
+
+def seen_window(first: datetime | None, last: datetime | None) -> str:
+    """`10-06 14:05–14:31`, with the day again when it ends on another (`…–10-07 01:00`)."""
+    if first is None or last is None:
+        return short_when(first or last)
+    end = last.strftime("%H:%M") if last.date() == first.date() else short_when(last)
+    return f"{short_when(first)}–{end}"
 
 
 def log_verdict_label(diagnosis: LogDiagnosis | None) -> Text:
@@ -54,6 +63,34 @@ def log_verdict_label(diagnosis: LogDiagnosis | None) -> Text:
 def row_key(incident: Incident) -> str:
     """The table's key of an incident: its table and column (stable while it grows)."""
     return f"{incident.table}\x00{incident.column}"
+
+
+def short_endpoint(endpoint: str, width: int) -> str:
+    """`PATCH /rest/v1/patients` in at most `width` characters: whole when it fits, else the
+    path shortened from the left at a `/` where it can be (`PATCH …/v1/patients`), the
+    method always kept: the method and the path's end are what tell endpoints apart."""
+    if len(endpoint) <= width:
+        return endpoint
+    method, space, path = endpoint.partition(" ")
+    if not space:
+        method, path = "", endpoint
+    head = f"{method} …" if method else "…"
+    room = width - len(head)
+    if room < 4:  # not even a few characters of the path: the method and the path's end
+        room = 4
+    tail = path[-room:]
+    cut = tail.find("/")
+    if 0 < cut < len(tail) - 1:
+        tail = tail[cut:]
+    return head + tail
+
+
+def endpoint_label(endpoints: list[str], width: int) -> str:
+    """The first endpoint and `+N` for the others, shortened to `width` (`short_endpoint`)."""
+    if not endpoints:
+        return "-"
+    more = f" +{len(endpoints) - 1}" if len(endpoints) > 1 else ""
+    return short_endpoint(endpoints[0], max(width - len(more), 1)) + more
 
 
 def reload_note(context: dict[str, Any]) -> Text:
@@ -83,6 +120,7 @@ class IncidentTable(MotionTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown_cells: dict[str, list[Text]] = {}
+        self._last: tuple[list[Incident], dict[str, str], str, dict[str, LogDiagnosis]] | None = None
         self.user_moved = False  # set once the operator moves the cursor
 
     def on_key(self) -> None:
@@ -112,10 +150,14 @@ class IncidentTable(MotionTable):
         """
         shown = [inc for inc in incidents if matches(inc, needle)]
         logs = log_diagnoses or {}
+        self._last = (incidents, verdicts, needle, logs)
         rows = {
             row_key(inc): self._cells(inc, verdicts.get(row_key(inc)), logs.get(row_key(inc)))
             for inc in shown
         }
+        width = self._endpoint_width(rows.values(), shown)
+        for inc, cells in zip(shown, rows.values(), strict=True):
+            cells[-1] = literal(endpoint_label(inc.endpoints, width))
         if list(rows) == list(self._shown_cells):
             for key, cells in rows.items():
                 old = self._shown_cells[key]
@@ -135,6 +177,24 @@ class IncidentTable(MotionTable):
             self.move_cursor(row=list(rows).index(keep), animate=False)
         return shown
 
+    def on_resize(self) -> None:
+        """The endpoint column takes the room the screen has: redrawn at the new width."""
+        if self._last is not None:
+            self.show(*self._last)
+
+    def _endpoint_width(self, rows: object, shown: list[Incident]) -> int:
+        """What is left for the endpoint once the other columns have their widths."""
+        cells = list(rows)  # type: ignore[call-overload]
+        others = 0
+        for index, (label, _) in enumerate(COLUMNS[:-1]):
+            widest = max([len(label), *(row[index].cell_len for row in cells)])
+            others += widest + CELL_PADDING
+        room = self.size.width - others - CELL_PADDING - SCROLLBAR
+        longest = max(
+            (len(endpoint_label(inc.endpoints, 10_000)) for inc in shown), default=ENDPOINT_WIDTH
+        )
+        return max(ENDPOINT_WIDTH, min(room, longest))
+
     def _current_key(self) -> str | None:
         if not self.row_count:
             return None
@@ -146,11 +206,6 @@ class IncidentTable(MotionTable):
 
     @staticmethod
     def _cells(inc: Incident, verdict: str | None, logs: LogDiagnosis | None) -> list[Text]:
-        endpoint = inc.endpoints[0] if inc.endpoints else "-"
-        more = f" +{len(inc.endpoints) - 1}" if len(inc.endpoints) > 1 else ""
-        if len(endpoint) + len(more) > ENDPOINT_WIDTH:
-            endpoint = endpoint[: ENDPOINT_WIDTH - len(more) - 1] + "…"
-        endpoint += more
         label = OUTCOME_LABELS.get(verdict or "") or SHORT_VERDICTS.get(verdict or "", "not yet")
         return [
             literal(inc.table),
@@ -158,7 +213,6 @@ class IncidentTable(MotionTable):
             Text(f"{inc.count:,}", justify="right"),
             log_verdict_label(logs),
             Text(label, style="" if verdict else "dim"),
-            Text(short_when(inc.first_seen)),
-            Text(short_when(inc.last_seen)),
-            literal(endpoint),
+            Text(seen_window(inc.first_seen, inc.last_seen)),
+            literal(endpoint_label(inc.endpoints, ENDPOINT_WIDTH)),  # fitted by `show`
         ]
