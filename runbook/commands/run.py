@@ -217,6 +217,7 @@ def run_one(
         "log_diagnosis": logs,
         "incident": incident,
         "load_log_paths": context.files if context else None,
+        "allow_write_probe": bool(args.allow_write_probe),
     }
     try:
         if target is None:
@@ -247,7 +248,7 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
         return
     inspection = session.inspect()
     errors = list(inspection.errors())
-    if args.allow_write_probe and session.client.has_api:
+    if session.write_probe_rule().may_offer:  # the rule the TUI's `w` and verify follow too
         plan = session.plan_write_probe()
         session.write_probe(confirm(plan, yes=args.yes, dry_run=args.dry_run))
     diagnosis = session.diagnose()

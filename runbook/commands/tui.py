@@ -60,6 +60,11 @@ def add_runbook_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--migrations", type=Path, metavar="DIR", help="migration files, for the pending-migration check"
     )
+    group.add_argument(
+        "--allow-write-probe",
+        action="store_true",
+        help="offer the zero-row, rolled-back write probe (w, asks first); verify repeats it",
+    )
 
 
 def keyboard_from_tty(paths: list[str]) -> int | None:
@@ -111,6 +116,7 @@ def run(args: argparse.Namespace, *, replay_speed: float | None = None, max_gap:
         dry_run=args.dry_run,
         stdin_fd=stdin_fd,
         migrations_dir=args.migrations,
+        allow_write_probe=args.allow_write_probe,
     )
     result = RunbookApp(options).run()
     return int(result or 0)

@@ -45,8 +45,10 @@ from runbook.steps.journal import Journal
 from runbook.steps.reload import PlannedAction, ReloadOutcome, plan_reload, send_reload
 from runbook.steps.reload_watch import LoadLine, LoadLineWatch, load_evidence
 from runbook.steps.verify import LogWatch, VerifyResult, current_loads, verify_fix
+from runbook.steps.write_probe import WriteProbeRule, consented_in, write_probe_rule
 
 OK, PARTIAL, FAILED, DECLINED, DRY_RUN = "ok", "partial", "failed", "declined", "dry_run"
+NOT_ALLOWED = "not_allowed"  # the write probe without the opt-in (or without an API)
 INTENT = "intent"  # a reload about to be sent (its outcome follows in the next reload entry)
 
 
@@ -95,8 +97,10 @@ class RunbookSession:
         log_diagnosis: LogDiagnosis | None = None,
         incident: dict[str, Any] | None = None,
         load_log_paths: list[Path] | None = None,
+        allow_write_probe: bool = False,
     ) -> None:
         self.target = target
+        self.allow_write_probe = allow_write_probe  # the operator opted in for this run
         self.settings = settings
         self.dry_run = dry_run
         self.migrations_dir = migrations_dir
@@ -109,7 +113,7 @@ class RunbookSession:
         self.verification: VerifyResult | None = None
         self.steps: list[StepRecord] = []
         self.verdict: Verdict | None = None
-        self.write_probe_allowed = False
+        self.write_probe_consented = False  # a write probe was sent in this session
         self._loads_before: float | None = None
         self._reload_at: str | None = None  # when the reload was sent (journal time, UTC)
         self._restart_unknowable = False
@@ -160,6 +164,7 @@ class RunbookSession:
                 session._reload_at = entry.ts
             if entry.is_step("verify", (OK,)):
                 session._resumed_reload = False  # already verified: a new reload may follow
+        session.write_probe_consented = consented_in(record.entries)
         last_reload = record.last("reload")
         if last_reload is not None and last_reload.status == INTENT:
             # Interrupted while sending: the reload may have reached the server, so it counts
@@ -216,10 +221,30 @@ class RunbookSession:
             sql_or_http=f"POST {path}  body: []  Prefer: {WRITE_PROBE_PREFER}",
         )
 
+    def write_probe_rule(self) -> WriteProbeRule:
+        """Whether the write probe may be offered, and sent by verify (`steps.write_probe`)."""
+        return write_probe_rule(
+            opted_in=self.allow_write_probe,
+            has_api=self.client.has_api,
+            consented=self.write_probe_consented,
+        )
+
     def write_probe(self, confirmed: bool) -> ProbeResult | None:
-        """Send the write probe if `confirmed` (and not a dry run); None when not sent."""
+        """Send the write probe if the rule offers it, `confirmed` and not a dry run; None
+        when not sent (journalled "not_allowed", "declined" or "dry_run")."""
         plan = self.plan_write_probe()
         step = self._start("write_probe")
+        rule = self.write_probe_rule()
+        if not rule.may_offer:
+            self._finish(step, NOT_ALLOWED, rule.reason)
+            self.journal.append(
+                "write_probe",
+                NOT_ALLOWED,
+                target=self.target.as_dict(),
+                action=plan.sql_or_http,
+                result=f"not sent: {rule.reason}",
+            )
+            return None
         if not confirmed or self.dry_run:
             status = DRY_RUN if self.dry_run else DECLINED
             self._finish(step, status, "not sent")
@@ -227,7 +252,7 @@ class RunbookSession:
                 "write_probe", status, target=self.target.as_dict(), action=plan.sql_or_http
             )
             return None
-        self.write_probe_allowed = True
+        self.write_probe_consented = True
         try:
             result = self.client.write_probe(
                 self.target.schema, self.target.table, self.target.column
@@ -373,7 +398,7 @@ class RunbookSession:
             self.target,
             loads_before=self._loads_before,
             deadline=self.settings.verify_deadline if deadline is None else deadline,
-            write_probe=self.write_probe_allowed,
+            write_probe=self.write_probe_rule(),
             log_watch=self.log_watch,
             log_mark=self._log_mark,
             restart_seen=self._api_restarted if self._reload_at else None,

@@ -26,6 +26,7 @@ from runbook.errors import RunbookError
 from runbook.evidence import EvidenceRow, Target
 from runbook.redact import redact
 from runbook.servers.api import PostgrestClient
+from runbook.steps.write_probe import NOT_OPTED_IN, WriteProbeRule
 
 PASSED, FAILED, NOT_CHECKED = "passed", "failed", "not_checked"
 _FIRST_DELAY = 0.1
@@ -151,7 +152,7 @@ def verify_fix(
     *,
     loads_before: float | None,
     deadline: float,
-    write_probe: bool = False,
+    write_probe: WriteProbeRule | None = None,
     log_watch: LogWatch | None = None,
     log_mark: dict[Path, int] | None = None,
     log_settle: float = 5.0,
@@ -178,10 +179,11 @@ def verify_fix(
     loads: float | None = None
     restart: str | None = None
     probe_in_loop = False
+    rule = write_probe or WriteProbeRule(False, False, NOT_OPTED_IN)
     while True:
         attempts += 1
         in_cache, how = cache_has_column(client, target)
-        if in_cache is None and write_probe and client.has_api:
+        if in_cache is None and rule.may_send:
             probe_in_loop = True
             try:
                 result = client.write_probe(target.schema, target.table, target.column)
@@ -215,7 +217,7 @@ def verify_fix(
 
     checks = [_cache_check(in_cache, how, target)]
     checks.append(_counter_check(loads_before, loads, restart))
-    checks.append(_write_probe_check(client, target, write_probe, probe_in_loop, in_cache, how))
+    checks.append(_write_probe_check(client, target, rule, probe_in_loop, in_cache, how))
     if log_watch is not None:
         checks.append(_log_check(log_watch, log_mark or {}, confirmed_mark or {}, target))
     verified = in_cache is True and not any(c.status == FAILED for c in checks)
@@ -256,18 +258,16 @@ def _counter_check(before: float | None, after: float | None, restart: str | Non
 def _write_probe_check(
     client: PostgrestClient,
     target: Target,
-    allowed: bool,
+    rule: WriteProbeRule,
     ran_in_loop: bool,
     in_cache: bool | None,
     how: str,
 ) -> Check:
     name = "write probe"
-    if not allowed:
-        return Check(name, NOT_CHECKED, "not allowed (use --allow-write-probe)")
+    if not rule.may_send:
+        return Check(name, NOT_CHECKED, rule.reason)
     if ran_in_loop:
         return Check(name, PASSED if in_cache else FAILED, how)
-    if not client.has_api:
-        return Check(name, NOT_CHECKED, "no API URL configured")
     try:
         result = client.write_probe(target.schema, target.table, target.column)
     except RunbookError as exc:

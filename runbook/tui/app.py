@@ -139,7 +139,10 @@ class RunbookApp(App[int]):
                 self.call_later(self.show_error, exc)
                 settings = Settings()
         return Sessions(
-            settings, dry_run=self.options.dry_run, migrations_dir=self.options.migrations_dir
+            settings,
+            dry_run=self.options.dry_run,
+            migrations_dir=self.options.migrations_dir,
+            allow_write_probe=self.options.allow_write_probe,
         )
 
     def _adopt_sessions(self, sessions: Sessions) -> None:

@@ -37,8 +37,11 @@ def actions_for(app: RunbookApp, screen: Screen[Any]) -> list[PaletteAction]:
                 ("Inspect and diagnose", "read-only checks, then a verdict", rb.action_inspect),
                 ("Reload the schema cache…", "asks first, shows the exact action", rb.action_reload),
                 ("Verify the fix", "poll until the cache has the column", rb.action_verify),
-                ("Write probe…", "zero-row insert, rolled back; asks first", rb.action_write_probe),
             ]
+            if app.sessions.write_probe_rule(rb.incident).may_offer:  # as `run` offers it
+                out.append(
+                    ("Write probe…", "zero-row insert, rolled back; asks first", rb.action_write_probe)
+                )
         out.append(("Toggle dry run", "record state-changing steps, run none", rb.action_toggle_dry_run))
         for label, text in rb.copy_texts():
             out.append((f"Copy {label}", plain(text), partial(rb._copy, label, text)))

@@ -33,6 +33,7 @@ class AppOptions:
     dry_run: bool = False
     stdin_fd: int | None = None
     migrations_dir: Path | None = None
+    allow_write_probe: bool = False
 
     def scan_options(self) -> ScanOptions:
         """The scan options (defaults when none were given)."""

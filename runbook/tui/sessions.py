@@ -20,6 +20,7 @@ from runbook.incidents.grouping import Incident
 from runbook.incidents.live import incident_key
 from runbook.steps.journal_reader import JournalEntry, read_session
 from runbook.steps.session import RunbookSession
+from runbook.steps.write_probe import WriteProbeRule, consented_in, write_probe_rule
 from runbook.tui.journal_index import SessionInfo, index_sessions
 from runbook.tui.step_state import CONNECTION, connection_fingerprint, current_results
 
@@ -33,9 +34,11 @@ class Sessions:
         *,
         dry_run: bool = False,
         migrations_dir: Path | None = None,
+        allow_write_probe: bool = False,
     ) -> None:
         self.settings = settings
         self.dry_run = dry_run
+        self.allow_write_probe = allow_write_probe  # --allow-write-probe: `w` may be offered
         self.migrations_dir = migrations_dir
         self.index: dict[tuple[str, str], SessionInfo] = {}
         self.live: dict[tuple[str, str], RunbookSession] = {}
@@ -179,6 +182,19 @@ class Sessions:
                 out[key] = verdict
         return out
 
+    def write_probe_rule(self, incident: Incident) -> WriteProbeRule:
+        """The write probe's rule for the incident (`runbook.steps.write_probe`), the same one
+        its session applies when the probe is sent and when verify decides whether to repeat it."""
+        key = incident_key(incident)
+        session = self.live.get(key)
+        if session is not None:
+            return session.write_probe_rule()
+        return write_probe_rule(
+            opted_in=self.allow_write_probe,
+            has_api=bool(self.settings.api_url),
+            consented=consented_in(self.entries(incident)) if key in self.index else False,
+        )
+
     def set_dry_run(self, value: bool) -> None:
         self.dry_run = value
         for session in self.live.values():
@@ -195,6 +211,7 @@ class Sessions:
                 dry_run=self.dry_run,
                 migrations_dir=self.migrations_dir,
                 log_paths=session.log_watch.paths if session.log_watch else None,
+                allow_write_probe=self.allow_write_probe,
             )
             self._journal_connection(self.live[key])
 
@@ -233,6 +250,7 @@ class Sessions:
         logs = [Path(s) for s in incident.sources if s != "-" and Path(s).is_file()]
         return {
             "dry_run": self.dry_run,
+            "allow_write_probe": self.allow_write_probe,
             "migrations_dir": self.migrations_dir,
             "log_paths": logs or None,
             # What the logs say, adopted (with its confidence) when DB and API cannot decide.

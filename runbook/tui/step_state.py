@@ -32,6 +32,7 @@ STATUS_LABELS = {
     "failed": ("✖", "failed"),
     "declined": ("–", "declined, nothing changed"),
     "dry_run": ("◌", "dry run, nothing changed"),
+    "not_allowed": ("–", "not allowed, nothing sent"),
 }
 
 

@@ -21,7 +21,7 @@ def test_steps_return_typed_results_and_consent_is_explicit(
     settings = load_settings(
         {"dsn": db_dsn, "api_url": server.url, "admin_url": server.admin_url, "verify_deadline": 10}
     )
-    session = RunbookSession(Target("items", "note"), settings)
+    session = RunbookSession(Target("items", "note"), settings, allow_write_probe=True)
 
     assert session.inspect().db.column("note") is not None
     plan = session.plan_write_probe()
@@ -63,7 +63,9 @@ def test_a_dry_run_session_sends_nothing_even_when_confirmed(
     server.wait_for_load_count(1)
     execute(db_dsn, "ALTER TABLE items ADD COLUMN note text")
     settings = load_settings({"dsn": db_dsn, "api_url": server.url, "admin_url": server.admin_url})
-    session = RunbookSession(Target("items", "note"), settings, dry_run=True)
+    session = RunbookSession(
+        Target("items", "note"), settings, dry_run=True, allow_write_probe=True
+    )
     session.inspect()
     assert session.write_probe(confirmed=True) is None
     assert session.diagnose().verdict is Verdict.STALE_CACHE

@@ -8,8 +8,10 @@ from runbook.errors import ApiUnreachable
 from runbook.evidence import Target
 from runbook.servers.api import CacheView, Metrics, ProbeResult
 from runbook.steps.verify import LogWatch, verify_fix
+from runbook.steps.write_probe import write_probe_rule
 
 TARGET = Target("items", "note")
+SENDABLE = write_probe_rule(opted_in=True, has_api=True, consented=True)
 
 
 class FakeClient:
@@ -59,7 +61,7 @@ class Clock:
 def test_polls_with_growing_delays_until_the_cache_has_the_column() -> None:
     client, clock = FakeClient(ready_after=4), Clock()
     result = verify_fix(
-        client, TARGET, loads_before=1, deadline=30, write_probe=True,
+        client, TARGET, loads_before=1, deadline=30, write_probe=SENDABLE,
         sleep=clock.sleep, clock=clock,
     )  # fmt: skip
     assert result.verified

@@ -129,9 +129,12 @@ class RunbookScreen(Screen[None]):
         reload = self._plan_reload()
         target = self.sessions.target_for(self.incident)
         probe = RunbookSession.plan_write_probe(_PlanOnly(target))  # type: ignore[arg-type]
+        rule = self.sessions.write_probe_rule(self.incident)
         return {
             "reload": reload.sql_or_http or "nothing: " + reload.description,
-            "write_probe": probe.sql_or_http or "",
+            "write_probe": (probe.sql_or_http or "")
+            if rule.may_offer
+            else f"nothing: {rule.reason}",
             "prevent": PREVENT_TEXT,
         }
 
@@ -198,6 +201,10 @@ class RunbookScreen(Screen[None]):
         self._start("verify", None)
 
     def action_write_probe(self) -> None:
+        rule = self.sessions.write_probe_rule(self.incident)
+        if not rule.may_offer:  # the rule `run` and verify follow: nothing asked, nothing sent
+            self.notify(f"write probe {rule.reason}", severity="warning", markup=False)
+            return
         target = self.sessions.target_for(self.incident)
         plan = RunbookSession.plan_write_probe(_PlanOnly(target))  # type: ignore[arg-type]
         self._confirm("write_probe", plan, "Send the write probe?")

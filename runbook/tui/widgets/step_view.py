@@ -85,7 +85,7 @@ def _css_status(status: str) -> str:
         return "failed"
     if status == RUNNING:
         return "running"
-    if status in ("declined", "dry_run"):
+    if status in ("declined", "dry_run", "not_allowed"):
         return "skipped"
     return "not-run"
 
