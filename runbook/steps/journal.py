@@ -45,7 +45,9 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +87,11 @@ def current_user() -> str:
         return "unknown"
 
 
+class JournalSealed(JournalError):
+    """An entry came after the journal was sealed (a step's thread still running when the
+    operator quit): it is not written, so the interruption stays the session's last word."""
+
+
 class Journal:
     """One session's journal file. Create with `Journal.create()`, reopen with `Journal.open()`."""
 
@@ -93,6 +100,23 @@ class Journal:
         self.session = session
         self._entries: list[dict[str, Any]] = list(entries or [])
         self._lock: BinaryIO | None = None
+        self._mutex = threading.RLock()  # a step's thread and the UI thread both append
+        self._sealed = False
+
+    @contextmanager
+    def sealing(self) -> Iterator[Journal]:
+        """`with journal.sealing(): journal.append(...)`: the entries written in the block are
+        the last; every later `append` raises `JournalSealed` (in this process; `--resume`
+        opens the file anew). Holds the journal while the block runs."""
+        with self._mutex:
+            try:
+                yield self
+            finally:
+                self._sealed = True
+
+    @property
+    def sealed(self) -> bool:
+        return self._sealed
 
     def lock(self) -> Journal:
         """Hold the session for this run: a second run of the same session (two `--resume`s at
@@ -176,7 +200,29 @@ class Journal:
         error: RunbookError | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Write one entry (flushed and fsynced) and return it as written."""
+        """Write one entry (flushed and fsynced) and return it as written.
+
+        Raises `JournalSealed` once `sealing()` ended, `JournalError` when it cannot write."""
+        with self._mutex:
+            if self._sealed:
+                raise JournalSealed(
+                    f"session {self.session} was interrupted; its journal takes no more entries",
+                    next_step=f"--resume {self.session} runs the interrupted step again",
+                )
+            return self._append(step, status, target, action, result, evidence, verdict, error, data)
+
+    def _append(
+        self,
+        step: str,
+        status: str,
+        target: Mapping[str, str] | None,
+        action: str | None,
+        result: str | None,
+        evidence: list[Any] | None,
+        verdict: str | None,
+        error: RunbookError | None,
+        data: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "v": SCHEMA_VERSION,
             "ts": datetime.now(UTC).isoformat(),

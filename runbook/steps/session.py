@@ -20,6 +20,7 @@ state-changing runs anywhere (the write probe and the reload are journalled as "
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,7 @@ class RunbookSession:
         self.steps: list[StepRecord] = []
         self.verdict: Verdict | None = None
         self.write_probe_consented = False  # a write probe was sent in this session
+        self._cancel = threading.Event()  # set by `interrupt`: polling loops stop at once
         self._loads_before: float | None = None
         self._reload_at: str | None = None  # when the reload was sent (journal time, UTC)
         self._restart_unknowable = False
@@ -402,6 +404,8 @@ class RunbookSession:
             log_watch=self.log_watch,
             log_mark=self._log_mark,
             restart_seen=self._api_restarted if self._reload_at else None,
+            sleep=self._wait,
+            cancelled=self._cancel.is_set,
         )
         self.verification = result
         if self.load_watch is not None and self._load_mark:
@@ -514,6 +518,34 @@ class RunbookSession:
             result="fixed" if self.fixed else "not fixed",
         )
         self.release()
+
+    def interrupt(self, step: str) -> None:
+        """The shell quits while `step` runs in another thread: that thread stops at its next
+        check (verify's polling wakes at once), the step is journalled as failed and
+        interrupted (inspect with its diagnose), so `--resume` runs it again, and nothing the
+        thread still finishes is journalled after that (`Journal.sealing`).
+
+        Raises `JournalError` when the interruption cannot be written (the journal is sealed
+        all the same)."""
+        self._cancel.set()
+        steps = ("inspect", "diagnose") if step == "inspect" else (step,)
+        with self.journal.sealing():
+            for name in steps:
+                self.journal.append(
+                    name,
+                    FAILED,
+                    target=self.target.as_dict(),
+                    result="interrupted: the app was quit while this step ran; run it again",
+                    data={"interrupted": True},
+                )
+
+    @property
+    def interrupted(self) -> bool:
+        return self._cancel.is_set()
+
+    def _wait(self, seconds: float) -> None:
+        """A pause between polls that `interrupt` cuts short."""
+        self._cancel.wait(seconds)
 
     def release(self) -> None:
         """Close the HTTP client and let another run take the session (it stays resumable)."""

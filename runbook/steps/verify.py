@@ -159,6 +159,7 @@ def verify_fix(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     restart_seen: Callable[[], bool] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> VerifyResult:
     """Poll until the cache has the column (and the counter moved, when it can be read) or
     `deadline` seconds pass; then run the write probe (if allowed) and the log check.
@@ -169,6 +170,8 @@ def verify_fix(
     `restart_seen()` says whether PostgREST was restarted since the reload (its sessions in
     the database are all newer); asked when the cache has the column but the counter did not
     move, since a restarted process may have counted exactly as many loads as the old one.
+    `cancelled()` true stops the polling at the next check (`sleep` should return early then):
+    the result says what was seen so far.
     """
     start = clock()
     end = start + deadline
@@ -206,12 +209,14 @@ def verify_fix(
         if in_cache is None and moved:
             break
         remaining = end - clock()
-        if remaining <= 0:
+        if remaining <= 0 or cancelled():
             break
         sleep(min(delay, remaining))
         delay = min(delay * 2, _MAX_DELAY)
+        if cancelled():
+            break
     confirmed_mark = log_watch.mark() if log_watch else None
-    if log_watch is not None and in_cache:
+    if log_watch is not None and in_cache and not cancelled():
         sleep(max(0.0, min(log_settle, end - clock())))
     elapsed = clock() - start
 

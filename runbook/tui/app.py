@@ -394,25 +394,11 @@ class RunbookApp(App[int]):
         )
 
     def _journal_interruptions(self, running: dict[tuple[str, str], str]) -> None:
-        """Each step still running when the operator quit gets a "failed" entry that says so."""
-        from runbook.errors import RunbookError
-
+        """Each step still running when the operator quit is stopped and gets a "failed"
+        entry that says so; its thread journals nothing after it."""
         assert self._sessions is not None
-        for key, step in running.items():
-            session = self._sessions.live.get(key)
-            if session is None or key not in self._sessions.running:
-                continue  # it ended while the question was open: its outcome is journalled
-            steps = ("inspect", "diagnose") if step == "inspect" else (step,)
-            try:
-                for name in steps:
-                    session.journal.append(
-                        name,
-                        "failed",
-                        result="interrupted: the app was quit while this step ran; run it again",
-                        data={"interrupted": True},
-                    )
-            except RunbookError as exc:
-                self.notify(f"could not journal the interruption: {exc}", severity="error", markup=False)
+        for exc in self._sessions.interrupt_running(running):
+            self.notify(f"could not journal the interruption: {exc}", severity="error", markup=False)
 
     def _quit_now(self) -> None:
         if self._sessions is not None:

@@ -15,9 +15,11 @@ import polars as pl
 from runbook.config import Settings
 from runbook.diagnosis.from_logs import LogDiagnosis
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
+from runbook.errors import RunbookError
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import incident_key
+from runbook.steps.journal import JournalSealed
 from runbook.steps.journal_reader import JournalEntry, read_session
 from runbook.steps.session import RunbookSession
 from runbook.steps.write_probe import WriteProbeRule, consented_in, write_probe_rule
@@ -107,9 +109,27 @@ class Sessions:
                 session.verify()
             else:
                 raise ValueError(f"unknown runbook step {step!r}")
+        except JournalSealed:
+            if not session.interrupted:
+                raise
+            # Quit while it ran: the journal's last word is the interruption (`interrupt_running`).
         finally:
             self.running.pop(key, None)
             self._tell_running()
+
+    def interrupt_running(self, running: dict[tuple[str, str], str]) -> list[RunbookError]:
+        """Quitting: each step in `running` that still runs is stopped and journalled as
+        interrupted (`RunbookSession.interrupt`); returns what could not be journalled."""
+        problems: list[RunbookError] = []
+        for key, step in running.items():
+            session = self.live.get(key)
+            if session is None or key not in self.running:
+                continue  # it ended while the question was open: its outcome is journalled
+            try:
+                session.interrupt(step)
+            except RunbookError as exc:
+                problems.append(exc)
+        return problems
 
     def _tell_running(self) -> None:
         if self.on_running_changed is not None:

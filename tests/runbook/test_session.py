@@ -75,3 +75,42 @@ def test_a_dry_run_session_sends_nothing_even_when_confirmed(
     assert not [line for line in server.access_lines() if line.split('"')[1].startswith("POST")]
     steps = {(e["step"], e["status"]) for e in journal_entries(isolated_state)}
     assert {("write_probe", "dry_run"), ("reload", "dry_run")} <= steps
+
+
+def test_interrupting_a_long_verify_stops_its_polling_and_seals_the_journal(
+    db_dsn: str, postgrest, isolated_state: Path
+) -> None:
+    import threading
+    import time
+
+    from runbook.steps.journal import JournalSealed
+
+    execute(db_dsn, "CREATE TABLE items (id serial PRIMARY KEY)")
+    server = postgrest(db_dsn)
+    server.wait_for_load_count(1)
+    execute(db_dsn, "ALTER TABLE items ADD COLUMN note text")  # the cache never gets it
+    settings = load_settings(
+        {"dsn": db_dsn, "api_url": server.url, "admin_url": server.admin_url, "verify_deadline": 300}
+    )
+    session = RunbookSession(Target("items", "note"), settings)
+    outcome: list[BaseException | object] = []
+
+    def verify() -> None:
+        try:
+            outcome.append(session.verify())
+        except JournalSealed as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=verify)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not session.steps and time.monotonic() < deadline:  # verify has begun
+        time.sleep(0.05)
+    session.interrupt("verify")  # the client stays open: only the cancel can stop the loop
+    thread.join(timeout=30)
+    assert not thread.is_alive()  # well before its 300 s deadline
+    assert isinstance(outcome[0], JournalSealed)
+    entries = journal_entries(isolated_state)
+    assert entries[-1]["step"] == "verify" and entries[-1]["data"] == {"interrupted": True}
+    assert [e["step"] for e in entries].count("verify") == 1
+    session.release()

@@ -7,6 +7,7 @@ the exact NOTIFY shown, can decline (nothing happens), confirms, and verifies.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,35 @@ async def test_quitting_while_a_step_runs_asks_and_journals_the_interruption(sta
     verify = step_states(entries)["verify"]
     assert verify.status == "failed" and verify.data.get("interrupted") is True, entries[-1]
     assert "interrupted" in (verify.result or "")
+
+
+async def test_quitting_during_a_long_verify_stops_its_thread_and_nothing_is_journalled_after(
+    stale,
+) -> None:
+    settings, _server, log = stale
+    app = make_app([log], settings.with_overrides(verify_deadline=300.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "v")  # no reload: verify would poll for its whole deadline
+        await wait_for(pilot, lambda: app.sessions.running)
+        sessions = app.sessions
+        path = sessions.journal_path(app.screen.incident)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        quit_at = time.monotonic()
+        await pilot.press("y")
+        # The step's thread returns long before verify's deadline: `running` is cleared in
+        # its `finally`, so this is the thread ending, not the screen giving up on it.
+        await wait_for(pilot, lambda: not sessions.running, timeout=30)
+        stopped_after = time.monotonic() - quit_at
+    assert stopped_after < 30, stopped_after
+    from runbook.steps.journal import read_entries
+
+    entries = read_entries(path)
+    interrupted = [i for i, e in enumerate(entries) if (e.get("data") or {}).get("interrupted")]
+    assert interrupted and entries[interrupted[0]]["step"] == "verify"
+    assert interrupted[-1] == len(entries) - 1, entries[interrupted[-1] + 1 :]  # the last word
+    assert [e["step"] for e in entries].count("verify") == 1  # the cut-short poll wrote nothing
 
 
 async def test_after_finishing_the_reopened_runbook_shows_no_old_results(stale) -> None:
