@@ -109,6 +109,12 @@ def render_deeper(session: RunbookSession, out: TextIO) -> None:
             out.write(f"  - {printable(past.describe())}\n")
     if session.recurrence_note:
         out.write(f"  {printable(session.recurrence_note)}\n")
+    if session.same_incident:
+        n = len(session.same_incident)
+        out.write(
+            f"Earlier runs on this same incident (its window overlaps; not a recurrence): {n}, "
+            f"latest session {printable(session.same_incident[-1].session)}\n"
+        )
 
 
 def columns_of(session: RunbookSession) -> list[dict[str, str]]:

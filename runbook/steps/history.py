@@ -9,6 +9,11 @@ column matches), and `recurrence_note(...)` says what a repeat means:
 - a recurring mismatch at a client that still sends the old key;
 - a recurring `reload_not_applied` at a reload path that stays broken.
 
+A session for the same (schema, table, column) whose window overlaps the current incident's
+is the same incident (the operator ran the runbook again), not a recurrence: `same_incident`
+tells them apart. A session's window is the incident window it journalled (the failures'
+first and last time in the logs it was given), and the time the session itself ran.
+
 Unreadable journal files are skipped: history is a hint, never a reason to fail a run.
 """
 
@@ -25,6 +30,30 @@ from runbook.diagnosis.verdicts import NOT_FIXED_BY_RELOAD, Verdict
 from runbook.steps.journal import default_journal_dir, read_entries
 
 MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
+WINDOW_KEY = "incident_window"  # in a journal entry's data: {"first_seen": iso, "last_seen": iso}
+
+Window = tuple[datetime, datetime]
+
+
+def window_of(first: object, last: object) -> Window | None:
+    """(first, last) as datetimes from datetimes or ISO texts; None unless both are known."""
+    a = first if isinstance(first, datetime) else parse_ts(first)
+    b = last if isinstance(last, datetime) else parse_ts(last)
+    if a is None or b is None:
+        return None
+    return (a, b) if a <= b else (b, a)
+
+
+def window_dict(window: Window | None) -> dict[str, str] | None:
+    """The journal's form of a window."""
+    if window is None:
+        return None
+    return {"first_seen": window[0].isoformat(), "last_seen": window[1].isoformat()}
+
+
+def overlaps(a: Window | None, b: Window | None) -> bool:
+    """Whether two windows share a moment (an unknown window shares none)."""
+    return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
 @dataclass(frozen=True)
@@ -40,6 +69,8 @@ class PastIncident:
     fixed: bool | None  # None: the session never finished
     how: str  # how it ended, in words
     journal: str
+    window: Window | None = None  # the incident window the session journalled
+    span: Window | None = None  # when the session ran: its first to its last entry
 
     def describe(self) -> str:
         when = self.started.strftime("%Y-%m-%d %H:%M UTC") if self.started else "undated"
@@ -59,6 +90,7 @@ class PastIncident:
             "fixed": self.fixed,
             "how": self.how,
             "journal": self.journal,
+            "window": window_dict(self.window),
         }
 
 
@@ -95,6 +127,11 @@ def summarise(path: Path, entries: list[dict[str, Any]]) -> PastIncident | None:
         if entry.get("step") == "session" and entry.get("status") == "finished":
             fixed = entry.get("result") == "fixed"
     started = parse_ts(entries[0].get("ts")) if entries else None
+    window = None
+    for entry in entries:  # the latest the session journalled (a followed incident grows)
+        found = (entry.get("data") or {}).get(WINDOW_KEY) if isinstance(entry.get("data"), dict) else None
+        if isinstance(found, dict):
+            window = window_of(found.get("first_seen"), found.get("last_seen")) or window
     return PastIncident(
         session=str(entries[0].get("session") or path.stem),
         started=started,
@@ -105,6 +142,8 @@ def summarise(path: Path, entries: list[dict[str, Any]]) -> PastIncident | None:
         fixed=fixed,
         how=_how(entries, verdict, fixed),
         journal=str(path),
+        window=window,
+        span=window_of(started, entries[-1].get("ts")) if entries else None,
     )
 
 
@@ -148,6 +187,14 @@ def earlier_incidents(
     ]
     same = [p for p in found if column is None or p.column == column]
     return same + [p for p in found if p not in same]
+
+
+def same_incident(past: PastIncident, schema: str, table: str, column: str, window: Window | None) -> bool:
+    """Whether `past` worked on the current incident: same (schema, table, column), and its
+    journalled incident window or the time it ran overlaps the current incident's `window`."""
+    if (past.schema, past.table, past.column) != (schema, table, column):
+        return False
+    return overlaps(past.window, window) or overlaps(past.span, window)
 
 
 def recurrence_note(past: list[PastIncident], column: str, verdict: str | None) -> str | None:

@@ -41,7 +41,17 @@ from runbook.servers.api import (
     pgrst_name,
 )
 from runbook.servers.inspection import Inspection, build_rows, inspect_target
-from runbook.steps.history import PastIncident, earlier_incidents, recurrence_note
+from runbook.steps.history import (
+    WINDOW_KEY,
+    PastIncident,
+    Window,
+    earlier_incidents,
+    recurrence_note,
+    same_incident,
+    summarise,
+    window_dict,
+    window_of,
+)
 from runbook.steps.journal import Journal
 from runbook.steps.reload import PlannedAction, ReloadOutcome, plan_reload, send_reload
 from runbook.steps.reload_watch import LoadLine, LoadLineWatch, load_evidence
@@ -99,8 +109,14 @@ class RunbookSession:
         incident: dict[str, Any] | None = None,
         load_log_paths: list[Path] | None = None,
         allow_write_probe: bool = False,
+        window: Window | None = None,
     ) -> None:
         self.target = target
+        # The incident's window in the logs (first and last failure): sessions whose window
+        # overlaps it are this incident again, not a recurrence (`steps.history`).
+        if window is None and incident is not None:
+            window = window_of(incident.get("first_seen"), incident.get("last_seen"))
+        self.window = window
         self.allow_write_probe = allow_write_probe  # the operator opted in for this run
         self.settings = settings
         self.dry_run = dry_run
@@ -131,6 +147,7 @@ class RunbookSession:
         self.load_lines: list[LoadLine] = []
         self.confidence: Confidence | None = None
         self.recurrence: list[PastIncident] = []
+        self.same_incident: list[PastIncident] = []  # earlier sessions of this very incident
         self.recurrence_note: str | None = None
         if journal is None:
             journal = Journal.create(settings.journal_dir).lock()
@@ -139,7 +156,11 @@ class RunbookSession:
                 "started",
                 target=target.as_dict(),
                 result="dry run" if dry_run else None,
-                data={"settings": repr(settings), "dry_run": dry_run},
+                data={
+                    "settings": repr(settings),
+                    "dry_run": dry_run,
+                    WINDOW_KEY: window_dict(self.window),
+                },
             )
         self.journal = journal
 
@@ -167,6 +188,9 @@ class RunbookSession:
             if entry.is_step("verify", (OK,)):
                 session._resumed_reload = False  # already verified: a new reload may follow
         session.write_probe_consented = consented_in(record.entries)
+        journalled = summarise(journal.path, [dict(e.raw) for e in record.entries])
+        if session.window is None and journalled is not None:
+            session.window = journalled.window
         last_reload = record.last("reload")
         if last_reload is not None and last_reload.status == INTENT:
             # Interrupted while sending: the reload may have reached the server, so it counts
@@ -320,6 +344,7 @@ class RunbookSession:
                 "confidence": diagnosis.confidence,
                 "logs": self.log_diagnosis.as_dict() if self.log_diagnosis else None,
                 "recurrence": self._recurrence_dict(),
+                WINDOW_KEY: window_dict(self.window),
             },
         )
         return diagnosis
@@ -594,13 +619,18 @@ class RunbookSession:
     def _find_recurrence(self) -> None:
         """Earlier incidents on the same table/column from the journal directory."""
         t = self.target
-        self.recurrence = earlier_incidents(
+        found = earlier_incidents(
             t.schema,
             t.table,
             t.column,
             journal_dir=self.settings.journal_dir,
             exclude_session=self.journal.session,
         )
+        # Without the logs' window, this incident is known from when this session began.
+        entries = self.journal.entries
+        current = self.window or window_of(entries[0].ts if entries else None, _now())
+        self.same_incident = [p for p in found if same_incident(p, t.schema, t.table, t.column, current)]
+        self.recurrence = [p for p in found if p not in self.same_incident]
         self.recurrence_note = recurrence_note(
             self.recurrence, t.column, str(self.verdict) if self.verdict else None
         )
@@ -609,6 +639,7 @@ class RunbookSession:
         return {
             "earlier": [p.as_dict() for p in self.recurrence],
             "note": self.recurrence_note,
+            "same_incident": [p.as_dict() for p in self.same_incident],  # not recurrences
         }
 
 

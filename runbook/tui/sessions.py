@@ -19,6 +19,7 @@ from runbook.errors import RunbookError
 from runbook.evidence import Target
 from runbook.incidents.grouping import Incident
 from runbook.incidents.live import incident_key
+from runbook.steps.history import Window, window_of
 from runbook.steps.journal import JournalSealed
 from runbook.steps.journal_reader import JournalEntry, read_session
 from runbook.steps.session import RunbookSession
@@ -95,6 +96,7 @@ class Sessions:
         if key in self.running:
             return
         session = self.get_or_create(incident)
+        session.window = incident_window(incident) or session.window  # followed: it grew
         self.running[key] = step
         self._tell_running()
         try:
@@ -271,8 +273,14 @@ class Sessions:
         return {
             "dry_run": self.dry_run,
             "allow_write_probe": self.allow_write_probe,
+            "window": incident_window(incident),
             "migrations_dir": self.migrations_dir,
             "log_paths": logs or None,
             # What the logs say, adopted (with its confidence) when DB and API cannot decide.
             "log_diagnosis": self.log_verdict(incident),
         }
+
+
+def incident_window(incident: Incident) -> Window | None:
+    """The incident's first and last failure, as its session journals them."""
+    return window_of(incident.first_seen, incident.last_seen)

@@ -104,7 +104,7 @@ def test_a_working_listener_shows_the_load_line_and_then_recurs(
     facts = {e["check"]: e for e in out["evidence"]}
     loaded = facts["PostgREST logged a cache load after the reload"]
     assert loaded["fact"] is True and "postgrest.stderr.log:" in loaded["detail"]
-    assert out["recurrence"] == {"earlier": [], "note": None}
+    assert out["recurrence"] == {"earlier": [], "note": None, "same_incident": []}
 
     execute(db_dsn, "ALTER TABLE items ADD COLUMN note2 text")
     second = run_cli(
