@@ -10,8 +10,9 @@ class SampleLogsMissing(FileNotFoundError):
 
 
 def sample_logs_dir() -> Path:
-    """`./sample_logs` when run from a checkout, else the one beside the installed sources."""
-    for candidate in (Path.cwd() / "sample_logs", Path(__file__).resolve().parents[1] / "sample_logs"):
+    """`sample_logs` (relative, as shown and reported) when run from a checkout, else the one
+    beside the installed sources."""
+    for candidate in (Path("sample_logs"), Path(__file__).resolve().parents[1] / "sample_logs"):
         if candidate.is_dir():
             return candidate
     raise SampleLogsMissing(

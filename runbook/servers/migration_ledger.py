@@ -99,8 +99,9 @@ class LedgerStatus:
 
 
 def default_migrations_dir(cwd: Path | None = None) -> Path | None:
-    """`supabase/migrations` under `cwd` when it is a directory, else None."""
-    candidate = (cwd or Path.cwd()) / DEFAULT_DIR
+    """`supabase/migrations` under `cwd` when it is a directory, else None. Without `cwd`, the
+    relative `supabase/migrations` itself: evidence then names files as the operator would."""
+    candidate = cwd / DEFAULT_DIR if cwd is not None else Path(DEFAULT_DIR)
     return candidate if candidate.is_dir() else None
 
 
