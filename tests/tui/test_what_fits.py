@@ -67,3 +67,29 @@ def test_an_endpoint_is_shortened_from_the_left_and_keeps_its_method() -> None:
     assert short_endpoint("PATCH /rest/v1/patients", 12).startswith("PATCH …")
     assert endpoint_label(["PATCH /members", "POST /members"], 17) == "PATCH /members +1"
     assert endpoint_label([], 17) == "-"
+
+
+async def test_the_report_preview_keeps_times_and_steps_whole_at_120x40() -> None:
+    """No table cell of the preview is narrower than its longest word (up to the fold
+    width): a long path folds across lines, a time or a step name is never cut."""
+    from runbook.tui.screens.report import ReportScreen
+    from runbook.tui.widgets.report_markdown import FOLD_FROM, _Cell
+    from tests.tui.conftest import wait_for
+
+    app = make_app(["sample_logs/stale-cache"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await scanned(pilot)
+        await pilot.press("r", "i")  # a journal (the database is unreachable): the steps table
+        await wait_for(pilot, lambda: not app.screen.running and app.sessions.live, timeout=60)
+        await pilot.press("escape", "e")
+        report = app.screen
+        assert isinstance(report, ReportScreen)
+        await wait_for(pilot, lambda: report.rendered is not None)
+        await wait_for(pilot, lambda: len(report.query(_Cell)) > 20)
+        await pilot.pause()
+        cells = list(report.query(_Cell))
+        assert any(c.render().plain.startswith("20") and ":" in c.render().plain for c in cells)
+        for cell in cells:
+            words = cell.render().plain.split()
+            need = min(max((len(w) for w in words), default=0), FOLD_FROM)
+            assert cell.content_size.width >= need, (cell.render().plain, cell.content_size)

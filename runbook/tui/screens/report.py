@@ -29,6 +29,7 @@ from runbook.tui.literal import literal, plain
 from runbook.tui.report_inputs import RenderedReport, render_for
 from runbook.tui.widgets.confirm_modal import ConfirmModal
 from runbook.tui.widgets.keys import MotionScroll
+from runbook.tui.widgets.report_markdown import ReportMarkdown
 
 CHECKLIST_NAME = "deployment-checklist.md"
 
@@ -69,7 +70,7 @@ class ReportScreen(Screen[None]):
         yield Header()
         yield Static(Text("rendering the report…", style="italic"), id="report-about")
         with MotionScroll(id="report-preview"):
-            yield Markdown("*rendering…*", open_links=False, id="report-markdown")
+            yield ReportMarkdown("*rendering…*", open_links=False, id="report-markdown")
         with Horizontal(id="report-save"):
             yield Label("report file", markup=False)
             yield Input(id="report-path")
