@@ -42,6 +42,9 @@ async def test_at_120x40_times_endpoints_and_the_right_migration_are_whole() -> 
         assert "POST /mypoolr" in text
         assert "PATCH /rest/v1/patients +1" in text  # the room the screen has is used
         assert "…" not in text  # nothing of the list or the summary is cut
+        await pilot.press("enter")  # the detail: the logs' evidence names its files whole
+        detail = screen_text(app)
+        assert "…/postgrest-stderr.log:17" in detail and "…/stale-cache/worker.log:14" in detail
 
 
 async def test_at_80x24_the_list_shows_table_column_count_and_verdict() -> None:

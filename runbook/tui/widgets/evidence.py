@@ -15,7 +15,7 @@ from runbook.evidence import answer_of
 from runbook.tui.formatting import from_left
 from runbook.tui.literal import literal
 
-SOURCE_WIDTH = 22
+SOURCE_WIDTH = 30  # `…/postgrest-stderr.log:17` whole: the file is what the operator opens
 
 
 def evidence_table(rows: list[dict[str, Any]]) -> Table:
