@@ -28,7 +28,7 @@ class _FoldingContent(Content):
 
 
 class _Cell(MarkdownTableCellContents):
-    def render(self) -> Visual:  # type: ignore[override]
+    def render(self) -> Visual:
         visual = super().render()
         if isinstance(visual, Content) and not isinstance(visual, _FoldingContent):
             return _FoldingContent(visual.plain, list(visual.spans))
