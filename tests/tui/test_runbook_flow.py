@@ -198,7 +198,8 @@ async def test_reload_for_a_client_mismatch_warns_that_it_will_not_help(
 
 async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale) -> None:
     settings, _server, log = stale
-    app = make_app([log], settings.with_overrides(verify_deadline=2.0))
+    # Long enough that verify still runs when the screen is opened again on a loaded machine.
+    app = make_app([log], settings.with_overrides(verify_deadline=12.0))
     async with app.run_test(size=SIZE) as pilot:
         await scanned(pilot)
         await pilot.press("r", "v")  # no reload: verify polls until its deadline
@@ -210,7 +211,7 @@ async def test_leaving_while_a_step_runs_and_coming_back_shows_it_running(stale)
         screen = app.screen
         assert isinstance(screen, RunbookScreen) and screen.running == "verify"
         await pilot.press("i")  # one step at a time: ignored while verify runs
-        await wait_for(pilot, lambda: not screen.running, timeout=30)
+        await wait_for(pilot, lambda: not screen.running, timeout=60)
         await pilot.pause(0.1)
         assert states(app)["verify"].status == "failed"
         assert states(app)["inspect"].status == "not_run"
