@@ -211,10 +211,12 @@ class Sessions:
         session = self.live.get(key)
         if session is not None:
             return session.write_probe_rule()
+        info = self.index.get(key)
+        resumable = info is not None and not info.finished  # a finished one's consent ended
         return write_probe_rule(
             opted_in=self.allow_write_probe,
             has_api=bool(self.settings.api_url),
-            consented=consented_in(self.entries(incident)) if key in self.index else False,
+            consented=consented_in(self.entries(incident)) if resumable else False,
         )
 
     def set_dry_run(self, value: bool) -> None:
