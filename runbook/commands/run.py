@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -116,18 +117,46 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What `run` was asked to do with each incident, read once from the flags."""
+
+    migrations: Path | None
+    log_context: LogContext | None = None
+    resume: str | None = None
+    watch_log: tuple[str, ...] = ()
+    dry_run: bool = False
+    yes: bool = False
+    allow_write_probe: bool = False
+    json: bool = False
+    columns: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, log_context: LogContext | None) -> RunRequest:
+        return cls(
+            migrations=args.migrations if args.migrations is not None else default_migrations_dir(),
+            log_context=log_context,
+            resume=args.resume,
+            watch_log=tuple(args.watch_log or ()),
+            dry_run=bool(args.dry_run),
+            yes=bool(args.yes),
+            allow_write_probe=bool(args.allow_write_probe),
+            json=bool(args.json),
+            columns=bool(getattr(args, "columns", False)),
+        )
+
+
 @masking_output
 def run(args: argparse.Namespace) -> int:
     """Entry point: returns an `Exit` code; errors are one line on stderr, never a traceback."""
     try:
         settings = settings_from_args(args)
-        if args.migrations is None:
-            args.migrations = default_migrations_dir()
-        args.log_context = LogContext.load(args)
+        context = LogContext.load(args)
+        request = RunRequest.from_args(args, context)
         if args.resume:
             targets: list[Target | None] = [None]
         elif args.logs and not (args.table or args.column or args.from_scan):
-            targets = list(args.log_context.targets())
+            targets = list(context.targets())
         else:
             targets = _targets(args)
     except RunbookError as exc:
@@ -136,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     codes: list[int] = []
     for target in targets:
-        code, summary = run_one(target, settings, args)
+        code, summary = run_one(target, settings, request)
         codes.append(code)
         if summary is not None:
             results.append(summary)
@@ -204,42 +233,42 @@ def targets_from_scan(path: Path, incident: int | None = None) -> list[Target]:
 
 
 def run_one(
-    target: Target | None, settings: Settings, args: argparse.Namespace
+    target: Target | None, settings: Settings, request: RunRequest
 ) -> tuple[int, dict[str, Any] | None]:
     """Work one incident through the steps; returns (exit code, the --json object)."""
-    out = sys.stderr if args.json else sys.stdout
-    context: LogContext | None = getattr(args, "log_context", None)
+    out = sys.stderr if request.json else sys.stdout
+    context = request.log_context
     incident, logs = context.for_target(target) if (context and target) else (None, None)
-    session_kwargs = {
-        "migrations_dir": args.migrations,
-        "log_paths": args.watch_log or None,
-        "dry_run": args.dry_run,
+    session_kwargs: dict[str, Any] = {
+        "migrations_dir": request.migrations,
+        "log_paths": list(request.watch_log) or None,
+        "dry_run": request.dry_run,
         "log_diagnosis": logs,
         "incident": incident,
         "load_log_paths": context.files if context else None,
-        "allow_write_probe": bool(args.allow_write_probe),
+        "allow_write_probe": request.allow_write_probe,
     }
     try:
         if target is None:
-            session = RunbookSession.resume(args.resume, settings, **session_kwargs)
+            session = RunbookSession.resume(request.resume or "", settings, **session_kwargs)
         else:
             session = RunbookSession(target, settings, **session_kwargs)
     except RunbookError as exc:
         _error(exc)
         return exc.exit_code, None
     try:
-        _steps(session, args, out)
+        _steps(session, request, out)
     finally:
         session.close()
     _render_result(session, out)
     summary = session.summary()
-    if getattr(args, "columns", False):
+    if request.columns:
         render_columns(session, out)
         summary["columns"] = columns_of(session)
     return exit_code(session), summary
 
 
-def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> None:
+def _steps(session: RunbookSession, request: RunRequest, out: TextIO) -> None:
     t = session.target
     out.write(f"Incident: {printable(t)}  (session {session.journal.session})\n")
     if session.reload_pending_verification:
@@ -250,7 +279,7 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
     errors = list(inspection.errors())
     if session.write_probe_rule().may_offer:  # the rule the TUI's `w` and verify follow too
         plan = session.plan_write_probe()
-        session.write_probe(confirm(plan, yes=args.yes, dry_run=args.dry_run))
+        session.write_probe(confirm(plan, yes=request.yes, dry_run=request.dry_run))
     diagnosis = session.diagnose()
     # Verdict first, each connection error said once: the verdict names them by title, the
     # evidence does not repeat them, and their one line (with the next step) follows on stderr.
@@ -271,7 +300,7 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
     plan = session.plan_reload()
     if plan.method == "manual":
         out.write(f"\n{plan.instructions}\n")
-        if args.dry_run:
+        if request.dry_run:
             session.reload(confirmed=False)
             return
         session.reload(confirmed=True)
@@ -280,7 +309,7 @@ def _steps(session: RunbookSession, args: argparse.Namespace, out: TextIO) -> No
         else:
             out.write(f"Then verify with: {PROG} run --resume {session.journal.session}\n")
         return
-    outcome = session.reload(confirm(plan, yes=args.yes, dry_run=args.dry_run))
+    outcome = session.reload(confirm(plan, yes=request.yes, dry_run=request.dry_run))
     if outcome.error is not None:
         _error(outcome.error)
     out.write(

@@ -27,9 +27,9 @@ from typing import Any
 
 from runbook.diagnosis.log_facts import parse_ts
 from runbook.diagnosis.verdicts import NOT_FIXED_BY_RELOAD, Verdict
-from runbook.steps.journal import default_journal_dir, read_entries
+from runbook.steps.journal import default_journal_dir
+from runbook.steps.journal_reader import SessionRecord, recent_sessions
 
-MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
 WINDOW_KEY = "incident_window"  # in a journal entry's data: {"first_seen": iso, "last_seen": iso}
 
 Window = tuple[datetime, datetime]
@@ -96,63 +96,45 @@ class PastIncident:
 
 def past_sessions(journal_dir: Path | None = None) -> list[PastIncident]:
     """Every journalled session with a target, oldest first."""
-    directory = journal_dir or default_journal_dir()
-    try:
-        paths = sorted(directory.glob("*.jsonl"), reverse=True)[:MAX_SESSIONS]
-    except OSError:
-        return []
-    out = []
-    for path in paths:
-        try:
-            entries = read_entries(path)
-        except (OSError, UnicodeDecodeError):
-            continue
-        summary = summarise(path, entries)
-        if summary is not None:
-            out.append(summary)
+    found = (summarise(r) for r in recent_sessions(journal_dir or default_journal_dir()))
+    out = [p for p in found if p is not None]
     out.sort(key=lambda p: p.started.timestamp() if p.started else float("inf"))
     return out
 
 
-def summarise(path: Path, entries: list[dict[str, Any]]) -> PastIncident | None:
-    """One session's journal entries as a `PastIncident` (None without a target)."""
-    target = next((e["target"] for e in entries if isinstance(e.get("target"), dict)), None)
-    if not target or not target.get("table") or not target.get("column"):
+def summarise(record: SessionRecord) -> PastIncident | None:
+    """One session as a `PastIncident` (None without a target)."""
+    target = record.target
+    if target is None or not record.entries:
         return None
-    verdict = None
-    fixed: bool | None = None
-    for entry in entries:
-        if entry.get("verdict"):
-            verdict = str(entry["verdict"])
-        if entry.get("step") == "session" and entry.get("status") == "finished":
-            fixed = entry.get("result") == "fixed"
-    started = parse_ts(entries[0].get("ts")) if entries else None
+    verdicts = [e.verdict for e in record.entries if e.verdict]
+    verdict = verdicts[-1] if verdicts else None
+    fixed = record.fixed
+    started = record.started
     window = None
-    for entry in entries:  # the latest the session journalled (a followed incident grows)
-        found = (entry.get("data") or {}).get(WINDOW_KEY) if isinstance(entry.get("data"), dict) else None
+    for entry in record.entries:  # the latest the session journalled (a followed incident grows)
+        found = entry.data.get(WINDOW_KEY)
         if isinstance(found, dict):
             window = window_of(found.get("first_seen"), found.get("last_seen")) or window
     return PastIncident(
-        session=str(entries[0].get("session") or path.stem),
+        session=record.session_id or "",
         started=started,
-        schema=str(target.get("schema") or "public"),
-        table=str(target["table"]),
-        column=str(target["column"]),
+        schema=target.schema,
+        table=target.table,
+        column=target.column,
         verdict=verdict,
         fixed=fixed,
-        how=_how(entries, verdict, fixed),
-        journal=str(path),
+        how=_how(record, verdict, fixed),
+        journal=str(record.path) if record.path else "",
         window=window,
-        span=window_of(started, entries[-1].get("ts")) if entries else None,
+        span=window_of(started, record.entries[-1].ts),
     )
 
 
-def _how(entries: list[dict[str, Any]], verdict: str | None, fixed: bool | None) -> str:
-    reloads = [
-        e for e in entries if e.get("step") == "reload" and e.get("status") in ("sent", "manual")
-    ]
-    verified = any(e.get("step") == "verify" and e.get("status") == "ok" for e in entries)
-    method = ((reloads[-1].get("data") or {}).get("method") or "reload") if reloads else None
+def _how(record: SessionRecord, verdict: str | None, fixed: bool | None) -> str:
+    reloads = record.find("reload", ("sent", "manual"))
+    verified = bool(record.find("verify", ("ok",)))
+    method = (reloads[-1].data.get("method") or "reload") if reloads else None
     if verdict == Verdict.ALREADY_RESOLVED:
         return "already resolved when checked"
     if reloads and verified:

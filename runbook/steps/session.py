@@ -188,7 +188,7 @@ class RunbookSession:
             if entry.is_step("verify", (OK,)):
                 session._resumed_reload = False  # already verified: a new reload may follow
         session.write_probe_consented = consented_in(record.entries)
-        journalled = summarise(journal.path, [dict(e.raw) for e in record.entries])
+        journalled = summarise(record)
         if session.window is None and journalled is not None:
             session.window = journalled.window
         last_reload = record.last("reload")
