@@ -138,10 +138,10 @@ def _done(view: JournalView | None, marker: str) -> str | None:
     if view is None:
         return None
     for entry in view.find("prevent", ("ok",)):
-        if marker in str(entry.get("action") or ""):
-            ts = parse_ts(entry.get("ts"))
+        if marker in (entry.action or ""):
+            ts = parse_ts(entry.ts)
             when = ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "an unknown time"
-            return f"done in session {entry.get('session')} at {when}"
+            return f"done in session {entry.session} at {when}"
     return None
 
 

@@ -15,8 +15,10 @@ What to do next is derived in `runbook.report.actions`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -29,10 +31,11 @@ from runbook.diagnosis.verdicts import (
     Confidence,
     Verdict,
 )
-from runbook.evidence import answer_of, code_span, run_command
+from runbook.evidence import Target, answer_of, code_span, run_command
 from runbook.incidents.grouping import RELOAD_WINDOW
 from runbook.incidents.trigger import trigger_migration
 from runbook.incidents.writes import describe as describe_writes
+from runbook.steps.journal_reader import JournalEntry, SessionRecord, entries_of
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
 
@@ -99,44 +102,48 @@ def span(seconds: float | None) -> str:
 
 @dataclass
 class JournalView:
-    """A runbook session's journal entries, with the questions a report asks of them."""
+    """A runbook session's journal, with the questions a report asks of it (typed entries)."""
 
-    entries: list[dict[str, Any]]
+    entries: list[JournalEntry]
     path: str | None = None
+
+    @classmethod
+    def of(cls, entries: Iterable[JournalEntry | Mapping[str, Any]], path: str | None = None) -> JournalView:
+        return cls(list(entries_of(list(entries))), path)
+
+    @property
+    def record(self) -> SessionRecord:
+        return SessionRecord(tuple(self.entries), Path(self.path) if self.path else None)
 
     @property
     def session(self) -> str | None:
-        return next((e.get("session") for e in self.entries if e.get("session")), None)
+        return next((e.session for e in self.entries if e.session), None)
 
     @property
-    def target(self) -> dict[str, Any] | None:
-        return next((e["target"] for e in self.entries if e.get("target")), None)
+    def target(self) -> Target | None:
+        return self.record.target
 
     @property
     def started(self) -> str | None:
-        return self.entries[0].get("ts") if self.entries else None
+        return self.entries[0].ts if self.entries else None
 
     @property
     def users(self) -> list[str]:
-        return sorted({str(e["user"]) for e in self.entries if e.get("user")})
+        return self.record.users
 
     @property
-    def steps(self) -> list[dict[str, Any]]:
+    def steps(self) -> list[JournalEntry]:
         """Every entry but the session bookkeeping (started / resumed / finished)."""
-        return [e for e in self.entries if e.get("step") != "session"]
+        return [e for e in self.entries if e.step != "session"]
 
     @property
     def verdict(self) -> str | None:
         """The last verdict recorded (verify may revise the diagnosis)."""
-        verdicts = [e["verdict"] for e in self.entries if e.get("verdict")]
-        return str(verdicts[-1]) if verdicts else None
+        verdicts = [e.verdict for e in self.entries if e.verdict]
+        return verdicts[-1] if verdicts else None
 
-    def find(self, step: str, statuses: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.entries
-            if e.get("step") == step and (not statuses or e.get("status") in statuses)
-        ]
+    def find(self, step: str, statuses: tuple[str, ...] = ()) -> list[JournalEntry]:
+        return self.record.find(step, statuses)
 
 
 @dataclass
@@ -182,15 +189,15 @@ def journal_cause(view: JournalView, cause: Cause) -> None:
     diagnoses = view.find("diagnose")
     if diagnoses:
         diagnosis = diagnoses[-1]
-        data = diagnosis.get("data") or {}
-        cause.summary = diagnosis.get("result")
-        cause.evidence = [_evidence(r) for r in diagnosis.get("evidence") or []]
+        data = diagnosis.data
+        cause.summary = diagnosis.result
+        cause.evidence = [_evidence(r) for r in diagnosis.evidence]
         cause.nearest = [n for n in data.get("nearest") or [] if isinstance(n, dict)]
         cause.established = [str(s) for s in data.get("established") or []]
         cause.not_established = [str(s) for s in data.get("not_established") or []]
     for entry in view.find("verify"):
-        if entry.get("verdict"):  # a revised verdict carries the evidence that revised it
-            cause.evidence += [_evidence(r) for r in entry.get("evidence") or []]
+        if entry.verdict:  # a revised verdict carries the evidence that revised it
+            cause.evidence += [_evidence(r) for r in entry.evidence]
     reload_helps: dict[str, bool | None] = {
         Verdict.STALE_CACHE: True,
         Verdict.ALREADY_RESOLVED: None,
@@ -486,13 +493,13 @@ def _mitigation_and_resolution(
         if reloads:
             reload = reloads[0]
             mitigation.update(
-                ts=reload.get("ts"),
+                ts=reload.ts,
                 definition="the runbook's reload, which the verify step confirmed",
-                basis=f"journal #{reload.get('seq')}",
+                basis=f"journal #{reload.seq}",
             )
     verified = view.find("verify", ("ok",)) if view is not None else []
     if verified:
-        resolution.update(ts=verified[-1].get("ts"), basis=f"journal #{verified[-1].get('seq')}")
+        resolution.update(ts=verified[-1].ts, basis=f"journal #{verified[-1].seq}")
     elif mitigation["ts"] is not None:
         last = incident.get("last_seen")
         later = max((t for t in (last, mitigation["ts"]) if parse_ts(t)), key=parse_ts)  # type: ignore[arg-type]

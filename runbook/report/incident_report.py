@@ -47,7 +47,7 @@ from runbook.report.findings import (
 from runbook.report.markdown import render
 from runbook.report.timeline import chart as build_chart
 from runbook.report.timeline import timeline as build_timeline
-from runbook.steps.journal import read_entries
+from runbook.steps.journal_reader import JournalEntry, read_entries
 
 STATUS = "Draft"
 ACCESS_SLACK = timedelta(seconds=60)  # as runbook.incidents.grouping: access lines lag the client's log
@@ -129,7 +129,7 @@ def read_journal(path: Path) -> JournalView:
         raise ReportError(f"{path} is not a journal (not UTF-8 text)") from None
     if not entries:
         raise ReportError(f"{path} holds no journal entries")
-    return JournalView(entries, str(path))
+    return JournalView.of(entries, str(path))
 
 
 def select_incident(
@@ -154,10 +154,7 @@ def select_incident(
     target = journal.target if journal else None
     if target:
         for incident in incidents:
-            if (incident["table"], incident["column"]) == (
-                target.get("table"),
-                target.get("column"),
-            ):
+            if (incident["table"], incident["column"]) == (target.table, target.column):
                 return incident
     return incidents[0]
 
@@ -188,9 +185,8 @@ def build_report(
     logs_verdict(incident, doc, events, cause)
     if journal is not None:
         journal_cause(journal, cause)
-    target_schema = incident.get("schema") or (
-        (journal.target or {}).get("schema") if journal else None
-    )
+    journal_target = journal.target if journal else None
+    target_schema = incident.get("schema") or (journal_target.schema if journal_target else None)
     impact = _impact(doc, incident, events)
     level, basis = severity(incident["count"], incident.get("duration_seconds"))
     points, intervals = key_times(incident, journal, cause)
@@ -222,7 +218,7 @@ def build_report(
         chart=build_chart(incident, journal),
         root_cause=asdict(cause),
         detection=_detection(incident, journal, intervals),
-        resolution=[_step(e) for e in journal.steps if e.get("step") != "verify"]
+        resolution=[_step(e) for e in journal.steps if e.step != "verify"]
         if journal
         else [],
         verification=_verification(incident, journal),
@@ -252,9 +248,9 @@ def _check_journal_target(incident: dict[str, Any], journal: JournalView | None)
     target = journal.target if journal else None
     if not target:
         return
-    if (target.get("table"), target.get("column")) != (incident["table"], incident["column"]):
+    if (target.table, target.column) != (incident["table"], incident["column"]):
         raise ReportError(
-            f"the journal is about {target.get('table')}.{target.get('column')}, the incident "
+            f"the journal is about {target.table}.{target.column}, the incident "
             f"about {incident['table']}.{incident['column']}: pick the matching --incident"
         )
 
@@ -445,20 +441,18 @@ def _detection(
     return out
 
 
-def _step(entry: dict[str, Any]) -> dict[str, Any]:
-    error = entry.get("error") or {}
+def _step(entry: JournalEntry) -> dict[str, Any]:
+    error = entry.error or {}
     return {
-        "seq": entry.get("seq"),
-        "ts": entry.get("ts"),
-        "step": entry.get("step"),
-        "status": entry.get("status"),
-        "by": entry.get("user"),
-        "action": entry.get("action"),
-        "command": short_action(entry.get("action")),  # one line, for tables
-        "result": entry.get("result"),
-        "error": (error.get("title") or error.get("message"))
-        if isinstance(error, dict)
-        else str(error),
+        "seq": entry.seq or None,
+        "ts": entry.ts,
+        "step": entry.step,
+        "status": entry.status,
+        "by": entry.user,
+        "action": entry.action,
+        "command": short_action(entry.action),  # one line, for tables
+        "result": entry.result,
+        "error": error.get("title") or error.get("message"),
     }
 
 
@@ -469,11 +463,7 @@ def _verification(incident: dict[str, Any], journal: JournalView | None) -> dict
     if journal is not None:
         for entry in journal.find("verify") + journal.find("check"):
             steps.append(_step(entry))
-            checks += [
-                {**row, "answer": answer_of(row.get("fact"))}
-                for row in entry.get("evidence") or []
-                if isinstance(row, dict)
-            ]
+            checks += [{**row, "answer": answer_of(row.get("fact"))} for row in entry.evidence]
     logs = None
     load = ctx.get("last_load")
     if load:
@@ -512,10 +502,10 @@ def _queries(journal: JournalView | None) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for entry in journal.steps if journal else []:
-        action = entry.get("action")
+        action = entry.action
         if action and action not in seen:
             seen.add(action)
-            out.append({"step": str(entry.get("step")), "action": str(action)})
+            out.append({"step": entry.step, "action": action})
     return out
 
 

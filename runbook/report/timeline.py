@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runbook.report.findings import JournalView, parse_ts, short_action, where
+from runbook.steps.journal_reader import JournalEntry
 
 CHART_MAX_BARS = 60
 # Marks this close to the failures widen the chart: a migration up to an hour before them, a
@@ -80,7 +81,7 @@ def timeline(
     )
     if journal is not None:
         for entry in journal.entries:
-            add(entry.get("ts"), _journal_event(entry), _journal_source(entry))
+            add(entry.ts, _journal_event(entry), _journal_source(entry))
     markers = {"impact start": "OUTAGE BEGINS", "mitigation": "MITIGATED", "resolution": "ENDS"}
     for point in points:
         marker = markers.get(point["name"])
@@ -118,20 +119,20 @@ def _mark(rows: list[dict[str, Any]], point: dict[str, Any], marker: str) -> Non
         row["marker"] = f"{row['marker']} / {marker}" if row["marker"] else marker
 
 
-def _journal_event(entry: dict[str, Any]) -> str:
-    text = f"Runbook {entry.get('step')}: {entry.get('status')}"
-    if entry.get("result"):
-        text += f", {entry['result']}"
-    if entry.get("verdict"):
-        text += f" (verdict {entry['verdict']})"
-    if entry.get("user"):
-        text += f"; by {entry['user']}"
+def _journal_event(entry: JournalEntry) -> str:
+    text = f"Runbook {entry.step}: {entry.status}"
+    if entry.result:
+        text += f", {entry.result}"
+    if entry.verdict:
+        text += f" (verdict {entry.verdict})"
+    if entry.user:
+        text += f"; by {entry.user}"
     return text
 
 
-def _journal_source(entry: dict[str, Any]) -> str:
-    action = short_action(entry.get("action"))
-    ref = f"journal #{entry.get('seq')}"
+def _journal_source(entry: JournalEntry) -> str:
+    action = short_action(entry.action)
+    ref = f"journal #{entry.seq}"
     return f"{ref}: {action}" if action else ref
 
 
@@ -166,7 +167,7 @@ def chart(incident: dict[str, Any], journal: JournalView | None) -> dict[str, An
             marks.append((t, "R"))
     if journal is not None:
         for e in journal.find("reload", ("sent", "ok", "manual")):
-            if t := _minute(e.get("ts")):
+            if t := _minute(e.ts):
                 marks.append((t, "R"))
     before = {"M": MIGRATION_MARGIN, "R": RELOAD_MARGIN}
     marks = [(t, k) for t, k in marks if lo - before[k] <= t <= hi + AFTER_MARGIN]

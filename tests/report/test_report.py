@@ -59,8 +59,8 @@ def test_report_with_journal(cli: Cli, golden: Golden, name: str, logs: str, jou
     view = read_journal(ROOT / journal)
     assert f"**Verdict: `{view.verdict}`** (from the runbook's diagnosis)" in out
     for step in view.steps:  # every step as run, with its command
-        if step.get("action") and step["step"] != "verify":
-            assert step["action"].split(";")[0].splitlines()[0] in out
+        if step.action and step.step != "verify":
+            assert step.action.split(";")[0].splitlines()[0] in out
 
 
 @pytest.mark.parametrize(("name", "logs", "journal"), CASES, ids=IDS)

@@ -163,7 +163,7 @@ def hostile_journal(table: str, column: str) -> JournalView:
             "result": EVIL,
         },
     ]
-    return JournalView(entries)
+    return JournalView.of(entries)
 
 
 def html_of(markdown: str) -> str:
