@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from runbook.incidents.grouping import Incident
     from runbook.ingest.scanner import SourceStats
     from runbook.ingest.sources import InputProblem
+    from runbook.tui.host import Host
     from runbook.tui.sessions import Sessions
     from runbook.tui.step_state import StepState
 
@@ -208,13 +209,15 @@ class RunbookApp(App[int]):
         if self._sessions is not None:
             self._sessions.adopt_log_verdicts(message.log_diagnoses, message.frame)
         self.main.show_incidents(message.incidents, self.verdicts(), message.log_diagnoses)
-        follow_up = getattr(self.screen, "show_incident", None)  # a detail screen stays live
-        if follow_up is not None:
-            shown = self.screen.incident  # type: ignore[attr-defined]
+        from runbook.tui.screens.detail import DetailScreen
+
+        screen = self.screen
+        if isinstance(screen, DetailScreen):  # a detail screen stays live
+            shown = screen.incident
             key = (shown.table, shown.column)
             updated = next((i for i in message.incidents if (i.table, i.column) == key), None)
             if updated is not None:
-                follow_up(updated, message.log_diagnoses.get(f"{shown.table}\x00{shown.column}"))
+                screen.show_incident(updated, message.log_diagnoses.get(f"{shown.table}\x00{shown.column}"))
 
     def _announce_new(self, incidents: list[Incident]) -> None:
         """Following or replaying, an incident not seen before: a toast and the terminal bell."""
@@ -262,9 +265,11 @@ class RunbookApp(App[int]):
 
     def refresh_verdicts(self) -> None:
         self.main.show_incidents(self.incidents, self.verdicts())
-        show = getattr(self.screen, "show_diagnosis", None)
-        if show is not None:
-            show(self.diagnose_state(self.screen.incident))  # type: ignore[attr-defined]
+        from runbook.tui.screens.detail import DetailScreen
+
+        screen = self.screen
+        if isinstance(screen, DetailScreen):
+            screen.show_diagnosis(self.diagnose_state(screen.incident))
 
     def stop_ingest(self) -> None:
         """Esc: cancel the scan, or stop following/replaying; what was read stays."""
@@ -409,3 +414,9 @@ class RunbookApp(App[int]):
         """However the app ends, its sessions are released (they stay resumable)."""
         if self._sessions is not None:
             self._sessions.close_all()
+
+
+if TYPE_CHECKING:
+
+    def _gives_the_screens_what_they_ask(app: RunbookApp) -> Host:  # checked by mypy only
+        return app

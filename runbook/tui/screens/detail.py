@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runbook.incidents.grouping import Incident
 from runbook.diagnosis.verdicts import CONFIDENCE_TEXT, VERDICT_LABELS
 from runbook.tui.formatting import duration, plural, short_path, when
+from runbook.tui.host import host
 from runbook.tui.literal import literal, plain
 from runbook.tui.step_state import StepState
 from runbook.tui.widgets.evidence import evidence_table
@@ -173,7 +174,7 @@ class DetailScreen(Screen[None]):
         self.query_one("#diagnosis .section-body", Static).update(diagnosis_block(diagnose))
 
     def action_open_runbook(self) -> None:
-        self.app.open_runbook(self.incident)  # type: ignore[attr-defined]
+        host(self.app).open_runbook(self.incident)
 
     def action_copy_sample(self) -> None:
         samples = self.incident.samples

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from runbook.incidents.trigger import trigger_migration
 from runbook.report.scan_render import no_incidents_line
 from runbook.tui.formatting import duration, from_left, plural, when
+from runbook.tui.host import host
 from runbook.tui.literal import literal
 from runbook.tui.messages import IngestFinished, IngestProgress
 from runbook.tui.widgets.incident_table import IncidentTable, row_key
@@ -113,11 +114,11 @@ class IncidentsScreen(Screen[None]):
 
     def action_open_detail(self) -> None:
         if self.selected is not None:
-            self.app.open_detail(self.selected)  # type: ignore[attr-defined]
+            host(self.app).open_detail(self.selected)
 
     def action_open_runbook(self) -> None:
         if self.selected is not None:
-            self.app.open_runbook(self.selected)  # type: ignore[attr-defined]
+            host(self.app).open_runbook(self.selected)
 
     def action_escape(self) -> None:
         """Esc: clear the filter when typing in it, else stop reading."""
@@ -126,13 +127,13 @@ class IncidentsScreen(Screen[None]):
             filt.value = ""
             self.query_one(IncidentTable).focus()
         else:
-            self.app.stop_ingest()  # type: ignore[attr-defined]
+            host(self.app).stop_ingest()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("open_detail", "open_runbook"):
             return self.selected is not None
         if action == "escape":
-            return self.app.ingesting or self.query_one("#filter", Input).has_focus  # type: ignore[attr-defined]
+            return host(self.app).ingesting or self.query_one("#filter", Input).has_focus
         return True
 
     # -- internals -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from runbook.steps.journal_reader import JournalEntry
 from runbook.steps.reload import PlannedAction
 from runbook.steps.session import RunbookSession
 from runbook.tui.formatting import plural
+from runbook.tui.host import host
 from runbook.tui.literal import literal, plain
 from runbook.tui.sessions import Sessions
 from runbook.tui.step_state import RUNNING, STEPS, StepState, next_hint, step_states
@@ -91,7 +92,7 @@ class RunbookScreen(Screen[None]):
         try:
             self.session = self.sessions.get(self.incident)
         except RunbookError as exc:  # a journal that cannot be read back: say so, start fresh
-            self.app.show_error(exc)  # type: ignore[attr-defined]
+            host(self.app).show_error(exc)
         self.running = self.sessions.running.get(self._key)
         if self.running:  # started before this screen was opened (esc, then r again)
             self._waiting = self.set_interval(0.3, self._check_running)
@@ -107,7 +108,7 @@ class RunbookScreen(Screen[None]):
             self._waiting.stop()
             self.running = None
             self.render_steps()
-            self.app.refresh_verdicts()  # type: ignore[attr-defined]
+            host(self.app).refresh_verdicts()
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class RunbookScreen(Screen[None]):
         self.session = None
         self.notify("session finished and journalled; the next step starts a new one", markup=False)
         self.render_steps()
-        self.app.refresh_verdicts()  # type: ignore[attr-defined]
+        host(self.app).refresh_verdicts()
 
     @on(Switch.Changed, "#dry-run")
     def _dry_run_changed(self, event: Switch.Changed) -> None:
@@ -292,7 +293,7 @@ class RunbookScreen(Screen[None]):
         try:
             self.session = self.sessions.get_or_create(self.incident)
         except RunbookError as exc:
-            self.app.show_error(exc)  # type: ignore[attr-defined]
+            host(self.app).show_error(exc)
             return
         self.running = step
         self.render_steps()
@@ -306,7 +307,7 @@ class RunbookScreen(Screen[None]):
     def on_step_done(self, message: StepDone) -> None:
         self.running = None
         self.render_steps()
-        self.app.refresh_verdicts()  # type: ignore[attr-defined]
+        host(self.app).refresh_verdicts()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Errors also bubble to the app (one error modal); here the checklist just stops spinning.
