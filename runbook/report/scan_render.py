@@ -12,6 +12,7 @@ import sys
 import textwrap
 from typing import Any
 
+from runbook.incidents.writes import describe as describe_writes
 from runbook.terminal import printable
 
 
@@ -174,6 +175,10 @@ def render_table(doc: dict[str, Any], width: int | None = None) -> str:
             out.append(f"({' and '.join(dropped)} left out to fit {width} columns: --format json has all)")
     else:
         out.append(no_incidents_line(doc["stats"]))
+    for inc in incidents:  # the real share of writes that failed, where the log shows writes
+        sentence = describe_writes(inc["table"], (inc.get("context") or {}).get("writes"))
+        if sentence:
+            out.append(f"{printable(inc['table'])}.{printable(inc['column'])}: {printable(sentence)}")
     related = doc["related"]
     if related:
         by_code: dict[str, int] = {}

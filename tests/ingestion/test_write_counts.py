@@ -251,6 +251,8 @@ def test_scan_report_and_run_agree(tmp_path: Path, successes: bool, sentence: st
     scan = cli("scan", str(logs), "--format", "json", "--no-progress")
     assert scan.returncode == 0, scan.stderr
     writes = json.loads(scan.stdout)["incidents"][0]["context"]["writes"]
+    table = cli("scan", str(logs), "--no-progress")
+    assert f"{TABLE}.{COLUMN}: {sentence}" in table.stdout, table.stdout
 
     report = cli("report", str(logs), "--json", env=env)
     assert report.returncode == 0, report.stderr
