@@ -52,7 +52,8 @@ class SourceStats:
     lines_cut: int = 0  # lines longer than MAX_LINE_BYTES: their first MAX_LINE_BYTES were read
     events: int = 0
     requests_counted: int = 0  # request lines folded into weighted rows (`LogFormat.tally`)
-    error: str | None = None
+    error: str | None = None  # why it could not be read (its events, if any, are partial)
+    partial: str | None = None  # why it was read only in part: damaged, bombed, truncated
     store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
     formats: tuple[str, ...] = ()  # a mixed source's formats (runbook.ingest.mixed)
 
