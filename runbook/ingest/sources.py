@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import select
 import stat
 import sys
 from collections.abc import Iterator
@@ -62,6 +63,8 @@ class Source:
             except OSError:
                 raw.close()
                 raise
+        if identity is None:  # a pipe, a terminal, a device: may wait for data
+            raw = interruptible(raw)
         stream = decompressing(raw, max_ratio)
         decoder = stream.raw if isinstance(stream, io.BufferedReader) else None
         return Reading(
@@ -122,6 +125,50 @@ class Reading:
     def changed(self) -> str | None:
         """Whether the file was truncated or replaced since it was opened (None: neither)."""
         return self.identity.changed() if self.identity is not None else None
+
+
+WAIT_SLICE_SECONDS = 0.25
+
+
+class _Interruptible(io.RawIOBase):
+    """A pipe or terminal read in waits of at most WAIT_SLICE_SECONDS. A Ctrl-C that the kernel
+    hands to another thread (polars' workers) does not end a wait of the main thread, and
+    Python runs its handler only in the main thread: without slices, a scan of a quiet
+    `kubectl logs -f | pgrst-runbook scan -` would not notice Ctrl-C until data came."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._fd = stream.fileno()
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        while not select.select([self._fd], [], [], WAIT_SLICE_SECONDS)[0]:
+            pass  # back in Python between waits: a pending Ctrl-C is raised here
+        data = os.read(self._fd, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def interruptible(stream: BinaryIO) -> BinaryIO:
+    """`stream`, its waits for data cut in slices so that Ctrl-C is noticed (POSIX pipes,
+    terminals and devices; other streams are returned as they are). Nothing may have been
+    read from `stream` yet: what its own buffer holds would be skipped."""
+    if os.name != "posix":
+        return stream
+    try:
+        stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return stream
+    return io.BufferedReader(_Interruptible(stream), buffer_size=1 << 20)  # type: ignore[return-value]
 
 
 class _Peeked(io.RawIOBase):
