@@ -7,6 +7,7 @@ reported by name and never stop the others.
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
 from collections.abc import Callable
@@ -164,10 +165,18 @@ def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceSc
     forced = options.format_of.get(source.name) or options.default_format
     if forced:
         return SourceScanner(source.name, resolve_format(forced), options.tz)
+    if not sample:  # an empty file: nothing to detect (a folder may hold 100,000 of them)
+        return SourceScanner(source.name, _format_of_nothing(), options.tz)
     lines = registry.sample_lines(sample[:SNIFF_BYTES])
     if mixed_formats(lines, registry.FORMATS):
         return MixedScanner(source.name, registry.FORMATS, options.tz)
     return SourceScanner(source.name, registry.detect_lines(lines), options.tz, detect_foreign=True)
+
+
+@functools.cache
+def _format_of_nothing() -> LogFormat:
+    """The format detected from no lines (the fallback), found once."""
+    return registry.detect_lines([])
 
 
 def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
@@ -386,7 +395,8 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
             else:  # not parted, or a part met another format: read it whole, record by record
                 frame, stat = scan_source(source, options, done, total)
             done += stat.bytes_read
-            frames.append(frame)
+            if frame.height:  # a source without events costs its stats only
+                frames.append(frame)
             stats.append(stat)
     finally:
         if pool is not None:
