@@ -233,7 +233,8 @@ class SourceScanner:
         line_end = end - 1
         for _ in range(MAX_LOOKBACK_LINES):
             begin = work.rfind(b"\n", offset, line_end) + 1 or offset
-            if self.fmt.is_record_start(self._decode(work[begin:line_end], count=False)):
+            head = work[begin : min(line_end, begin + MAX_LINE_BYTES)]
+            if self.fmt.is_record_start(self._decode(head, count=False)):
                 return begin
             if begin <= offset:
                 return end  # the record began before this region: nothing to hold back
@@ -362,8 +363,12 @@ class SourceScanner:
             line_no += work.count(b"\n", counted_to, start)
             counted_to = start
             line_end = work.find(b"\n", start, end)
+            cut = line_end - start > MAX_LINE_BYTES  # a long line that came whole in one chunk
+            if cut:
+                self.stats.lines_cut += 1
+                line_end = start + MAX_LINE_BYTES
             line = self._decode(work[start:line_end])
-            if self._multiline and line_end != -1 and wants_following(line):
+            if self._multiline and not cut and line_end != -1 and wants_following(line):
                 line = self._read_on(work, line, line_end + 1, end)
             if is_start(line):
                 head, record_no = line, line_no + 1
@@ -392,7 +397,7 @@ class SourceScanner:
         while pos < end and len(following) < FOLLOW_LINES:
             stop = work.find(b"\n", pos, end)
             stop = end if stop == -1 else stop
-            text = self._decode(work[pos:stop], count=False)
+            text = self._decode(work[pos : min(stop, pos + MAX_LINE_BYTES)], count=False)
             if self.fmt.is_record_start(text):
                 break
             following.append(text)
@@ -406,12 +411,13 @@ class SourceScanner:
             if end < 0:
                 break
             begin = work.rfind(b"\n", 0, end) + 1
-            line = self._decode(work[begin:end], count=False)
+            line = self._decode(work[begin : min(end, begin + MAX_LINE_BYTES)], count=False)
             if self.fmt.is_record_start(line):
                 return line, line_no - back
             end = begin - 1
         # No record start in reach: the line stands alone.
-        return self._decode(work[start : work.find(b"\n", start)], count=False), line_no
+        line_end = work.find(b"\n", start)
+        return self._decode(work[start : min(line_end, start + MAX_LINE_BYTES)], count=False), line_no
 
     def _decode(self, raw: bytes, count: bool = True) -> str:
         text, valid = decode_line(raw)

@@ -146,7 +146,7 @@ class _Interruptible(io.RawIOBase):
     def fileno(self) -> int:
         return self._fd
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         while not select.select([self._fd], [], [], WAIT_SLICE_SECONDS)[0]:
             pass  # back in Python between waits: a pending Ctrl-C is raised here
         data = os.read(self._fd, len(buffer))
@@ -168,7 +168,7 @@ def interruptible(stream: BinaryIO) -> BinaryIO:
         stream.fileno()
     except (OSError, ValueError, io.UnsupportedOperation):
         return stream
-    return io.BufferedReader(_Interruptible(stream), buffer_size=1 << 20)  # type: ignore[return-value]
+    return io.BufferedReader(_Interruptible(stream), buffer_size=1 << 20)
 
 
 class _Peeked(io.RawIOBase):
