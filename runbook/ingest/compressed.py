@@ -40,7 +40,9 @@ HOLD_BYTES = 1024 * 1024  # a last unfinished line is held back up to this size
 class Damage:
     """Why a compressed stream was not read to its end, and where (compressed bytes read)."""
 
-    kind: str  # "cut" (ended before its end marker, or corrupt), "trailing" (bytes after it), "ratio"
+    # "cut": ended before its end marker; "corrupt": data that does not decode; "trailing":
+    # bytes after its end that are not compressed data; "ratio": expands past the bound
+    kind: str
     compressed_bytes: int
     detail: str = ""
 
@@ -56,6 +58,11 @@ class Damage:
             return (
                 f"compressed stream ends after {self.compressed_bytes} bytes and is followed by "
                 f"{self.detail} bytes that are not compressed data; kept the {lines_kept} lines before them"
+            )
+        if self.kind == "corrupt":
+            return (
+                f"compressed stream corrupt within its first {self.compressed_bytes} bytes; "
+                f"kept the {lines_kept} lines before the damage"
             )
         return (
             f"compressed stream cut after {self.compressed_bytes} bytes; "
@@ -215,7 +222,7 @@ class Decompressed(io.RawIOBase):
         try:
             out = member.decompress(data, STEP_BYTES)
         except (OSError, EOFError, ValueError, zlib.error):  # corrupt data
-            self._end(Damage("cut", self.compressed_bytes))
+            self._end(Damage("corrupt", self.compressed_bytes))
             return
         self.decompressed_bytes += len(out)
         self._out += out

@@ -204,3 +204,22 @@ def test_max_ratio_raises_the_bound(tmp_path: Path) -> None:
     whole = cli("scan", str(path), "--format", "json", "--no-progress", "--max-ratio", "5000")
     assert whole.returncode == 0, whole.stderr
     assert json.loads(whole.stdout)["stats"]["lines_read"] == data.count(b"\n")
+
+
+def test_a_corrupt_stream_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    lines = log_lines(60_000)
+    damaged = bytearray(gzip.compress(b"".join(lines)))
+    damaged[len(damaged) // 2] ^= 0xFF
+    path = tmp_path / "bot.log.gz"
+    path.write_bytes(bytes(damaged))
+    doc = document(scan_paths([str(path)], ScanOptions()))
+    kept = doc["stats"]["lines_read"]
+    assert 0 < kept < len(lines)
+    # Damaged deflate data may decode to wrong bytes for a while before it fails to decode:
+    # the lines before the damaged byte (half-way in the stream) are all counted.
+    failures = doc["incidents"][0]["count"]
+    before = sum(1 for line in lines[: len(lines) // 3] if b"PGRST204" in line)
+    assert before <= failures <= sum(1 for line in lines[:kept] if b"PGRST204" in line)
+    [partial] = doc["stats"]["partial"]
+    assert partial["reason"].startswith("compressed stream corrupt within its first ")
+    assert partial["reason"].endswith(f"kept the {kept} lines before the damage")
