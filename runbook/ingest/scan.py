@@ -346,9 +346,13 @@ def _start_parallel(
     if sum(size for _, _, size in eligible) < PARALLEL_MIN_BYTES:
         return None
     pool = ParallelScan()
-    for source, fmt_name, size in eligible:
-        forced = bool(options.format_of.get(source.name) or options.default_format)
-        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes, not forced)
+    try:
+        for source, fmt_name, size in eligible:
+            forced = bool(options.format_of.get(source.name) or options.default_format)
+            pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes, not forced)
+    except BaseException:  # a Ctrl-C, a file gone: the workers started are stopped first
+        pool.close()
+        raise
     return pool
 
 

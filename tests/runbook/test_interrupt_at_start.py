@@ -145,3 +145,76 @@ def test_ctrl_c_while_a_scan_waits_on_a_quiet_pipe_exits_130() -> None:
         )
         assert code == 130, said
         assert said.strip() == "interrupted"
+
+
+PARALLEL_CHILD = '''
+import sys
+
+if __name__ == "__main__":
+    import runbook.ingest.parallel as parallel
+    from runbook import interrupts
+    from runbook.cli import main
+
+    parallel.PARALLEL_MIN_BYTES = 1  # a small file is scanned by worker processes too
+    parallel.PARALLEL_FILE_BYTES = 1 << 20
+    code = main(sys.argv[1:])
+    interrupts.exit_interrupted(say=False) if code == 130 else sys.exit(code)
+'''
+
+
+def children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+def importing_polars(pid: str) -> bool:
+    """Whether process `pid` has polars' compiled library mapped: a worker well into its
+    imports (where a KeyboardInterrupt would print a traceback)."""
+    try:
+        return "polars" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_to_the_terminal_while_scan_workers_start_is_quiet(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to every process of the group: the scan's worker processes,
+    still starting, printed a KeyboardInterrupt traceback each (or, cut short, an EOFError).
+    They start with SIGINT blocked; the scan takes the Ctrl-C and stops them."""
+    line = (
+        "2026-11-18 09:00:00,000 ERROR mypoolr.bot: insert failed: {'code': 'PGRST204', "
+        "'details': None, 'hint': None, 'message': \"Could not find the 'adminname' column "
+        "of 'mypoolr' in the schema cache\"}\n"
+    )
+    log = tmp_path / "bot.log"
+    log.write_text(line * ((48 << 20) // len(line)))
+    script = tmp_path / "scan_in_workers.py"
+    script.write_text(PARALLEL_CHILD)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "scan", str(log), "--no-progress"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not any(importing_polars(child) for child in children(proc.pid)):
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "no worker process started"
+                time.sleep(0.002)
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 130, err
+        assert err.strip() == "interrupted"
