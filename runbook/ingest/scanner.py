@@ -31,11 +31,12 @@ TALLY_BATCH_LINES = 50_000  # counted request lines (`LogFormat.tally`) held bef
 RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
 FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
 FOREIGN_EVERY = 64  # one candidate in this many
-# The most kept of one line: an error body sits near a line's start, and a line without end
-# (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the scanner's
-# buffer, or be re-joined on every chunk. The rest of such a line is read and dropped, counted
-# in `lines_cut`.
-MAX_LINE_BYTES = 256 * 1024
+# The most kept of one line, whether it comes whole in a chunk or spans several: a line
+# without end (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the
+# scanner's buffer, be re-joined on every chunk, or reach a parser whole (polars takes about
+# 130 MB per MiB of a candidate line). The rest of such a line is read and dropped, counted in
+# `lines_cut`. 1.5 MiB keeps a JSON record whose error body follows a 1 MB payload field.
+MAX_LINE_BYTES = 1536 * 1024
 
 
 @dataclass
