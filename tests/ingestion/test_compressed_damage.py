@@ -8,10 +8,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
-import os
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -21,6 +19,7 @@ import pytest
 
 from runbook.ingest.compressed import RATIO_FLOOR_BYTES
 from runbook.ingest.scan import ScanOptions, document, scan_paths
+from tests.support.measure import run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = (
@@ -140,31 +139,6 @@ def write_gzip_bomb(path: Path, gib: int = 1) -> int:
     return count * (16 << 20)
 
 
-def cli_measured(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`cli`, and the child's own peak RSS in MiB (os.wait4: not the other children's)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runbook", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-        text=True,
-    )
-    out: dict[str, str] = {}
-    readers = [
-        threading.Thread(target=lambda k=k, f=f: out.__setitem__(k, f.read()))
-        for k, f in (("stdout", proc.stdout), ("stderr", proc.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out["stdout"], out["stderr"])
-    return done, usage.ru_maxrss / 1024
-
-
 def test_a_decompression_bomb_is_stopped_quickly_in_bounded_memory(tmp_path: Path) -> None:
     bomb = tmp_path / "access.log.gz"
     size = write_gzip_bomb(bomb)
@@ -172,7 +146,9 @@ def test_a_decompression_bomb_is_stopped_quickly_in_bounded_memory(tmp_path: Pat
     (tmp_path / "bot.log").write_bytes(b"".join(log_lines(100)))
 
     started = time.monotonic()
-    proc, rss_mib = cli_measured("scan", str(tmp_path), "--format", "json", "--no-progress")
+    proc, _, rss_mib = run_measured(
+        [sys.executable, "-m", "runbook", "scan", str(tmp_path), "--format", "json", "--no-progress"], ROOT
+    )
     took = time.monotonic() - started
 
     assert proc.returncode == 3, proc.stderr

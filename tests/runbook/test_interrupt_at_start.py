@@ -3,8 +3,11 @@ traceback: while the entry point loads, while the command's modules load (polars
 reads its input, for `python -m runbook` and for the `pgrst-runbook` script.
 
 Each SIGINT is sent when the child reaches a known point: Python reports every import as it
-completes (PYTHONPROFILEIMPORTTIME, on stderr), so the test waits for the import named, or for
-nothing (right after the child started)."""
+completes (PYTHONPROFILEIMPORTTIME, on stderr), so the test waits for the import named.
+Before the package's first line runs (Python's own start-up), a Ctrl-C is Python's to handle:
+it dies by the signal, or, inside `site` (an editable install's import hook), prints its own
+start-up error; no code of the package can run there.
+"""
 
 from __future__ import annotations
 
@@ -121,15 +124,6 @@ def test_ctrl_c_while_the_script_starts_exits_130_quietly(marker: str) -> None:
     code, said = interrupt_when([str(SCRIPT), "scan", "-", "--no-progress"], marker)
     assert code == 130, said
     assert said.strip() == "interrupted"
-
-
-def test_ctrl_c_right_after_the_start_is_quiet() -> None:
-    """Before Python has set up its SIGINT handler (its first milliseconds), the signal ends
-    the process itself: nothing is printed, and a shell reports that as 130 too."""
-    for _ in range(3):
-        code, said = interrupt_when([sys.executable, "-m", "runbook", "scan", "-", "--no-progress"], None)
-        assert code in (130, -signal.SIGINT), said
-        assert said.strip() in ("", "interrupted")
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
