@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from runbook import __version__
+from runbook import __version__, interrupts
 from runbook.exit_codes import Exit
 
 # subcommand -> (module under runbook.commands, one-line help for the top-level listing)
@@ -91,12 +91,36 @@ def attach_time_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The CLI. Ctrl-C at any moment (also while a command's imports load) exits 130 quietly."""
+    """The CLI. Ctrl-C at any moment (also while a command's imports load) exits 130 quietly.
+
+    Called as the program (`argv` None: `pgrst-runbook`, `python -m runbook`), Ctrl-C is a
+    KeyboardInterrupt only while the command runs (`runbook.interrupts`): an interrupted
+    command exits 130 at once once its cleanup ran (an extension that met the Ctrl-C while it
+    ran Python code leaves the interpreter set to die by SIGINT at exit), and so does a Ctrl-C
+    after the command returned, while the interpreter shuts down."""
+    program = argv is None
     try:
-        return _main(argv)
-    except KeyboardInterrupt:
+        if program:
+            interrupts.interrupt_on_sigint()
+        code = _main(argv)
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
         print("interrupted", file=sys.stderr)
-        return Exit.INTERRUPTED
+        code = Exit.INTERRUPTED
+    if program:
+        interrupts.exit_on_sigint()
+        if code == Exit.INTERRUPTED:
+            interrupts.exit_interrupted(say=False)
+    return code
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is a Ctrl-C: a KeyboardInterrupt, or one that polars' compiled core met
+    in a Python call of its own and turned into a panic (pyo3's PanicException)."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        type(exc).__name__ == "PanicException" and "KeyboardInterrupt" in str(exc)
+    )
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -115,9 +139,6 @@ def _main(argv: Sequence[str] | None) -> int:
         return Exit.USAGE
     try:
         return int(args.handler(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return Exit.INTERRUPTED
     except BrokenPipeError:  # `scan ... | head` is normal use
         return Exit.OK
 

@@ -69,9 +69,17 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)
 RAW_MAX_CHARS = 4000
 
 
+_EMPTY: pl.DataFrame | None = None
+
+
 def empty_events() -> pl.DataFrame:
-    """An event table with no rows and the full schema."""
-    return pl.DataFrame(schema=EVENT_SCHEMA)
+    """An event table with no rows and the full schema: a copy of one made once (building
+    a frame of 20 typed columns costs 0.1 ms, which a folder of 100,000 empty files paid
+    several times each; a copy costs under a microsecond)."""
+    global _EMPTY
+    if _EMPTY is None:
+        _EMPTY = pl.DataFrame(schema=EVENT_SCHEMA)
+    return _EMPTY.clone()
 
 
 def concat_events(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -124,5 +124,7 @@ def _scan(
     except UnknownFormat as exc:
         raise UsageError(str(exc)) from None
     doc = document(result)
-    unreadable = [(u["source"], u["reason"]) for u in doc["stats"]["unreadable"]]
+    unreadable = [
+        (u["source"], u["reason"]) for u in doc["stats"]["unreadable"] + doc["stats"]["partial"]
+    ]
     return doc, result.events, "scanned from --logs", unreadable

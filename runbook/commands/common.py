@@ -127,7 +127,26 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input-format", choices=registry.names(), help="force one format for every input"
     )
+    parser.add_argument(
+        "--max-ratio",
+        type=ratio,
+        default=None,
+        metavar="N",
+        help="stop reading a compressed input that expands more than N times its compressed "
+        "size (default 200; logs compress 10-30x, a decompression bomb 1000x)",
+    )
     add_store_arguments(parser)
+
+
+def ratio(text: str) -> float:
+    """`--max-ratio`: a number above 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"must be more than 1: {text!r}")
+    return value
 
 
 def store_settings(args: argparse.Namespace) -> StoreSettings:
@@ -163,9 +182,11 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
+    from runbook.ingest.compressed import DEFAULT_MAX_RATIO
     from runbook.ingest.scan import ScanOptions
 
     return ScanOptions(
+        max_ratio=getattr(args, "max_ratio", None) or DEFAULT_MAX_RATIO,
         tz=getattr(args, "tz", "UTC"),
         format_of=dict(getattr(args, "format_of", None) or []),
         default_format=getattr(args, "input_format", None),

@@ -116,6 +116,10 @@ def stream(
     problems += [(s.source, s.error) for s in result.sources if s.error]
     for name, reason in problems:
         print(f"pgrst-runbook: cannot read {name}: {reason}", file=sys.stderr)
+    for stat in result.sources:
+        if stat.partial:
+            print(f"pgrst-runbook: {stat.source}: {stat.partial}", file=sys.stderr)
+            problems.append((stat.source, stat.partial))
     events = result.events
     if not as_json:
         out.write(_banner(events, speed, len(result.sources)))

@@ -92,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     except RunbookError as exc:  # a log store that cannot be reached or rejects the token
         return _fail(exc.one_line(), exc.exit_code)
     doc = document(result)
-    unreadable = doc["stats"]["unreadable"]
-    for problem in unreadable:
+    unreadable = doc["stats"]["unreadable"] + doc["stats"]["partial"]
+    for problem in doc["stats"]["unreadable"]:
         _warn(f"cannot read {problem['source']}: {problem['reason']}")
+    for problem in doc["stats"]["partial"]:
+        _warn(f"{problem['source']}: {problem['reason']}")
     try:
         incident = select_incident(doc, args.incident, journal)
         report = build_report(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +51,7 @@ class LogContext:
                 raise UsageError(str(exc)) from None
             ctx.doc = document(result)
             ctx.events = result.events
+            tell_unread(ctx.doc["stats"])
             sources, _ = expand(logs)
             ctx.files = [Path(s.name) for s in sources if not s.is_stdin]
         elif getattr(args, "from_scan", None):
@@ -88,6 +90,15 @@ class LogContext:
             sightings = payload_sightings(inc.get("sources") or [], target.column)
             return {**inc, "payloads": [s.describe() for s in sightings]}, found
         return None, None
+
+
+def tell_unread(stats: dict[str, Any]) -> None:
+    """Say on stderr which logs could not be read, or only in part: the diagnosis from the
+    logs rests on what was read, never on an all-clear of the rest."""
+    for problem in stats.get("unreadable") or ():
+        print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
+    for problem in stats.get("partial") or ():
+        print(f"pgrst-runbook: {problem['source']}: {problem['reason']}", file=sys.stderr)
 
 
 def render_deeper(session: RunbookSession, out: TextIO) -> None:

@@ -32,8 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=(
             "exit codes: 0 ok (also with incidents, unless --fail-on-incidents); "
             "1 incidents found with --fail-on-incidents; 2 usage error; "
-            "3 an input could not be read (the others were still scanned), or no log file was "
-            "found at all"
+            "3 an input could not be read, or only in part (a compressed stream cut or "
+            "expanding past --max-ratio, a file truncated or replaced while read; the others "
+            "were still scanned), or no log file was found at all"
         ),
     )
     add_input_arguments(parser, default_sample=True)
@@ -78,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
     for problem in doc["stats"]["unreadable"]:
         print(f"pgrst-runbook: cannot read {problem['source']}: {problem['reason']}", file=sys.stderr)
     stats = doc["stats"]
+    for partial in stats["partial"]:
+        print(f"pgrst-runbook: {partial['source']}: {partial['reason']}", file=sys.stderr)
     for skipped in stats.get("skipped", []):
         print(
             f"pgrst-runbook: {skipped['source']}: {skipped['lines']:,} candidate line(s) matched "
             f"no parser of its format ({skipped['format']})",
             file=sys.stderr,
         )
-    if stats["unreadable"]:
+    if stats["unreadable"] or stats["partial"]:
         return Exit.INPUT
     if not stats["files"] and not stats.get("stores"):
         print(f"pgrst-runbook: no log file found in {' '.join(paths)}: nothing was read", file=sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.ingest.sources import decompressing
+from runbook.ingest.sources import damage_of, decompressing
 
 BEFORE = 5
 AFTER = 5
@@ -79,10 +79,13 @@ def read_window(window: Window) -> list[tuple[int, str]] | None:
     try:
         with open(path, "rb") as raw, decompressing(raw) as stream:
             lines = itertools.islice(stream, window.start - 1, window.end)
-            return [
+            found = [
                 (window.start + i, line.decode("utf-8", "replace").rstrip("\r\n")[:MAX_LINE])
                 for i, line in enumerate(lines)
             ]
+            if not found and damage_of(stream) is not None:
+                return None  # a compressed stream damaged before the window
+            return found
     except (OSError, EOFError, ValueError):
         return None
 

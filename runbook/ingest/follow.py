@@ -35,6 +35,7 @@ from runbook.ingest.sources import (
     STDIN,
     InputProblem,
     Source,
+    damage_of,
     decompressing,
     expand,
     is_compressed,
@@ -86,6 +87,7 @@ class Tail:
         self.bytes_done = 0  # raw bytes consumed (what progress counts)
         self.finished = False  # read to the end and not followed (or failed for good)
         self.error: str | None = None
+        self.partial: str | None = None  # why it was read only in part (a damaged stream)
         self._fh: BinaryIO | None = None
         self._ident: tuple[int, int] | None = None
         self._offset = 0
@@ -128,6 +130,7 @@ class Tail:
         else:
             stats = SourceStats(source=self.name, format="unknown")
         stats.error = self.error
+        stats.partial = self.partial
         return stats
 
     def read(self, max_bytes: int, notices: list[str]) -> tuple[pl.DataFrame, bool]:
@@ -222,7 +225,7 @@ class Tail:
         if not is_compressed(head):
             return False
         # Compressed: decompress as a stream, read once, never follow.
-        self._stream = decompressing(self._fh)
+        self._stream = decompressing(self._fh, self.options.max_ratio)
         self.follow = False
         self._read_once = True
         return True
@@ -236,9 +239,14 @@ class Tail:
             self.bytes_done = self._fh.tell()
         if data:
             return self._feed(data), False
+        damage = damage_of(self._stream)
+        events = self._flush()
+        if damage is not None:
+            self.partial = damage.describe(self._lines())
+            self._notices.append(f"{self.name}: {self.partial}")
         self._close()
         self.finished = True
-        return self._flush(), True
+        return events, True
 
     # -- scanning --------------------------------------------------------------------------
 

@@ -216,7 +216,7 @@ class MixedScanner:
         }
         frames: list[pl.DataFrame] = []
         for raw in lines:
-            fmt = line_format(self._decode(raw), self._formats)
+            fmt = line_format(self._decode(raw[:MAX_LINE_BYTES]), self._formats)
             recognised = fmt is not None
             if fmt is not None:
                 self._owned.add(fmt.name)

@@ -11,7 +11,11 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 
 import polars as pl
@@ -110,6 +114,28 @@ def _scan_range(
     return buffer.getvalue(), asdict(scanner.stats), scanner.lines_done, False
 
 
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """A Ctrl-C meanwhile waits until this ends, and SIGINT is blocked in this thread, so that
+    the worker processes started meanwhile inherit the block (it lasts across exec) and never
+    take a Ctrl-C: the terminal sends it to every process of the group, and a worker would
+    print a traceback of whatever it was doing, or of a start cut short. The scan here takes
+    the Ctrl-C once this ends, and stops its workers."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        signal.signal(signal.SIGINT, previous)
+        if came and callable(previous):
+            previous(signal.SIGINT, None)
+
+
 class ParallelScan:
     """Large plain files scanned in byte ranges by a pool of processes, one per core.
 
@@ -128,10 +154,11 @@ class ParallelScan:
         format's records says so (see `result`)."""
         parts = max(1, min(workers() * 2, size // PARALLEL_FILE_BYTES))
         ranges = plan_ranges(path, size, parts, registry.BY_NAME[fmt_name])
-        futures = [
-            self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk, detect_foreign)
-            for a, b in ranges
-        ]
+        with interrupts_held():  # the workers start as the ranges are submitted
+            futures = [
+                self._pool.submit(_scan_range, path, fmt_name, tz, a, b, chunk, detect_foreign)
+                for a, b in ranges
+            ]
         self._jobs[path] = (fmt_name, futures)
 
     def result(self, path: str) -> tuple[pl.DataFrame, SourceStats] | None:

@@ -7,6 +7,7 @@ reported by name and never stop the others.
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
 from collections.abc import Callable
@@ -19,9 +20,18 @@ import polars as pl
 from parsers import registry
 from parsers.base import LogFormat
 from runbook.events import concat_events, empty_events
+from runbook.ingest.compressed import DEFAULT_MAX_RATIO, Damage
 from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
-from runbook.ingest.sources import InputProblem, Source, expand, is_compressed, is_cr_only
+from runbook.ingest.sources import (
+    FileIdentity,
+    InputProblem,
+    Reading,
+    Source,
+    expand,
+    is_compressed,
+    is_cr_only,
+)
 from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
 
 if TYPE_CHECKING:  # the process pool loads only when a scan would use it
@@ -51,6 +61,8 @@ class ScanOptions:
     progress: Progress | None = None
     parallel: bool = True  # large plain files on every core (see runbook.ingest.parallel)
     store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
+    # how many times its compressed size a compressed input may expand (a bomb is stopped)
+    max_ratio: float = DEFAULT_MAX_RATIO
 
 
 class Unreadable(TypedDict):
@@ -80,6 +92,7 @@ class ScanStats(TypedDict):
     events: int
     formats: dict[str, int]
     unreadable: list[Unreadable]
+    partial: list[Unreadable]  # inputs read only in part, and why
     skipped: list[Skipped]
     stores: NotRequired[list[dict[str, object]]]
 
@@ -117,6 +130,9 @@ class ScanResult:
             "events": self.events.height,
             "formats": formats,
             "unreadable": unreadable,
+            "partial": [
+                {"source": s.source, "reason": s.partial} for s in self.sources if s.partial
+            ],
             "skipped": [
                 {"source": s.source, "format": s.format, "lines": s.lines_skipped}
                 for s in self.sources
@@ -149,10 +165,18 @@ def scanner_for(source: Source, sample: bytes, options: ScanOptions) -> SourceSc
     forced = options.format_of.get(source.name) or options.default_format
     if forced:
         return SourceScanner(source.name, resolve_format(forced), options.tz)
+    if not sample:  # an empty file: nothing to detect (a folder may hold 100,000 of them)
+        return SourceScanner(source.name, _format_of_nothing(), options.tz)
     lines = registry.sample_lines(sample[:SNIFF_BYTES])
     if mixed_formats(lines, registry.FORMATS):
         return MixedScanner(source.name, registry.FORMATS, options.tz)
     return SourceScanner(source.name, registry.detect_lines(lines), options.tz, detect_foreign=True)
+
+
+@functools.cache
+def _format_of_nothing() -> LogFormat:
+    """The format detected from no lines (the fallback), found once."""
+    return registry.detect_lines([])
 
 
 def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
@@ -164,8 +188,10 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
     """
     forced = bool(options.format_of.get(source.name) or options.default_format)
     spool = tempfile.TemporaryFile() if source.is_stdin and not forced else None
+    reading: Reading | None = None
     try:
-        with source.open() as stream:
+        reading = source.reading(options.max_ratio)
+        with reading.stream as stream:
             frame, scanner, error = _read_source(source, stream, options, done, total, None, spool)
             if isinstance(scanner, SourceScanner) and scanner.foreign_lines and error is None:
                 mixed = MixedScanner(source.name, registry.FORMATS, options.tz)
@@ -175,7 +201,9 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
                     again = _Joined(spool, stream)
                 else:
                     stream.close()
-                    again = source.open()
+                    first, reading = reading, source.reading(options.max_ratio)
+                    reading.identity = first.identity  # changes are told since the first opening
+                    again = reading.stream
                 with again:
                     frame, scanner, error = _read_source(source, again, options, done, total, mixed, None)
     except (OSError, EOFError, ValueError) as exc:
@@ -188,7 +216,31 @@ def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int 
     stats = scanner.stats if scanner else SourceStats(source=source.name, format="unknown")
     if error is not None:
         stats.error = error
+    elif reading is not None:
+        stats.partial = partial_reason(
+            stats, reading.identity, reading.damage(), reading.decompressed is not None
+        )
     return frame, stats
+
+
+def partial_reason(
+    stats: SourceStats, identity: FileIdentity | None, damage: Damage | None = None, compressed: bool = False
+) -> str | None:
+    """Why a source that was read was not read whole, in words (None: it was): its compressed
+    stream was damaged or too expansive (`damage`), or the file (`identity` as opened) was
+    truncated or replaced meanwhile."""
+    reasons: list[str] = []
+    if damage is not None:
+        reasons.append(damage.describe(stats.lines_read))
+    changed = identity.changed() if identity is not None else None
+    if changed is None and identity is not None and not compressed and stats.bytes_read < identity.size:
+        changed = (
+            f"truncated while it was read ({identity.size} bytes when opened, "
+            f"{stats.bytes_read} could be read): the lines cut from it were not read"
+        )
+    if changed is not None:
+        reasons.append(f"{changed}; counted the {stats.lines_read} lines read")
+    return "; ".join(reasons) or None
 
 
 def _read_source(
@@ -256,8 +308,11 @@ def _tee(data: bytes, spool: BinaryIO | None) -> bytes:
     return data
 
 
-def _start_parallel(sources: list[Source], options: ScanOptions) -> ParallelScan | None:
-    """Submit the large plain files to a process pool, or None when it would not pay."""
+def _start_parallel(
+    sources: list[Source], options: ScanOptions, identities: dict[str, FileIdentity]
+) -> ParallelScan | None:
+    """Submit the large plain files to a process pool, or None when it would not pay.
+    Each submitted file's identity when planned goes into `identities`."""
     if not options.parallel:
         return None
     from runbook.ingest.parallel import (
@@ -277,19 +332,27 @@ def _start_parallel(sources: list[Source], options: ScanOptions) -> ParallelScan
         try:
             with open(source.name, "rb") as f:
                 head = f.read(SNIFF_BYTES)
+                identity = FileIdentity.of(source.name, f)
         except OSError:
             continue  # the sequential path reports it
+        if identity is None:
+            continue
         if is_compressed(head) or is_cr_only(head):
             continue
         fmt = scanner_for(source, head, options).fmt
         if not fmt.whole_file and fmt.name != MIXED:
-            eligible.append((source, fmt.name, size))
+            eligible.append((source, fmt.name, identity.size))
+            identities[source.name] = identity
     if sum(size for _, _, size in eligible) < PARALLEL_MIN_BYTES:
         return None
     pool = ParallelScan()
-    for source, fmt_name, size in eligible:
-        forced = bool(options.format_of.get(source.name) or options.default_format)
-        pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes, not forced)
+    try:
+        for source, fmt_name, size in eligible:
+            forced = bool(options.format_of.get(source.name) or options.default_format)
+            pool.submit(source.name, fmt_name, options.tz, size, options.chunk_bytes, not forced)
+    except BaseException:  # a Ctrl-C, a file gone: the workers started are stopped first
+        pool.close()
+        raise
     return pool
 
 
@@ -315,7 +378,8 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
         frame, stat = scan_store(url, options.since, options.until, options.store, options.progress)
         frames.append(frame)
         stats.append(stat)
-    pool = _start_parallel(sources, options)
+    identities: dict[str, FileIdentity] = {}
+    pool = _start_parallel(sources, options, identities)
     done = 0
     try:
         for source in sources:
@@ -328,12 +392,15 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
                     parted[1].error = _reason(exc)
             if parted is not None:
                 frame, stat = parted
+                if stat.error is None:
+                    stat.partial = partial_reason(stat, identities[source.name])
                 if options.progress:
                     options.progress(done + stat.bytes_read, total, source.name)
             else:  # not parted, or a part met another format: read it whole, record by record
                 frame, stat = scan_source(source, options, done, total)
             done += stat.bytes_read
-            frames.append(frame)
+            if frame.height:  # a source without events costs its stats only
+                frames.append(frame)
             stats.append(stat)
     finally:
         if pool is not None:

@@ -31,11 +31,12 @@ TALLY_BATCH_LINES = 50_000  # counted request lines (`LogFormat.tally`) held bef
 RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
 FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
 FOREIGN_EVERY = 64  # one candidate in this many
-# The most kept of one line: an error body sits near a line's start, and a line without end
-# (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the scanner's
-# buffer, or be re-joined on every chunk. The rest of such a line is read and dropped, counted
-# in `lines_cut`.
-MAX_LINE_BYTES = 256 * 1024
+# The most kept of one line, whether it comes whole in a chunk or spans several: a line
+# without end (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the
+# scanner's buffer, be re-joined on every chunk, or reach a parser whole (polars takes about
+# 130 MB per MiB of a candidate line). The rest of such a line is read and dropped, counted in
+# `lines_cut`. 1.5 MiB keeps a JSON record whose error body follows a 1 MB payload field.
+MAX_LINE_BYTES = 1536 * 1024
 
 
 @dataclass
@@ -52,7 +53,8 @@ class SourceStats:
     lines_cut: int = 0  # lines longer than MAX_LINE_BYTES: their first MAX_LINE_BYTES were read
     events: int = 0
     requests_counted: int = 0  # request lines folded into weighted rows (`LogFormat.tally`)
-    error: str | None = None
+    error: str | None = None  # why it could not be read (its events, if any, are partial)
+    partial: str | None = None  # why it was read only in part: damaged, bombed, truncated
     store: dict[str, object] | None = None  # a log store's own stats (runbook.ingest.stores)
     formats: tuple[str, ...] = ()  # a mixed source's formats (runbook.ingest.mixed)
 
@@ -232,7 +234,8 @@ class SourceScanner:
         line_end = end - 1
         for _ in range(MAX_LOOKBACK_LINES):
             begin = work.rfind(b"\n", offset, line_end) + 1 or offset
-            if self.fmt.is_record_start(self._decode(work[begin:line_end], count=False)):
+            head = work[begin : min(line_end, begin + MAX_LINE_BYTES)]
+            if self.fmt.is_record_start(self._decode(head, count=False)):
                 return begin
             if begin <= offset:
                 return end  # the record began before this region: nothing to hold back
@@ -361,8 +364,12 @@ class SourceScanner:
             line_no += work.count(b"\n", counted_to, start)
             counted_to = start
             line_end = work.find(b"\n", start, end)
+            cut = line_end - start > MAX_LINE_BYTES  # a long line that came whole in one chunk
+            if cut:
+                self.stats.lines_cut += 1
+                line_end = start + MAX_LINE_BYTES
             line = self._decode(work[start:line_end])
-            if self._multiline and line_end != -1 and wants_following(line):
+            if self._multiline and not cut and line_end != -1 and wants_following(line):
                 line = self._read_on(work, line, line_end + 1, end)
             if is_start(line):
                 head, record_no = line, line_no + 1
@@ -391,7 +398,7 @@ class SourceScanner:
         while pos < end and len(following) < FOLLOW_LINES:
             stop = work.find(b"\n", pos, end)
             stop = end if stop == -1 else stop
-            text = self._decode(work[pos:stop], count=False)
+            text = self._decode(work[pos : min(stop, pos + MAX_LINE_BYTES)], count=False)
             if self.fmt.is_record_start(text):
                 break
             following.append(text)
@@ -405,12 +412,13 @@ class SourceScanner:
             if end < 0:
                 break
             begin = work.rfind(b"\n", 0, end) + 1
-            line = self._decode(work[begin:end], count=False)
+            line = self._decode(work[begin : min(end, begin + MAX_LINE_BYTES)], count=False)
             if self.fmt.is_record_start(line):
                 return line, line_no - back
             end = begin - 1
         # No record start in reach: the line stands alone.
-        return self._decode(work[start : work.find(b"\n", start)], count=False), line_no
+        line_end = work.find(b"\n", start)
+        return self._decode(work[start : min(line_end, start + MAX_LINE_BYTES)], count=False), line_no
 
     def _decode(self, raw: bytes, count: bool = True) -> str:
         text, valid = decode_line(raw)

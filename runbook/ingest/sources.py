@@ -7,11 +7,10 @@ reported by name and the others are still scanned.
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
 import io
 import os
+import select
 import stat
 import sys
 from collections.abc import Iterator
@@ -19,15 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from runbook.ingest.compressed import DEFAULT_MAX_RATIO, Damage, Decompressed, kind_of
+
 STDIN = "-"
 # Files in a folder that are documentation, not logs: skipped when a folder is expanded
 # (a file named explicitly is always read). Hidden files are skipped too, as ripgrep does.
 DOC_SUFFIXES = (".md", ".rst")
-
-_GZIP = b"\x1f\x8b"
-_BZIP2 = b"BZh"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-
 
 @dataclass(frozen=True)
 class Source:
@@ -48,12 +44,131 @@ class Source:
         except OSError:
             return None
 
-    def open(self) -> BinaryIO:
+    def open(self, max_ratio: float = DEFAULT_MAX_RATIO) -> BinaryIO:
         """A binary stream of the decompressed content, its lines ending in LF (a file whose
         lines end in a bare CR, as classic Mac tools write, reads as lines too). Raises
         OSError when unreadable."""
-        raw: BinaryIO = sys.stdin.buffer if self.is_stdin else open(self.name, "rb")
-        return cr_lines(decompressing(raw))
+        return self.reading(max_ratio).stream
+
+    def reading(self, max_ratio: float = DEFAULT_MAX_RATIO) -> Reading:
+        """`open()`, with what can be told at the end about how it was read: damage in a
+        compressed stream, a file truncated or replaced meanwhile. Raises OSError."""
+        if self.is_stdin:
+            raw: BinaryIO = sys.stdin.buffer
+            identity = None
+        else:
+            raw = open(self.name, "rb")
+            try:
+                identity = FileIdentity.of(self.name, raw)
+            except OSError:
+                raw.close()
+                raise
+        if identity is None:  # a pipe, a terminal, a device: may wait for data
+            raw = interruptible(raw)
+        stream = decompressing(raw, max_ratio)
+        decoder = stream.raw if isinstance(stream, io.BufferedReader) else None
+        return Reading(
+            cr_lines(stream),
+            decoder if isinstance(decoder, Decompressed) else None,
+            identity,
+        )
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """A regular file as it was when opened: device, inode and size."""
+
+    path: str
+    dev: int
+    ino: int
+    size: int
+
+    @classmethod
+    def of(cls, path: str, fh: BinaryIO) -> FileIdentity | None:
+        """The identity of the open `fh` (None for a pipe, a device: they have none to keep)."""
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return cls(path, st.st_dev, st.st_ino, st.st_size)
+
+    def changed(self) -> str | None:
+        """How the file changed since it was opened, in words, or None: truncated (shorter
+        than it was) or replaced (the path now names another file, as after a rotation)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (self.dev, self.ino):
+            what = "removed" if now is None else "replaced (rotated?)"
+            return f"{what} while it was read: the lines written to it after that were not read"
+        size = now.st_size
+        if size < self.size:
+            return (
+                f"truncated while it was read ({self.size} bytes when opened, {size} at the end): "
+                "the lines cut from it were not read"
+            )
+        return None
+
+
+@dataclass
+class Reading:
+    """An open source: its stream, and what can be said at its end about how it was read."""
+
+    stream: BinaryIO
+    decompressed: Decompressed | None = None
+    identity: FileIdentity | None = None
+
+    def damage(self) -> Damage | None:
+        """Why a compressed stream ended early, or None."""
+        return self.decompressed.damage if self.decompressed is not None else None
+
+    def changed(self) -> str | None:
+        """Whether the file was truncated or replaced since it was opened (None: neither)."""
+        return self.identity.changed() if self.identity is not None else None
+
+
+WAIT_SLICE_SECONDS = 0.25
+
+
+class _Interruptible(io.RawIOBase):
+    """A pipe or terminal read in waits of at most WAIT_SLICE_SECONDS. A Ctrl-C that the kernel
+    hands to another thread (polars' workers) does not end a wait of the main thread, and
+    Python runs its handler only in the main thread: without slices, a scan of a quiet
+    `kubectl logs -f | pgrst-runbook scan -` would not notice Ctrl-C until data came."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._fd = stream.fileno()
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not select.select([self._fd], [], [], WAIT_SLICE_SECONDS)[0]:
+            pass  # back in Python between waits: a pending Ctrl-C is raised here
+        data = os.read(self._fd, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def interruptible(stream: BinaryIO) -> BinaryIO:
+    """`stream`, its waits for data cut in slices so that Ctrl-C is noticed (POSIX pipes,
+    terminals and devices; other streams are returned as they are). Nothing may have been
+    read from `stream` yet: what its own buffer holds would be skipped."""
+    if os.name != "posix":
+        return stream
+    try:
+        stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return stream
+    return io.BufferedReader(_Interruptible(stream), buffer_size=1 << 20)
 
 
 class _Peeked(io.RawIOBase):
@@ -123,23 +238,26 @@ def cr_lines(stream: BinaryIO) -> BinaryIO:
 
 def is_compressed(head: bytes) -> bool:
     """Whether a file's first bytes are gzip, bzip2 or zstd magic (what `decompressing` reads)."""
-    return head.startswith((_GZIP, _BZIP2, _ZSTD))
+    return kind_of(head) is not None
 
 
-def decompressing(raw: BinaryIO) -> BinaryIO:
-    """Wrap `raw` in a gzip/bzip2/zstd reader when its first bytes say it is compressed."""
+def decompressing(raw: BinaryIO, max_ratio: float = DEFAULT_MAX_RATIO) -> BinaryIO:
+    """Wrap `raw` in a gzip/bzip2/zstd reader when its first bytes say it is compressed
+    (`runbook.ingest.compressed`: damage ends it with what was read kept, and it expands at
+    most `max_ratio` times)."""
     head = raw.read(4)
-    stream: BinaryIO = io.BufferedReader(_Peeked(head, raw), buffer_size=1 << 20)
-    if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
-    if head.startswith(_BZIP2):
-        return bz2.BZ2File(stream)  # type: ignore[return-value]
-    if head.startswith(_ZSTD):
-        import zstandard
+    peeked = _Peeked(head, raw)
+    magic = kind_of(head)
+    if magic is None:
+        return io.BufferedReader(peeked, buffer_size=1 << 20)
+    decoder = Decompressed(peeked, magic, max_ratio)
+    return io.BufferedReader(decoder, buffer_size=1 << 20)
 
-        # buffered, so that it also reads line by line as the gzip and bzip2 readers do
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))
-    return stream
+
+def damage_of(stream: BinaryIO) -> Damage | None:
+    """The damage a stream from `decompressing` met so far (None: none, or not compressed)."""
+    decoder = getattr(stream, "raw", None)
+    return decoder.damage if isinstance(decoder, Decompressed) else None
 
 
 @dataclass(frozen=True)

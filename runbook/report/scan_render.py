@@ -32,6 +32,8 @@ def _summary(stats: dict[str, Any]) -> str:
         line += f"; {stats['invalid_utf8_lines']:,} lines with invalid UTF-8 (replaced)"
     if stats["unreadable"]:
         line += f"; {len(stats['unreadable'])} input(s) unreadable"
+    if stats.get("partial"):
+        line += f"; {len(stats['partial'])} input(s) read only in part"
     return line
 
 
@@ -44,10 +46,16 @@ def no_incidents_line(stats: dict[str, Any]) -> str:
             return f"no answer: none of the {unreadable} input(s) could be read (see stderr)"
         return "no answer: no log file was found in the inputs"
     text = "no PGRST204 incidents found"
+    partial = len(stats.get("partial") or ())
     if unreadable:
         text = (
             f"no PGRST204 incidents in what could be read, but {unreadable} input(s) could not "
             "be read (see stderr): not an all-clear"
+        )
+    elif partial:
+        text = (
+            f"no PGRST204 incidents in what could be read, but {partial} input(s) were read "
+            "only in part (see stderr): not an all-clear"
         )
     if stats["lines_skipped"]:
         text += f"; {stats['lines_skipped']:,} candidate line(s) matched no parser"

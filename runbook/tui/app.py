@@ -245,12 +245,11 @@ class RunbookApp(App[int]):
         self.source_stats = message.stats
         self.main.show_finished(message, self.files)
         for stat in message.stats:
-            if stat.error:
-                self.notify(
-                    f"cannot read {plain(stat.source)}: {plain(stat.error)}",
-                    severity="warning",
-                    markup=False,
+            if stat.error or stat.partial:
+                said = f"cannot read {plain(stat.source)}: {plain(stat.error)}" if stat.error else (
+                    f"{plain(stat.source)}: {plain(stat.partial or '')}"
                 )
+                self.notify(said, severity="warning", markup=False)
         self.refresh_bindings()
 
     # -- what screens and the palette call -------------------------------------------------

@@ -142,7 +142,8 @@ def _scan_store(url: str, scan: ScanOptions, post: Post) -> pl.DataFrame:
     except RunbookError as exc:
         post(IngestNotice(exc.one_line()))
         return empty_events()
-    for problem in result.stats()["unreadable"]:
+    stats = result.stats()
+    for problem in stats["unreadable"] + stats["partial"]:
         post(IngestNotice(f"{problem['source']}: {problem['reason']}"))
     return result.events
 

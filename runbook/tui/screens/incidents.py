@@ -214,17 +214,23 @@ def empty_state(finished: IngestFinished, files: int) -> Text:
     unreadable = [(p.name, p.reason) for p in finished.problems] + [
         (s.source, s.error) for s in finished.stats if s.error
     ]
+    partial = [(s.source, s.partial) for s in finished.stats if s.partial and not s.error]
     skipped = [s for s in finished.stats if s.lines_skipped and not s.error]
     stats = {
         "files": files - sum(1 for s in finished.stats if s.error),
         "unreadable": unreadable,
+        "partial": partial,
         "lines_skipped": sum(s.lines_skipped for s in skipped),
     }
     headline = no_incidents_line(stats).replace("(see stderr)", "(below)")
-    problem = bool(unreadable) or not stats["files"]
+    problem = bool(unreadable) or bool(partial) or not stats["files"]
     text = Text(headline, style="bold red" if problem else "dim")
     for name, reason in unreadable:
         text.append("\n  cannot read ")
+        text.append_text(literal(from_left(name, 60)))
+        text.append(f": {reason}")
+    for name, reason in partial:
+        text.append("\n  ")
         text.append_text(literal(from_left(name, 60)))
         text.append(f": {reason}")
     for stat in skipped:
