@@ -27,7 +27,7 @@ import polars as pl
 from parsers.base import LogFormat
 from parsers.registry import line_format
 from runbook.events import concat_events, empty_events
-from runbook.ingest.scanner import MAX_LINE_BYTES, SourceScanner, SourceStats, decode_line
+from runbook.ingest.scanner import MAX_LINE_BYTES, LineCap, SourceScanner, SourceStats, decode_line
 
 MIXED = "mixed"
 MIN_LINES = 2  # lines a second format needs among the first ones before a stream counts as mixed
@@ -79,8 +79,7 @@ class MixedScanner:
         self._scanners: dict[str, SourceScanner] = {}
         self._batch_rows = batch_rows
         self._pending = b""
-        self._cutting = False  # dropping the rest of a line cut at MAX_LINE_BYTES
-        self._lines_cut = 0
+        self._cap = LineCap()  # a line past MAX_LINE_BYTES: its first part is kept
         self._lines_done = 0
         self._bytes_read = 0
         self._invalid_utf8 = 0
@@ -146,7 +145,7 @@ class MixedScanner:
             candidate_lines=sum(s.candidate_lines for s in parts),
             lines_skipped=sum(s.lines_skipped for s in parts),
             invalid_utf8_lines=self._invalid_utf8,
-            lines_cut=self._lines_cut + sum(s.lines_cut for s in parts),
+            lines_cut=self._cap.lines_cut + sum(s.lines_cut for s in parts),
             events=sum(s.stats.events for s in self._scanners.values()) + self._document_events,
             requests_counted=sum(s.stats.requests_counted for s in self._scanners.values()),
             formats=tuple(names),
@@ -160,15 +159,12 @@ class MixedScanner:
 
     def feed(self, data: bytes | bytearray, final: bool = False) -> pl.DataFrame:
         self._bytes_read += len(data)
-        if self._cutting:
-            newline = data.find(b"\n")
-            if newline == -1 and not final:
-                return empty_events()  # still inside the cut line
-            data = data[newline:] if newline != -1 else b""  # the newline ends the kept part
-            self._cutting = False
-        work = self._pending + bytes(data) if self._pending else bytes(data)
+        rest = self._cap.rest(data, final)
+        if rest is None:
+            return empty_events()
+        work = self._pending + bytes(rest) if self._pending else bytes(rest)
         end = len(work) if final else work.rfind(b"\n") + 1
-        self._pending = self._cut(work[end:])
+        self._pending = self._cap.cut(work[end:])
         frames = self._route(work[:end])
         if self._again:
             frames, self._again = self._again + frames, []
@@ -189,15 +185,6 @@ class MixedScanner:
         return concat_events(frames)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _cut(self, pending: bytes) -> bytes:
-        """The unfinished last line, cut at MAX_LINE_BYTES (its rest is dropped as it comes),
-        as `SourceScanner` does: one endless line must not hold the stream's memory."""
-        if len(pending) <= MAX_LINE_BYTES:
-            return pending
-        self._cutting = True
-        self._lines_cut += 1
-        return pending[:MAX_LINE_BYTES]
 
     def _route(
         self, block: bytes, already: str | None = None, used: set[int] | None = None

@@ -74,6 +74,34 @@ def with_raw(parsed: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+class LineCap:
+    """Keeps the first MAX_LINE_BYTES of a line that goes on and on, drops the rest as it comes.
+
+    `cut(pending)` trims the unfinished last line held for the next read; `rest(data)` is
+    `data` after the rest of a line being cut (None: `data` is all of that rest)."""
+
+    def __init__(self) -> None:
+        self.cutting = False
+        self.lines_cut = 0
+
+    def rest(self, data: bytes | bytearray, final: bool) -> bytes | bytearray | None:
+        if not self.cutting:
+            return data
+        newline = data.find(b"\n")
+        if newline == -1 and not final:
+            return None  # still inside the cut line
+        self.cutting = False
+        return data[newline:] if newline != -1 else b""  # the newline ends the kept part
+
+    def cut(self, pending: bytes) -> bytes:
+        last = pending.rfind(b"\n") + 1
+        if len(pending) - last <= MAX_LINE_BYTES:
+            return pending
+        self.cutting = True
+        self.lines_cut += 1
+        return pending[: last + MAX_LINE_BYTES]
+
+
 def decode_line(raw: bytes) -> tuple[str, bool]:
     """A line's text (without a trailing CR) and whether it was valid UTF-8 (else replaced)."""
     if raw.endswith(b"\r"):
@@ -111,7 +139,7 @@ class SourceScanner:
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
         self._pending = b""  # an incomplete last line, completed by the next feed
-        self._cutting = False  # dropping the rest of a line cut at MAX_LINE_BYTES
+        self._cap = LineCap()  # a line past MAX_LINE_BYTES: its first part is kept
         self._context = b""  # the tail of processed complete lines (for record heads)
         self._lines_done = 0  # complete lines processed so far
         self._multiline = type(fmt).is_record_start is not LogFormat.is_record_start
@@ -166,12 +194,10 @@ class SourceScanner:
         `final` says no more data follows: nothing is held back for a continuation then.
         """
         self.stats.bytes_read += len(data)
-        if self._cutting:
-            newline = data.find(b"\n")
-            if newline == -1 and not final:
-                return empty_events()  # still inside the cut line
-            data = data[newline:] if newline != -1 else b""  # the newline ends the kept part
-            self._cutting = False
+        rest = self._cap.rest(data, final)
+        if rest is None:
+            return empty_events()
+        data = rest
         offset = len(self._context)
         if offset or self._pending:
             work = b"".join((self._context, self._pending, data))
@@ -194,14 +220,11 @@ class SourceScanner:
         return self._process(work, offset, end)
 
     def _cut(self, pending: bytes) -> bytes:
-        """`pending` with its last, unfinished line cut at MAX_LINE_BYTES (the rest of that
-        line is then dropped as it comes)."""
-        last = pending.rfind(b"\n") + 1
-        if len(pending) - last <= MAX_LINE_BYTES:
-            return pending
-        self._cutting = True
-        self.stats.lines_cut += 1
-        return pending[: last + MAX_LINE_BYTES]
+        """`pending` with its last, unfinished line cut at MAX_LINE_BYTES."""
+        before = self._cap.lines_cut
+        cut = self._cap.cut(pending)
+        self.stats.lines_cut += self._cap.lines_cut - before
+        return cut
 
     def flush(self) -> pl.DataFrame:
         """Scan the complete lines held back (the last, maybe unfinished, record) now.
