@@ -21,7 +21,7 @@ import polars as pl
 from pglast import ast, parse_sql
 from zstandard import ZstdError
 
-from runbook.events import Kind
+from runbook.events import Kind, parse_ts
 from runbook.incidents.grouping import CONTEXT_BEFORE, RELOAD_WINDOW, pgrst204_requests
 from runbook.incidents.untimed import place_untimed
 from runbook.ingest.sources import decompressing
@@ -315,16 +315,6 @@ def _lines_at(source: str | None, line_no: int | None) -> str:
 
 def _as_dt(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else parse_ts(value)
-
-
-def parse_ts(value: Any) -> datetime | None:
-    """An ISO-8601 text as the scan document writes it, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # -- DDL text ------------------------------------------------------------------------------

@@ -12,14 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-
-def _ts(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
+from runbook.events import parse_ts
 
 
 def trigger_migration(
@@ -34,7 +27,7 @@ def trigger_migration(
         (when, m)
         for m in candidates
         if isinstance(m, dict)
-        and (when := _ts(m.get("ts"))) is not None
+        and (when := parse_ts(m.get("ts"))) is not None
         and (first is None or when <= first)
     ]
     adding = [

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from runbook.diagnosis.verdicts import RELOAD_PATH, Verdict
+from runbook.events import parse_ts
 from runbook.evidence import code_span, run_command
-from runbook.report.findings import Cause, JournalView, parse_ts
+from runbook.report.findings import Cause, JournalView
 from runbook.servers.api import WRITE_PROBE_PREFER, path_segment, pgrst_name
 
 AUTO_RELOAD_SQL = """\

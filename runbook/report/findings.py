@@ -31,6 +31,7 @@ from runbook.diagnosis.verdicts import (
     Confidence,
     Verdict,
 )
+from runbook.events import parse_ts
 from runbook.evidence import Target, answer_of, code_span, run_command
 from runbook.incidents.grouping import RELOAD_WINDOW
 from runbook.incidents.trigger import trigger_migration
@@ -38,16 +39,6 @@ from runbook.incidents.writes import describe as describe_writes
 from runbook.steps.journal_reader import JournalEntry, SessionRecord, entries_of
 
 SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
-
-
-def parse_ts(value: object) -> datetime | None:
-    """An ISO-8601 text (as the scan document and journal write it) as a datetime, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def seconds_between(start: object, end: object) -> float | None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from runbook.report.findings import JournalView, parse_ts, short_action, where
+from runbook.events import parse_ts
+from runbook.report.findings import JournalView, short_action, where
 from runbook.steps.journal_reader import JournalEntry
 
 CHART_MAX_BARS = 60

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runbook.diagnosis.log_facts import parse_ts
 from runbook.diagnosis.verdicts import NOT_FIXED_BY_RELOAD, Verdict
+from runbook.events import parse_ts
 from runbook.steps.journal import default_journal_dir
 from runbook.steps.journal_reader import SessionRecord, recent_sessions
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runbook.diagnosis.log_facts import parse_ts
+from runbook.events import parse_ts
 from runbook.evidence import Target
 
 MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
