@@ -62,3 +62,15 @@ def test_long_paths_are_cut_from_the_left_at_a_folder() -> None:
     assert from_left("/var/log/apps/community/mypoolr/bot.log", 24) == "…/mypoolr/bot.log"
     assert from_left("short.log", 24) == "short.log"
     assert len(from_left("/x/" + "a" * 80 + ".log", 30)) <= 30
+
+
+async def test_beside_incidents_skipped_lines_are_said_whole_at_80_columns(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.log"
+    odd.write_text(
+        "2026-11-22 10:00:00,000 INFO app: started\n"
+        "2026-11-22 10:00:01,000 ERROR app: PGRST2 something unreadable\n"
+    )
+    app = make_app([STALE, odd])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scanned(pilot)
+        assert "1 line skipped: no parser" in screen_text(app)

@@ -73,6 +73,6 @@ class ScanProgress(Horizontal):
             text.append(more)
         skipped = sum(s.lines_skipped for s in finished.stats)
         if skipped:
-            text.append(f" · {plural(skipped, 'candidate line')} matched no parser")
+            text.append(f" · {plural(skipped, 'line')} skipped: no parser")  # whole at 80 columns
         self.query_one("#scan-label", Static).update(text)
         self.remove_class("-following")
