@@ -49,6 +49,14 @@ def test_incidents_screen_at_80x24_shows_the_verdicts(snap_compare) -> None:
     assert snap_compare(app(), terminal_size=(80, 24), run_before=ready)
 
 
+def test_detail_screen_at_80x24_opens_on_the_verdict(snap_compare) -> None:
+    assert snap_compare(app(), press=["enter"], terminal_size=(80, 24), run_before=ready)
+
+
+def test_runbook_screen_at_80x24_shows_the_steps_and_the_next_one(snap_compare) -> None:
+    assert snap_compare(app(), press=["r"], terminal_size=(80, 24), run_before=ready)
+
+
 def test_detail_screen(snap_compare) -> None:
     assert snap_compare(app(), press=["enter"], terminal_size=SIZE, run_before=ready)
 
