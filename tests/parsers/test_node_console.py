@@ -214,3 +214,15 @@ def test_objects_split_across_chunks(tmp_path: Path, chunk: int) -> None:
     assert records(result.events.to_dicts()) == records(reference.events.to_dicts())
     assert len(records(reference.events.to_dicts())) == 18
     assert document(result)["incidents"] == document(reference)["incidents"]
+
+
+def test_a_chatty_log_whose_first_lines_show_nothing_of_node_still_counts_each_object(tmp_path: Path) -> None:
+    """Hundreds of plain lines first (nothing there says Node), then `console.error(error)`
+    blocks: whatever format the first lines choose, each printed object is one failure, with
+    its table and column, and its `code:` line is not a second one."""
+    lines = [f"handled update {i} for chat {i * 7} in {i % 90}ms" for i in range(300)]
+    for n in range(3):
+        lines += ["insert failed", *inspect_object("adminname", "mypoolr"), f"handled update {n} ok"]
+    doc = document(scan_paths([str(write(tmp_path / "bot.log", lines))], ScanOptions()))
+    assert [(i["table"], i["column"], i["count"]) for i in doc["incidents"]] == [("mypoolr", "adminname", 3)]
+    assert not doc["related"]
