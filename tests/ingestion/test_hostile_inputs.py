@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pg import free_port
 from tests.support.state import CONNECTION_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,14 +101,6 @@ class Run:
     seconds: float
 
 
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path], dict[str, str]]:
     base = tmp_path_factory.mktemp("hostile")
@@ -118,7 +110,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, P
         XDG_STATE_HOME=str(base / "state"),
         XDG_CONFIG_HOME=str(base / "config"),
         PGHOST="127.0.0.1",  # no database: a port nobody listens on
-        PGPORT=str(closed_port()),
+        PGPORT=str(free_port()),
         COLUMNS="120",
     )
     return base, files, env

@@ -20,6 +20,7 @@ from runbook.config import load_settings
 from runbook.evidence import Target
 from runbook.steps.session import RunbookSession
 from tests.runbook.conftest import execute, journal_entries, post_json, run_cli
+from tests.support.pg import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,14 +57,6 @@ def black_hole() -> Iterator[int]:
     for conn in held:
         conn.close()
     server.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def cli_subprocess(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -129,7 +122,7 @@ def test_hostile_names_that_do_not_exist_are_a_verdict_not_a_crash(
 def test_database_down_is_one_line_with_no_traceback_and_is_journalled(
     tmp_path: Path,
 ) -> None:
-    port = closed_port()
+    port = free_port()
     state = tmp_path / "state"
     proc = cli_subprocess(
         "run", "--table", "items", "--column", "note",
@@ -161,7 +154,7 @@ def test_wrong_password_is_an_auth_error_without_the_password(
 
 def test_api_down_says_what_was_and_was_not_established(db_dsn: str, capsys, monkeypatch) -> None:
     execute(db_dsn, "CREATE TABLE items (id int, note text)")
-    port = closed_port()
+    port = free_port()
     result = run_cli(
         capsys, monkeypatch,
         "run", "--table", "items", "--column", "note", "--dsn", db_dsn,

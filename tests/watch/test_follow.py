@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import httpx
 
+from tests.support.pg import free_port
 from tests.watch.conftest import DEADLINE, Receiver, append, cli, pgrst204_line, start, wait_for
 from tests.watch.test_once import pgrst204_counts
 
 HEADER = "2026-11-18 09:10:00,000 INFO app: started\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def lines(first: int, n: int) -> str:
