@@ -115,12 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def interrupted(exc: BaseException) -> bool:
-    """Whether `exc` is a Ctrl-C: a KeyboardInterrupt, or one that polars' compiled core met
-    in a Python call of its own and turned into a panic (pyo3's PanicException)."""
-    return isinstance(exc, KeyboardInterrupt) or (
-        type(exc).__name__ == "PanicException" and "KeyboardInterrupt" in str(exc)
-    )
+def interrupted(exc: BaseException | None) -> bool:
+    """Whether `exc` is a Ctrl-C: a KeyboardInterrupt, one that polars' compiled core met in a
+    Python call of its own and turned into a panic (pyo3's PanicException), or one that Python
+    wrapped while a class was being made during an import (`RuntimeError: Error calling
+    __set_name__`, caused by the KeyboardInterrupt)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, KeyboardInterrupt) or (
+            type(exc).__name__ == "PanicException" and "KeyboardInterrupt" in str(exc)
+        ):
+            return True
+        exc, seen = exc.__cause__, seen + 1
+    return False
 
 
 def _main(argv: Sequence[str] | None) -> int:

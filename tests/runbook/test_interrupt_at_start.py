@@ -212,3 +212,20 @@ def test_ctrl_c_to_the_terminal_while_scan_workers_start_is_quiet(tmp_path: Path
                 proc.wait()
         assert proc.returncode == 130, err
         assert err.strip() == "interrupted"
+
+
+def test_a_ctrl_c_that_python_wrapped_while_making_a_class_is_an_interrupt() -> None:
+    """A KeyboardInterrupt inside `__set_name__` (a dataclass made during an import) reaches
+    the program as `RuntimeError: Error calling __set_name__`, caused by the interrupt."""
+    from runbook.cli import interrupted
+
+    class Named:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    try:
+        type("Made", (), {"field": Named()})
+    except BaseException as exc:
+        wrapped = exc
+    assert isinstance(wrapped, RuntimeError) and interrupted(wrapped)
+    assert not interrupted(RuntimeError("not a Ctrl-C"))
