@@ -7,11 +7,12 @@ seen by a client, an access-log line, a cache reload or load, a listener change,
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 import polars as pl
 from polars.datatypes import DataTypeClass
+
+from runbook.timestamps import parse_ts as parse_ts
 
 
 class Kind(StrEnum):
@@ -103,13 +104,3 @@ def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
     return lazy.select(exprs)
-
-
-def parse_ts(value: object) -> datetime | None:
-    """An ISO-8601 text (as the scan document and the journal write it) as a datetime, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None

@@ -13,7 +13,7 @@ from parsers import registry
 from runbook.ingest.stores import SOURCE_NAME, StoreSettings, is_store_url
 
 if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
-    from runbook.ingest.scan import Progress, ScanOptions
+    from runbook.ingest.options import Progress, ScanOptions
 
 _RELATIVE = re.compile(r"^-?(\d+)\s*([smhdw])$")  # `-5h` reads as `5h` (an age: before now)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -183,7 +183,7 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
     from runbook.ingest.compressed import DEFAULT_MAX_RATIO
-    from runbook.ingest.scan import ScanOptions
+    from runbook.ingest.options import ScanOptions
 
     return ScanOptions(
         max_ratio=getattr(args, "max_ratio", None) or DEFAULT_MAX_RATIO,

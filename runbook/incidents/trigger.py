@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from runbook.events import parse_ts
+from runbook.timestamps import parse_ts
 
 
 def trigger_migration(

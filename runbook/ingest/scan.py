@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, NotRequired, TypedDict
 
@@ -20,8 +19,9 @@ import polars as pl
 from parsers import registry
 from parsers.base import LogFormat
 from runbook.events import concat_events, empty_events
-from runbook.ingest.compressed import DEFAULT_MAX_RATIO, Damage
+from runbook.ingest.compressed import Damage
 from runbook.ingest.mixed import MIXED, MixedScanner, mixed_formats
+from runbook.ingest.options import ScanOptions
 from runbook.ingest.scanner import FILE_BATCH_ROWS, SourceScanner, SourceStats
 from runbook.ingest.sources import (
     FileIdentity,
@@ -32,37 +32,16 @@ from runbook.ingest.sources import (
     is_compressed,
     is_cr_only,
 )
-from runbook.ingest.stores import StoreSettings, is_store_url, scan_store
+from runbook.ingest.stores import is_store_url, scan_store
 
 if TYPE_CHECKING:  # the process pool loads only when a scan would use it
     from runbook.ingest.parallel import ParallelScan
 
-CHUNK_BYTES = 16 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
-
-# progress(bytes_done, bytes_total_or_None, current_source_name)
-Progress = Callable[[int, int | None, str], None]
 
 
 class UnknownFormat(ValueError):
     """A format name given by the user that no parser has."""
-
-
-@dataclass
-class ScanOptions:
-    """How to scan. Every field has a sensible default; the CLI and TUI fill them from flags."""
-
-    tz: str = "UTC"  # zone for timestamps that carry none
-    format_of: dict[str, str] = field(default_factory=dict)  # path -> format name override
-    default_format: str | None = None  # force one format for every source
-    since: datetime | None = None
-    until: datetime | None = None
-    chunk_bytes: int = CHUNK_BYTES
-    progress: Progress | None = None
-    parallel: bool = True  # large plain files on every core (see runbook.ingest.parallel)
-    store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
-    # how many times its compressed size a compressed input may expand (a bomb is stopped)
-    max_ratio: float = DEFAULT_MAX_RATIO
 
 
 class Unreadable(TypedDict):

@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runbook.events import parse_ts
 from runbook.evidence import Target
+from runbook.timestamps import parse_ts
 
 MAX_SESSIONS = 2000  # newest first; a busy machine's history stays cheap to read
 

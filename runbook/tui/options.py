@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when used: the first frame must not wait for polars
     from runbook.config import Settings
-    from runbook.ingest.scan import ScanOptions
+    from runbook.ingest.options import ScanOptions
 
 
 @dataclass
@@ -38,7 +38,7 @@ class AppOptions:
     def scan_options(self) -> ScanOptions:
         """The scan options (defaults when none were given)."""
         if self.scan is None:
-            from runbook.ingest.scan import ScanOptions
+            from runbook.ingest.options import ScanOptions
 
             self.scan = ScanOptions()
         return self.scan

@@ -48,3 +48,23 @@ def test_the_tui_package_is_where_textual_lives() -> None:
         check=True,
     )
     assert out.stdout.strip() == "True"
+
+
+def test_the_tui_paints_before_polars_is_imported() -> None:
+    """Everything up to the first frame (the CLI, the options, the app and its first screen)
+    loads without polars: the engine's import (a few hundred ms) runs in the ingest worker."""
+    code = (
+        "import sys\n"
+        "from runbook.cli import build_parser\n"
+        "from runbook.commands.common import scan_options\n"
+        "import runbook.commands.tui\n"
+        "import runbook.tui.app\n"
+        "from runbook.tui.options import AppOptions\n"
+        "args = build_parser('tui').parse_args(['tui', 'sample_logs'])\n"
+        "AppOptions(paths=['sample_logs'], scan=scan_options(args)).describe_inputs()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'polars'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

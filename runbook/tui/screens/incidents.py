@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from runbook.incidents.trigger import trigger_migration
-from runbook.report.scan_render import no_incidents_line
 from runbook.tui.formatting import duration, from_left, plural, when
 from runbook.tui.host import host
 from runbook.tui.literal import literal
@@ -222,6 +221,9 @@ def empty_state(finished: IngestFinished, files: int) -> Text:
         "partial": partial,
         "lines_skipped": sum(s.lines_skipped for s in skipped),
     }
+    # Imported here: scan_render brings polars, and the first frame must not wait for it.
+    from runbook.report.scan_render import no_incidents_line
+
     headline = no_incidents_line(stats).replace("(see stderr)", "(below)")
     problem = bool(unreadable) or bool(partial) or not stats["files"]
     text = Text(headline, style="bold red" if problem else "dim")
