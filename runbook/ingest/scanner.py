@@ -2,8 +2,9 @@
 
 Why bytes and not a polars line scan: splitting a GiB into a polars string column costs ~2 s
 and over 1 GiB of memory here, for a file where one line in a hundred can matter. Instead the
-format's literal keywords are found in the raw bytes (`bytes.find`, C speed); only the lines
-around a hit are cut out, decoded and handed to the format's polars parser. A tail of already
+format's literal keywords are found in the raw bytes (`runbook.ingest.candidates`: Hyperscan,
+else `bytes.find`); only the lines around a hit are cut out, decoded and handed to the format's
+polars parser. A tail of already
 seen bytes is kept so that a continuation line (a traceback's last line) can reach the first
 line of its record even across a chunk boundary.
 
@@ -22,6 +23,7 @@ from parsers.error_body import FOLLOW_LINES, joined_wording, wants_following
 from parsers.registry import line_format
 from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
+from runbook.ingest.candidates import finder
 from runbook.redact import redact_expr
 
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
@@ -136,6 +138,7 @@ class SourceScanner:
         self._batch_height = 0
         self._tally: list[bytes] = []  # request lines to count (`LogFormat.tally`), not keep
         self.fmt = fmt
+        self._finder = finder(fmt.keywords, fmt.tally_keywords)
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
         self._pending = b""  # an incomplete last line, completed by the next feed
@@ -278,7 +281,8 @@ class SourceScanner:
 
     def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
         """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
-        starts = self._candidate_starts(work, offset, end)
+        hits = self._finder.find(work, offset, end)
+        starts = hits.starts
         foreign = self.foreign_lines
         frame, lines = self._candidates(work, offset, end, starts)
         if self.foreign_lines > foreign:
@@ -290,8 +294,8 @@ class SourceScanner:
             return self._drain()
         self._lines_done += lines
         self.stats.lines_read += lines
-        if self.fmt.tally_keywords:
-            self._tally_lines(work, offset, end, starts)
+        if hits.tally:  # request lines to count: no candidate line, no event of their own
+            self._tally.extend([work[start:line_end] for start, line_end in hits.tally])
         keep_from = max(0, end - CONTEXT_BYTES)
         if keep_from:
             keep_from = work.find(b"\n", keep_from, end) + 1 or end
@@ -320,23 +324,6 @@ class SourceScanner:
             return events
         return pl.concat([events, counted]) if events.height else counted
 
-    def _tally_lines(self, work: bytes, offset: int, end: int, starts: list[int]) -> None:
-        """Gather the lines of `work[offset:end]` that hold a tally keyword and are no
-        candidate line (those are events, counted as such)."""
-        taken = set(starts)
-        find, rfind, gather = work.find, work.rfind, self._tally.append  # the loop runs per line
-        for keyword in self.fmt.tally_keywords:
-            hit = find(keyword, offset, end)
-            while hit != -1:
-                start = rfind(b"\n", offset, hit) + 1 or offset
-                line_end = find(b"\n", hit, end)
-                if line_end == -1:
-                    line_end = end
-                if start not in taken:
-                    taken.add(start)
-                    gather(work[start:line_end])
-                hit = find(keyword, line_end + 1, end)
-
     def _counted(self) -> pl.DataFrame | None:
         """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
         if not self._tally:
@@ -359,16 +346,6 @@ class SourceScanner:
         ).collect()
         self.stats.requests_counted += int(counted["weight"].sum())
         return counted
-
-    def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
-        starts: set[int] = set()
-        for keyword in self.fmt.keywords:
-            hit = work.find(keyword, offset, end)
-            while hit != -1:
-                starts.add(work.rfind(b"\n", offset, hit) + 1 or offset)
-                line_end = work.find(b"\n", hit, end)
-                hit = work.find(keyword, line_end + 1, end) if line_end != -1 else -1
-        return sorted(starts)
 
     def _candidates(
         self, work: bytes, offset: int, end: int, starts: list[int]

@@ -1,0 +1,130 @@
+"""Hyperscan and the plain `bytes.find` engine find the same candidate lines, so a scan's
+document (incidents, counts, samples, per-minute series, stats) is the same byte for byte."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from parsers import registry
+from runbook.ingest import candidates
+from runbook.ingest.candidates import HyperscanFinder, PlainFinder
+from runbook.ingest.scan import ScanOptions, document, scan_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "parsers" / "fixtures"
+
+BODY = (
+    "{{'code': 'PGRST204', 'details': None, 'hint': None, "
+    "'message': \"Could not find the '{col}' column of '{table}' in the schema cache\"}}"
+)
+
+
+def test_hyperscan_is_installed() -> None:
+    """It is a dependency: a scan here uses it unless told otherwise."""
+    assert candidates.native_available()
+    assert candidates.engine_name() == "hyperscan"
+
+
+def test_plain_engine_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(candidates.SEARCH_ENV, "python")
+    assert candidates.engine_name() == "python"
+    assert isinstance(candidates.finder((b"PGRST",)), PlainFinder)
+
+
+def _noise_line(rng: random.Random) -> bytes:
+    words = [b"INFO", b"PGRST", b"chema cache", b"\t", b'] "P', b'" 400 ', b"x" * rng.randint(0, 40), b"\r", b"\xff"]
+    return b" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) + b"\n"
+
+
+@pytest.mark.parametrize("fmt", registry.FORMATS, ids=lambda fmt: fmt.name)
+def test_same_hits_for_every_format(fmt) -> None:
+    rng = random.Random(fmt.name)
+    plain = PlainFinder(fmt.keywords, fmt.tally_keywords)
+    native = HyperscanFinder(fmt.keywords, fmt.tally_keywords)
+    for _ in range(40):
+        lines = [_noise_line(rng) for _ in range(rng.randint(0, 60))]
+        work = b"".join(lines)
+        cut = rng.randint(0, len(lines))
+        offset = len(b"".join(lines[:cut]))  # a line start, as a scanner's context ends
+        for end in {len(work), len(work) - rng.randint(0, 3)}:  # a last line without newline too
+            if end < offset:
+                continue
+            assert native.find(work, offset, end) == plain.find(work, offset, end)
+
+
+def _app_log(minutes: int) -> str:
+    out = []
+    for i in range(minutes * 30):
+        ts = f"2026-11-18 09:{i // 30:02d}:{i % 30 * 2:02d},{i % 1000:03d}"
+        if i % 7 == 3:
+            table, col = [("mypoolr", "adminname"), ("members", "telegram_handle")][i % 2]
+            out += [
+                f"{ts} ERROR bot.handlers: insert failed",
+                "Traceback (most recent call last):",
+                '  File "/app/bot/handlers.py", line 88, in create_pool',
+                "    res = supabase.table('mypoolr').insert(payload).execute()",
+                "postgrest.exceptions.APIError: " + BODY.format(col=col, table=table),
+            ]
+        else:
+            out.append(f"{ts} INFO bot.handlers: update {i} handled in {i % 90}ms")
+    return "\r\n".join(out) + "\r\n"
+
+
+def _access_log(minutes: int) -> str:
+    out = []
+    for i in range(minutes * 40):
+        status = (400, 404, 200, 201)[i % 4]
+        method = ("POST", "PATCH", "GET", "POST")[i % 4]
+        out.append(
+            f"10.0.0.{i % 9} - web_anon [18/Nov/2026:09:{i // 40:02d}:{i % 40:02d} +0000] "
+            f'"{method} /members?select=id HTTP/1.1" {status} {i % 900} "" "postgrest-js/1.x"'
+        )
+    return "\n".join(out)  # no final newline
+
+
+def _json_lines(minutes: int) -> str:
+    out = []
+    for i in range(minutes * 20):
+        ts = f"2026-11-18T09:{i // 20:02d}:{i % 20 * 3:02d}.{i % 1000:03d}Z"
+        if i % 5 == 1:
+            out.append(json.dumps({"timestamp": ts, "level": "error", "event": "insert failed",
+                                   "error_code": "PGRST204", "table": "patients", "column": "doseLogs"}))
+        else:
+            out.append(json.dumps({"timestamp": ts, "level": "info", "status": 200}))
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[str]:
+    """Several formats, multi-line records, a csvlog, a mixed stream, CRLF and invalid UTF-8."""
+    shutil.copytree(ROOT / "sample_logs", tmp_path / "samples")
+    for name in ("pg15.log", "pg15.json", "pg15.csv", "pg15_pgbadger_prefix.log"):
+        shutil.copy(FIXTURES / "postgres" / name, tmp_path / name)
+    shutil.copy(FIXTURES / "supabase_js" / "node20_supabase_js.log", tmp_path / "node.log")
+    (tmp_path / "bot.log").write_bytes(_app_log(12).encode() + b"2026-11-18 09:30:00,000 ERROR \xff PGRST204\n")
+    (tmp_path / "postgrest-access.log").write_text(_access_log(10))
+    (tmp_path / "api.jsonl").write_text(_json_lines(10))
+    (tmp_path / "mixed.log").write_text(_app_log(3) + _json_lines(3) + _access_log(2) + "\n")
+    return [str(tmp_path)]
+
+
+def _document(inputs: list[str], monkeypatch: pytest.MonkeyPatch, engine: str, chunk: int) -> str:
+    monkeypatch.setenv(candidates.SEARCH_ENV, engine)
+    assert candidates.engine_name() == engine
+    result = scan_paths(inputs, ScanOptions(chunk_bytes=chunk, parallel=False))
+    return json.dumps(document(result), sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("chunk", [4096, 16 * 1024 * 1024])
+def test_same_document_from_both_engines(inputs: list[str], monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    native = _document(inputs, monkeypatch, "hyperscan", chunk)
+    plain = _document(inputs, monkeypatch, "python", chunk)
+    assert native == plain
+    doc = json.loads(native)
+    assert doc["incidents"] and doc["stats"]["events"] > 0
+    assert len(doc["stats"]["formats"]) >= 5
