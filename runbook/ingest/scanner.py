@@ -23,7 +23,7 @@ from parsers.error_body import FOLLOW_LINES, joined_wording, wants_following
 from parsers.registry import line_format
 from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
-from runbook.ingest.candidates import finder
+from runbook.ingest.candidates import finder, tally_lines
 from runbook.redact import redact_expr
 
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
@@ -136,9 +136,11 @@ class SourceScanner:
         self.batch_rows = batch_rows
         self._batch: list[pl.DataFrame] = []
         self._batch_height = 0
-        self._tally: list[bytes] = []  # request lines to count (`LogFormat.tally`), not keep
+        # request lines to count (`LogFormat.tally`), not keep: raw lines or a column of them
+        self._tally: list[list[bytes] | pl.Series] = []
+        self._tally_count = 0
         self.fmt = fmt
-        self._finder = finder(fmt.keywords, fmt.tally_keywords)
+        self._finder = finder(fmt.keywords)
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
         self._pending = b""  # an incomplete last line, completed by the next feed
@@ -281,8 +283,7 @@ class SourceScanner:
 
     def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
         """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
-        hits = self._finder.find(work, offset, end)
-        starts = hits.starts
+        starts = self._finder.find(work, offset, end)
         foreign = self.foreign_lines
         frame, lines = self._candidates(work, offset, end, starts)
         if self.foreign_lines > foreign:
@@ -294,8 +295,12 @@ class SourceScanner:
             return self._drain()
         self._lines_done += lines
         self.stats.lines_read += lines
-        if hits.tally:  # request lines to count: no candidate line, no event of their own
-            self._tally.extend([work[start:line_end] for start, line_end in hits.tally])
+        if self.fmt.tally_keywords:  # request lines to count: no candidate line, no event
+            native = self._finder.name != "python"
+            tally = tally_lines(work, offset, end, self.fmt, starts, native)
+            if len(tally):
+                self._tally.append(tally)
+                self._tally_count += len(tally)
         keep_from = max(0, end - CONTEXT_BYTES)
         if keep_from:
             keep_from = work.find(b"\n", keep_from, end) + 1 or end
@@ -307,7 +312,7 @@ class SourceScanner:
         if gathered and (
             force
             or self._batch_height >= self.batch_rows
-            or len(self._tally) >= max(self.batch_rows, TALLY_BATCH_LINES)
+            or self._tally_count >= max(self.batch_rows, TALLY_BATCH_LINES)
         ):
             return self._drain()
         return empty_events()
@@ -328,11 +333,9 @@ class SourceScanner:
         """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
         if not self._tally:
             return None
-        try:
-            lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String)
-        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
-            lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
-        self._tally = []
+        parts = [part if isinstance(part, pl.Series) else self._read_tally(part) for part in self._tally]
+        lines = parts[0] if len(parts) == 1 else pl.concat(parts)
+        self._tally, self._tally_count = [], 0
         rows, unread = self.fmt.tally(lines, self.tz)
         unusable = rows.filter(out_of_range(pl.col("ts")) | out_of_range(pl.col("ts_end")))
         if unusable.height:  # as `_finish` does for lines: no real log has such a time
@@ -346,6 +349,12 @@ class SourceScanner:
         ).collect()
         self.stats.requests_counted += int(counted["weight"].sum())
         return counted
+
+    def _read_tally(self, raw: list[bytes]) -> pl.Series:
+        try:
+            return pl.Series("line", raw, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
+            return pl.Series("line", [self._decode(line) for line in raw], dtype=pl.String)
 
     def _candidates(
         self, work: bytes, offset: int, end: int, starts: list[int]
