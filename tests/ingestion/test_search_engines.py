@@ -1,5 +1,7 @@
 """Hyperscan and the plain `bytes.find` engine find the same candidate lines, so a scan's
-document (incidents, counts, samples, per-minute series, stats) is the same byte for byte."""
+document (incidents, counts, samples, per-minute series, stats) is the same byte for byte. The
+plain engine also keeps the line loops that the native one replaces by columns (one-line
+records, request lines to count): the reference they are held to."""
 
 from __future__ import annotations
 
@@ -124,6 +126,9 @@ def inputs(tmp_path: Path) -> list[str]:
     shutil.copy(FIXTURES / "supabase_js" / "node20_supabase_js.log", tmp_path / "node.log")
     (tmp_path / "bot.log").write_bytes(_app_log(12).encode() + b"2026-11-18 09:30:00,000 ERROR \xff PGRST204\n")
     (tmp_path / "postgrest-access.log").write_text(_access_log(10))
+    crlf = _access_log(4).replace("\n", "\r\n").encode()
+    (tmp_path / "access-crlf.log").write_bytes(crlf)
+    (tmp_path / "access-invalid.log").write_bytes(crlf.replace(b"\r\n", b"\n").replace(b"web_anon", b"web_\xffanon", 1))
     (tmp_path / "api.jsonl").write_text(_json_lines(10))
     (tmp_path / "mixed.log").write_text(_app_log(3) + _json_lines(3) + _access_log(2) + "\n")
     return [str(tmp_path)]
