@@ -7,8 +7,10 @@ PostgreSQL) with about 0.5% PGRST204 lines under benchmarks/data/, then prints:
 - scan wall time / `rg -c PGRST2` over the same files (goal <= 4, aim 3), and / rg with the
   formats' own literal keywords (what the scan itself must find);
 - scan wall time / a plain-Python line loop doing the same grouping (goal <= 0.3);
+- scan wall time / the same scan with the plain `bytes.find` search (PGRST_RUNBOOK_SEARCH=python),
+  when the native one (Hyperscan) is installed;
 - peak RSS of a scan of a 1 GiB and of a --rss-gib input (goal <= 300 MiB, and the larger within
-  10% of the smaller: streaming, not loading).
+  10% of the smaller: streaming, not loading), and of its largest worker process.
 Every contender runs --runs times, alternating (scan, rg, rg keywords, loop, scan, ...), so that
 a busy moment of the machine hits all alike; medians are printed, and each ratio is the median of
 the per-round ratios. Ratios, not absolute times, are the result.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import resource
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this tree's package, as the scans run from ROOT import it
 DATA = ROOT / "benchmarks" / "data"
 
 BODY = (
@@ -100,10 +104,11 @@ def generate(folder: Path, total_bytes: int, seed: int = 7) -> list[Path]:
     return paths
 
 
-def timed(cmd: list[str]) -> tuple[float, str, int]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str, int]:
     """Wall seconds, stdout and peak RSS (KiB) of a child process."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT,
+                          env={**os.environ, **env} if env else None)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[:3]} failed: {proc.stderr[-2000:]}")
@@ -139,13 +144,22 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def peak_rss_mib(files: list[Path]) -> float:
+def peak_rss_mib(files: list[Path]) -> tuple[float, float]:
+    """Peak RSS of a scan's process and of its largest worker process (0 without workers)."""
     cmd = [sys.executable, "-c",
            "import resource,sys; from runbook.cli import main; rc=main(sys.argv[1:]); "
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)",
+           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+           "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)",
            "scan", *map(str, files), "--format", "json", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
-    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+    own, worker = proc.stderr.strip().splitlines()[-1].split()
+    return int(own) / 1024, int(worker) / 1024
+
+
+def search_engine() -> str:
+    from runbook.ingest.candidates import engine_name
+
+    return engine_name()
 
 
 def main() -> None:
@@ -162,9 +176,13 @@ def main() -> None:
     for p in files:  # warm the page cache for every contender alike
         subprocess.run(["cat", str(p)], stdout=subprocess.DEVNULL, check=True)
 
-    contenders: dict[str, list[str]] = {
-        "scan": [sys.executable, "-m", "runbook", "scan", *names, "--format", "json", "--no-progress"],
-    }
+    scan = [sys.executable, "-m", "runbook", "scan", *names, "--format", "json", "--no-progress"]
+    contenders: dict[str, list[str]] = {"scan": scan}
+    envs: dict[str, dict[str, str]] = {}
+    engine = search_engine()
+    if engine != "python":  # what the native search saves: the same scan with `bytes.find`
+        contenders["scan, plain search"] = scan
+        envs["scan, plain search"] = {"PGRST_RUNBOOK_SEARCH": "python"}
     rg = shutil.which("rg")
     if rg:
         contenders["rg -c PGRST2"] = [rg, "-c", "PGRST2", *names]
@@ -175,30 +193,32 @@ def main() -> None:
     found = 0
     for _ in range(args.runs):
         for name, cmd in contenders.items():
-            wall, out, _ = timed(cmd)
+            wall, out, _ = timed(cmd, envs.get(name))
             walls[name].append(wall)
             if name == "scan":
                 found = sum(i["count"] for i in json.loads(out)["incidents"])
-    print(f"pgrst-runbook scan: median {median(walls['scan']):.2f} s "
+    print(f"pgrst-runbook scan ({engine} search): median {median(walls['scan']):.2f} s "
           f"(min {min(walls['scan']):.2f}, max {max(walls['scan']):.2f}), {found} failed requests")
-    goals = {"rg -c PGRST2": "goal <= 4", "rg -c -F keywords": "", "python line loop": "goal <= 0.3"}
+    goals = {"rg -c PGRST2": "goal <= 4", "rg -c -F keywords": "", "python line loop": "goal <= 0.3",
+             "scan, plain search": ""}
     for name in contenders:
         if name == "scan":
             continue
         ratios = [a / b for a, b in zip(walls["scan"], walls[name], strict=True)]
         goal = f" ({goals[name]})" if goals[name] else ""
-        print(f"{name + ':':19} median {median(walls[name]):.2f} s -> scan / it = "
+        print(f"{name + ':':20} median {median(walls[name]):.2f} s -> scan / it = "
               f"{median(ratios):.1f}{goal}")
     if not rg:
         print("rg not installed (apt-get install ripgrep): ratio to ripgrep not measured")
 
     if args.rss_gib > 0:
-        small = peak_rss_mib(files)
+        small, small_worker = peak_rss_mib(files)
         big = generate(DATA / "rss", int(args.rss_gib * (1 << 30)), seed=11)
         gib = sum(p.stat().st_size for p in big) / (1 << 30)
-        large = peak_rss_mib(big)
+        large, large_worker = peak_rss_mib(big)
         print(f"peak RSS scanning {size / (1 << 30):.2f} GiB: {small:.0f} MiB; {gib:.2f} GiB: "
               f"{large:.0f} MiB ({large / small:.2f}x; goal <= 300 MiB, within 1.1x)")
+        print(f"  largest worker process: {small_worker:.0f} MiB; {large_worker:.0f} MiB")
     if not args.keep:
         shutil.rmtree(DATA, ignore_errors=True)
 

@@ -2,8 +2,9 @@
 
 Why bytes and not a polars line scan: splitting a GiB into a polars string column costs ~2 s
 and over 1 GiB of memory here, for a file where one line in a hundred can matter. Instead the
-format's literal keywords are found in the raw bytes (`bytes.find`, C speed); only the lines
-around a hit are cut out, decoded and handed to the format's polars parser. A tail of already
+format's literal keywords are found in the raw bytes (`runbook.ingest.candidates`: Hyperscan,
+else `bytes.find`); only the lines around a hit are cut out, decoded and handed to the format's
+polars parser. A tail of already
 seen bytes is kept so that a continuation line (a traceback's last line) can reach the first
 line of its record even across a chunk boundary.
 
@@ -13,6 +14,8 @@ bytes as they come and `finish()` at the end.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from dataclasses import dataclass
 
 import polars as pl
@@ -22,6 +25,7 @@ from parsers.error_body import FOLLOW_LINES, joined_wording, wants_following
 from parsers.registry import line_format
 from parsers.timestamps import out_of_range
 from runbook.events import EVENT_COLUMNS, RAW_MAX_CHARS, conform, empty_events
+from runbook.ingest.candidates import finder, tally_lines
 from runbook.redact import redact_expr
 
 CONTEXT_BYTES = 256 * 1024  # how far back a continuation line may look for its record start
@@ -31,6 +35,9 @@ TALLY_BATCH_LINES = 50_000  # counted request lines (`LogFormat.tally`) held bef
 RECENT_EVENTS = 10_000  # events whose lines a `MixedScanner` taking over must not read again
 FOREIGN_CHECKS = 200  # candidate lines asked whether another format writes them, then
 FOREIGN_EVERY = 64  # one candidate in this many
+# From this many candidate lines in a region, one-line records go by column (the plain engine
+# keeps the line loop, the reference the column path is tested against).
+COLUMN_CANDIDATES = 64
 # The most kept of one line, whether it comes whole in a chunk or spans several: a line
 # without end (`/dev/zero`, a decompressed run of zeros, a 200 MB JSON blob) must not grow the
 # scanner's buffer, be re-joined on every chunk, or reach a parser whole (polars takes about
@@ -134,8 +141,11 @@ class SourceScanner:
         self.batch_rows = batch_rows
         self._batch: list[pl.DataFrame] = []
         self._batch_height = 0
-        self._tally: list[bytes] = []  # request lines to count (`LogFormat.tally`), not keep
+        # request lines to count (`LogFormat.tally`), not keep: raw lines or a column of them
+        self._tally: list[list[bytes] | pl.Series] = []
+        self._tally_count = 0
         self.fmt = fmt
+        self._finder = finder(fmt.keywords)
         self.tz = tz
         self.stats = SourceStats(source=source, format=fmt.name)
         self._pending = b""  # an incomplete last line, completed by the next feed
@@ -278,7 +288,7 @@ class SourceScanner:
 
     def _process(self, work: bytes, offset: int, end: int, force: bool = False) -> pl.DataFrame:
         """Scan the complete lines `work[offset:end]`; `work[:offset]` is context only."""
-        starts = self._candidate_starts(work, offset, end)
+        starts = self._finder.find(work, offset, end)
         foreign = self.foreign_lines
         frame, lines = self._candidates(work, offset, end, starts)
         if self.foreign_lines > foreign:
@@ -290,8 +300,12 @@ class SourceScanner:
             return self._drain()
         self._lines_done += lines
         self.stats.lines_read += lines
-        if self.fmt.tally_keywords:
-            self._tally_lines(work, offset, end, starts)
+        if self.fmt.tally_keywords:  # request lines to count: no candidate line, no event
+            native = self._finder.name != "python"
+            tally = tally_lines(work, offset, end, self.fmt, starts, native)
+            if len(tally):
+                self._tally.append(tally)
+                self._tally_count += len(tally)
         keep_from = max(0, end - CONTEXT_BYTES)
         if keep_from:
             keep_from = work.find(b"\n", keep_from, end) + 1 or end
@@ -303,7 +317,7 @@ class SourceScanner:
         if gathered and (
             force
             or self._batch_height >= self.batch_rows
-            or len(self._tally) >= max(self.batch_rows, TALLY_BATCH_LINES)
+            or self._tally_count >= max(self.batch_rows, TALLY_BATCH_LINES)
         ):
             return self._drain()
         return empty_events()
@@ -320,32 +334,13 @@ class SourceScanner:
             return events
         return pl.concat([events, counted]) if events.height else counted
 
-    def _tally_lines(self, work: bytes, offset: int, end: int, starts: list[int]) -> None:
-        """Gather the lines of `work[offset:end]` that hold a tally keyword and are no
-        candidate line (those are events, counted as such)."""
-        taken = set(starts)
-        find, rfind, gather = work.find, work.rfind, self._tally.append  # the loop runs per line
-        for keyword in self.fmt.tally_keywords:
-            hit = find(keyword, offset, end)
-            while hit != -1:
-                start = rfind(b"\n", offset, hit) + 1 or offset
-                line_end = find(b"\n", hit, end)
-                if line_end == -1:
-                    line_end = end
-                if start not in taken:
-                    taken.add(start)
-                    gather(work[start:line_end])
-                hit = find(keyword, line_end + 1, end)
-
     def _counted(self) -> pl.DataFrame | None:
         """The gathered request lines as weighted rows (`LogFormat.tally`), or None."""
         if not self._tally:
             return None
-        try:
-            lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String)
-        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
-            lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
-        self._tally = []
+        parts = [part if isinstance(part, pl.Series) else self._read_tally(part) for part in self._tally]
+        lines = parts[0] if len(parts) == 1 else pl.concat(parts)
+        self._tally, self._tally_count = [], 0
         rows, unread = self.fmt.tally(lines, self.tz)
         unusable = rows.filter(out_of_range(pl.col("ts")) | out_of_range(pl.col("ts_end")))
         if unusable.height:  # as `_finish` does for lines: no real log has such a time
@@ -360,15 +355,11 @@ class SourceScanner:
         self.stats.requests_counted += int(counted["weight"].sum())
         return counted
 
-    def _candidate_starts(self, work: bytes, offset: int, end: int) -> list[int]:
-        starts: set[int] = set()
-        for keyword in self.fmt.keywords:
-            hit = work.find(keyword, offset, end)
-            while hit != -1:
-                starts.add(work.rfind(b"\n", offset, hit) + 1 or offset)
-                line_end = work.find(b"\n", hit, end)
-                hit = work.find(keyword, line_end + 1, end) if line_end != -1 else -1
-        return sorted(starts)
+    def _read_tally(self, raw: list[bytes]) -> pl.Series:
+        try:
+            return pl.Series("line", raw, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
+            return pl.Series("line", [self._decode(line) for line in raw], dtype=pl.String)
 
     def _candidates(
         self, work: bytes, offset: int, end: int, starts: list[int]
@@ -377,6 +368,10 @@ class SourceScanner:
 
         Lines are counted once, between candidates and after the last one: one pass in all.
         """
+        if not self._multiline and len(starts) >= COLUMN_CANDIDATES and self._finder.name != "python":
+            columns = self._record_lines(work, offset, end, starts)
+            if columns is not None:
+                return columns
         line_nos: list[int] = []
         record_nos: list[int] = []
         lines: list[str] = []
@@ -413,6 +408,38 @@ class SourceScanner:
             schema={"line_no": pl.Int64, "record_no": pl.Int64, "line": pl.String, "head": pl.String},
         )
         return frame, line_no - self._lines_done
+
+    def _record_lines(
+        self, work: bytes, offset: int, end: int, starts: list[int]
+    ) -> tuple[pl.DataFrame, int] | None:
+        """`_candidates` for a format whose every line is a record, a column at a time: an
+        access log's 404 lines come by the hundred thousand. None where a line needs the line
+        loop's care: invalid UTF-8, a line cut at MAX_LINE_BYTES."""
+        find, count = work.find, work.count
+        ends = [find(b"\n", start, end) for start in starts]
+        if min(ends) == -1 or max(map(operator.sub, ends, starts)) > MAX_LINE_BYTES:
+            return None
+        try:
+            raw = pl.Series("line", list(map(work.__getitem__, map(slice, starts, ends))), dtype=pl.Binary)
+            lines = raw.cast(pl.String).str.strip_suffix("\r")
+        except pl.exceptions.ComputeError:  # invalid UTF-8
+            return None
+        gaps = [count(b"\n", a, b) for a, b in zip([offset, *starts], starts, strict=False)]
+        line_nos = list(itertools.accumulate(gaps, initial=self._lines_done + 1))[1:]
+        if self._detect_foreign:
+            first = self._foreign_checks
+            self._foreign_checks += len(starts)
+            for index, check in enumerate(range(first + 1, self._foreign_checks + 1)):
+                if check <= FOREIGN_CHECKS or check % FOREIGN_EVERY == 0:
+                    line = lines[index]
+                    self._foreign(line, line)
+        self.stats.candidate_lines += len(starts)
+        frame = pl.DataFrame(
+            {"line_no": line_nos, "record_no": line_nos, "line": lines, "head": lines.alias("head")},
+            schema={"line_no": pl.Int64, "record_no": pl.Int64, "line": pl.String, "head": pl.String},
+        )
+        lines_in = line_nos[-1] - 1 + count(b"\n", starts[-1], end) - self._lines_done
+        return frame, lines_in
 
     def _read_on(self, work: bytes, line: str, pos: int, end: int) -> str:
         """`line` joined with the lines of its record after it when an error body's wording
@@ -463,6 +490,10 @@ class SourceScanner:
         self._foreign_checks += 1
         if self._foreign_checks > FOREIGN_CHECKS and self._foreign_checks % FOREIGN_EVERY:
             return
+        self._foreign(line, head)
+
+    def _foreign(self, line: str, head: str) -> None:
+        """Count the line when another format writes it or its record's first line."""
         own = {self.fmt.name, *self.fmt.includes}
         for text in (head, line) if head != line else (line,):
             if self.fmt.sniff([text]) > 0:
