@@ -32,7 +32,7 @@ from runbook.steps.history import (
 from runbook.steps.journal import Journal
 from runbook.steps.reload import ReloadOutcome
 from runbook.steps.reload_watch import LoadLine, LoadLineWatch
-from runbook.steps.verify import LogWatch, VerifyResult
+from runbook.steps.verify import LogMark, LogWatch, VerifyResult
 from runbook.steps.write_probe import consented_in
 
 OK, PARTIAL, FAILED, DECLINED, DRY_RUN = "ok", "partial", "failed", "declined", "dry_run"
@@ -114,7 +114,7 @@ class SessionState:
         self._loads_before: float | None = None
         self._reload_at: str | None = None  # when the reload was sent (journal time, UTC)
         self._restart_unknowable = False
-        self._log_mark: dict[Path, int] | None = None
+        self._log_mark: LogMark | None = None
         self._resumed_reload = False
         self.interrupted_reload = False  # resumed after a crash between intent and outcome
         # Deeper diagnosis: the logs' verdict, the incident they describe, PostgREST's
