@@ -1,4 +1,5 @@
-"""Arguments shared by every command that reads logs (scan, report, tui, replay, run --logs)."""
+"""Arguments shared by every command that reads logs (scan, report, tui, replay, run --logs),
+and the settings of the commands that reach the servers."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers import registry
+from runbook.commands.connection import settings_from_args
+from runbook.errors import ConfigError
 from runbook.ingest.stores import SOURCE_NAME, StoreSettings, is_store_url
+from runbook.terminal import printable
 
 if TYPE_CHECKING:  # polars loads with the scan, not with the flags (first frame of the TUI)
+    from runbook.config import Settings
     from runbook.ingest.options import Progress, ScanOptions
 
 _RELATIVE = re.compile(r"^-?(\d+)\s*([smhdw])$")  # `-5h` reads as `5h` (an age: before now)
@@ -239,3 +244,13 @@ def stderr_progress(enabled: bool, paths: list[str] | None = None) -> Progress |
         sys.stderr.flush()
 
     return report
+
+
+def settings_or_usage(args: argparse.Namespace, prefix: str = "pgrst-runbook") -> Settings | None:
+    """The settings from the flags, env and config file; None once a bad value has been told
+    on stderr as `<prefix>: <one line>` (the caller then returns `Exit.USAGE`)."""
+    try:
+        return settings_from_args(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{prefix}: {printable(exc.one_line())}\n")
+        return None

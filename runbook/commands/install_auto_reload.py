@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runbook.commands.connection import add_connection_arguments, settings_from_args
+from runbook.commands.common import settings_or_usage
+from runbook.commands.connection import add_connection_arguments
 from runbook.commands.consent import confirm
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
@@ -39,11 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 @masking_output
 def run(args: argparse.Namespace) -> int:
     """Entry point: shows the SQL, asks, runs it, journals it."""
-    try:
-        settings = settings_from_args(args)
-    except RunbookError as exc:
-        sys.stderr.write(f"pgrst-runbook: {printable(exc.one_line())}\n")
-        return exc.exit_code
+    settings = settings_or_usage(args)
+    if settings is None:
+        return Exit.USAGE
     statements = uninstall_script() if args.uninstall else install_script(settings.channel)
     text = script_text(statements)
     if args.dry_run:

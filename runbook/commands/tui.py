@@ -11,14 +11,17 @@ import os
 import sys
 from pathlib import Path
 
-from runbook.commands.common import add_input_arguments, default_paths, scan_options
+from runbook.commands.common import (
+    add_input_arguments,
+    default_paths,
+    scan_options,
+    settings_or_usage,
+)
 from runbook.commands.connection import (
     add_connection_arguments,
     positive_seconds,
-    settings_from_args,
 )
 from runbook.config import RELOAD_METHODS
-from runbook.errors import ConfigError
 from runbook.exit_codes import Exit
 from runbook.samples import SampleLogsMissing
 
@@ -92,10 +95,8 @@ def run(args: argparse.Namespace, *, replay_speed: float | None = None, max_gap:
     if not sys.stdout.isatty():
         print("pgrst-runbook: the TUI needs a terminal; use `scan` or `replay --headless`", file=sys.stderr)
         return Exit.USAGE
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"pgrst-runbook: {exc.one_line()}", file=sys.stderr)
+    settings = settings_or_usage(args)
+    if settings is None:
         return Exit.USAGE
     try:
         stdin_fd = keyboard_from_tty(paths)

@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from runbook.commands.common import add_input_arguments, scan_options
-from runbook.commands.connection import add_connection_arguments, settings_from_args
+from runbook.commands.common import add_input_arguments, scan_options, settings_or_usage
+from runbook.commands.connection import add_connection_arguments
 from runbook.exit_codes import Exit
 from runbook.redact import masking_output, register_secret
 
@@ -115,15 +115,12 @@ def run(args: argparse.Namespace) -> int:
         print("pgrst-runbook watch: which logs? give at least one PATH (or - for stdin)", file=sys.stderr)
         return Exit.USAGE
     from runbook.config import Settings
-    from runbook.errors import ConfigError
     from runbook.watch.metrics import parse_address
     from runbook.watch.state import default_state_dir
     from runbook.watch.watcher import Watcher, WatchOptions
 
-    try:
-        settings: Settings | None = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"pgrst-runbook watch: {exc}", file=sys.stderr)
+    settings: Settings | None = settings_or_usage(args, "pgrst-runbook watch")
+    if settings is None:
         return Exit.USAGE
     unused = [(flag, needs) for flag, value, needs, given in (
         ("--auto-reload-interval", args.auto_reload_interval, "--auto-reload", args.auto_reload),

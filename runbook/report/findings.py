@@ -6,11 +6,7 @@ plain sentences (the templates escape them) and small dicts, never guesses:
 
 - `log_findings(incident, formats)`: what the logs prove, what they cannot, where they point;
 - `journal_cause(view)`: the verdict with its evidence, nearest columns, whether a reload helps;
-- `key_times(incident, view, verdict, hint)`: impact start, detection, mitigation, resolution
-  and time to detect / mitigate / resolve, each with its definition;
-- `severity(count, seconds)`: a SEV level and the rule that produced it.
-
-What to do next is derived in `runbook.report.actions`.
+The key times and the severity are in `runbook.report.key_times`, what to do next is derived in `runbook.report.actions`.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ import polars as pl
 
 from runbook.diagnosis.logs_verdict import LogInputs, verdict_from_logs
 from runbook.diagnosis.verdicts import (
-    NOT_FIXED_BY_RELOAD,
     VERDICT_TEXT,
     WHY_NO_RELOAD,
     Confidence,
@@ -37,8 +32,6 @@ from runbook.incidents.grouping import RELOAD_WINDOW
 from runbook.incidents.trigger import trigger_migration
 from runbook.incidents.writes import describe as describe_writes
 from runbook.steps.journal_reader import JournalEntry, SessionRecord, entries_of
-
-SEVERITY_RULE = "SEV1 from 1000 failed requests or 60 min, SEV2 from 100 or 15 min, else SEV3"
 
 
 def seconds_between(start: object, end: object) -> float | None:
@@ -92,6 +85,8 @@ def span(seconds: float | None) -> str:
 
 
 @dataclass
+
+
 class JournalView:
     """A runbook session's journal, with the questions a report asks of it (typed entries)."""
 
@@ -138,6 +133,8 @@ class JournalView:
 
 
 @dataclass
+
+
 class Cause:
     """The root cause as the report states it."""
 
@@ -395,119 +392,3 @@ def _after_loads(
     cannot.append(
         "Whether another PostgREST instance, whose log was not read, served the failing requests."
     )
-
-
-# -- times and severity --------------------------------------------------------------------
-
-
-def key_times(
-    incident: dict[str, Any], view: JournalView | None, cause: Cause
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Key times and the intervals between them, each with a definition and its basis.
-
-    A time nothing establishes has `ts: None` and a `prompt` for the person who fills it.
-    """
-    ctx = incident.get("context") or {}
-    first = incident.get("first_seen")
-    points = [
-        {
-            "name": "impact start",
-            "ts": first,
-            "definition": "the first failed request in the logs",
-            "basis": where((incident.get("samples") or [None])[0]),
-            "prompt": "when the first failure happened",
-        },
-        _detection(view),
-        *_mitigation_and_resolution(incident, ctx, view, cause),
-    ]
-    by_name = {p["name"]: p["ts"] for p in points}
-    intervals = [
-        {
-            "name": name,
-            "seconds": seconds_between(first, by_name[end]),
-            "definition": f"impact start to {end}",
-        }
-        for name, end in (
-            ("time to detect", "detection"),
-            ("time to mitigate", "mitigation"),
-            ("time to resolve", "resolution"),
-        )
-    ]
-    return points, intervals
-
-
-def _detection(view: JournalView | None) -> dict[str, Any]:
-    point = {
-        "name": "detection",
-        "ts": None,
-        "definition": "the earliest recorded response: the start of the runbook session",
-        "basis": None,
-        "prompt": "when and how the failures were noticed (alert, user report, dashboard)",
-    }
-    if view is not None and view.started:
-        users = ", ".join(view.users) or "unknown"
-        point.update(ts=view.started, basis=f"journal session {view.session} (by {users})")
-    return point
-
-
-def _mitigation_and_resolution(
-    incident: dict[str, Any], ctx: dict[str, Any], view: JournalView | None, cause: Cause
-) -> list[dict[str, Any]]:
-    mitigation = {
-        "name": "mitigation",
-        "ts": None,
-        "definition": "the schema cache load after which no failure appears",
-        "basis": None,
-        "prompt": "when the failures were stopped, and by what",
-    }
-    resolution = {
-        "name": "resolution",
-        "ts": None,
-        "definition": "the later of the last failure and the mitigation; a passing verify step "
-        "when the runbook ran",
-        "basis": None,
-        "prompt": "when the fix was confirmed",
-    }
-    if cause.effective_verdict in NOT_FIXED_BY_RELOAD:
-        mitigation["definition"] = (
-            "the fix of the client or the database (a reload does not fix this verdict)"
-        )
-    elif ctx.get("stopped_after_reload"):
-        load = (
-            ctx["first_load_after_first_error"]
-            if ctx.get("errors_after_load") == 0
-            else ctx["last_load"]
-        )
-        mitigation.update(ts=load["ts"], basis=where(load))
-    elif view is not None and view.find("verify", ("ok",)):
-        reloads = view.find("reload", ("sent", "ok", "manual"))
-        if reloads:
-            reload = reloads[0]
-            mitigation.update(
-                ts=reload.ts,
-                definition="the runbook's reload, which the verify step confirmed",
-                basis=f"journal #{reload.seq}",
-            )
-    verified = view.find("verify", ("ok",)) if view is not None else []
-    if verified:
-        resolution.update(ts=verified[-1].ts, basis=f"journal #{verified[-1].seq}")
-    elif mitigation["ts"] is not None:
-        last = incident.get("last_seen")
-        later = max((t for t in (last, mitigation["ts"]) if parse_ts(t)), key=parse_ts)  # type: ignore[arg-type]
-        resolution.update(
-            ts=later, basis=mitigation["basis"] if later == mitigation["ts"] else "last failure"
-        )
-    return [mitigation, resolution]
-
-
-def severity(count: int, seconds: float | None) -> tuple[str, str]:
-    """A SEV level from the failed requests and the impact duration, and how it was derived."""
-    minutes = (seconds or 0) / 60
-    if count >= 1000 or minutes >= 60:
-        level = "SEV1"
-    elif count >= 100 or minutes >= 15:
-        level = "SEV2"
-    else:
-        level = "SEV3"
-    basis = f"{count} failed request(s) over {span(seconds)}; rule: {SEVERITY_RULE}"
-    return level, basis

@@ -17,7 +17,7 @@ prompt that the templates render as `_(to fill: ...)_`: never a guess.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +26,27 @@ import polars as pl
 from runbook import __version__
 from runbook.atomic_write import write_atomic
 from runbook.evidence import answer_of
-from runbook.incidents.grouping import endpoint, pgrst204_requests, table_of_path
-from runbook.incidents.requests import endpoints_of_failures, fold_client_access
-from runbook.incidents.writes import describe as describe_writes
 from runbook.redact import redact
 from runbook.report.actions import AUTO_RELOAD_SQL, RELOAD_SQL, action_items, probe_commands
 from runbook.report.findings import (
     Cause,
     JournalView,
     journal_cause,
-    key_times,
     log_findings,
     logs_verdict,
     parse_ts,
-    severity,
     short_action,
     span,
     where,
 )
+from runbook.report.impact import impact_of
+from runbook.report.key_times import key_times, severity
 from runbook.report.markdown import render
 from runbook.report.timeline import chart as build_chart
 from runbook.report.timeline import timeline as build_timeline
 from runbook.steps.journal_reader import JournalEntry, read_entries
 
 STATUS = "Draft"
-ACCESS_SLACK = timedelta(seconds=60)  # as runbook.incidents.grouping: access lines lag the client's log
-WRITE_METHODS = ("POST", "PATCH", "PUT")
 
 
 class ReportError(ValueError):
@@ -59,6 +54,8 @@ class ReportError(ValueError):
 
 
 @dataclass
+
+
 class Report:
     """Everything the report template prints; `to_dict()` is the `report --json` object."""
 
@@ -187,7 +184,7 @@ def build_report(
         journal_cause(journal, cause)
     journal_target = journal.target if journal else None
     target_schema = incident.get("schema") or (journal_target.schema if journal_target else None)
-    impact = _impact(doc, incident, events)
+    impact = impact_of(doc, incident, events)
     level, basis = severity(incident["count"], incident.get("duration_seconds"))
     points, intervals = key_times(incident, journal, cause)
     when_ = parse_ts(incident.get("first_seen"))
@@ -311,112 +308,6 @@ def _hms(ts: str) -> str:
 
 
 # -- impact --------------------------------------------------------------------------------
-
-
-def _impact(
-    doc: dict[str, Any], incident: dict[str, Any], events: pl.DataFrame | None
-) -> dict[str, Any]:
-    per_minute = incident.get("per_minute") or []
-    peak = max(per_minute, key=lambda p: p["count"], default=None)
-    impact: dict[str, Any] = {
-        "failed_requests": incident["count"],
-        "first": incident.get("first_seen"),
-        "last": incident.get("last_seen"),
-        "duration_seconds": incident.get("duration_seconds"),
-        "peak_per_minute": incident.get("peak_per_minute", 0),
-        "peak_minute": peak["minute"] if peak else None,
-        "sources": list(incident.get("sources") or []),
-        "distinct_sources": len(incident.get("sources") or []),
-        "access_400s": (incident.get("context") or {}).get("access_400s"),
-        **_writes(incident),
-        "last_failure": None,
-        "endpoints": [
-            {"endpoint": e, "errors": None, "access_400s": None}
-            for e in incident.get("endpoints") or []
-        ],
-        "incidents": [
-            {
-                "id": i["id"],
-                "table": i["table"],
-                "column": i["column"],
-                "count": i["count"],
-                "this": i["id"] == incident["id"],
-            }
-            for i in doc.get("incidents") or []
-        ],
-        "related": [
-            {
-                "code": r.get("code"),
-                "table": r.get("table"),
-                "column": r.get("column"),
-                "count": r.get("count"),
-            }
-            for r in doc.get("related") or []
-        ],
-    }
-    if events is not None and events.height:
-        _impact_from_events(impact, incident, events)
-    return impact
-
-
-def _writes(incident: dict[str, Any]) -> dict[str, Any]:
-    """The writes to the table while the incident lasted (`context.writes` of the scan): the
-    same numbers and the same sentence as `scan` and `run --logs` give."""
-    writes = (incident.get("context") or {}).get("writes") or None
-    return {
-        "writes": writes,
-        "writes_in_access_log": writes.get("requests") if writes else None,
-        "writes_failed_share": writes.get("share_400") if writes else None,
-        "writes_sentence": describe_writes(incident["table"], writes),
-    }
-
-
-def _impact_from_events(
-    impact: dict[str, Any], incident: dict[str, Any], events: pl.DataFrame
-) -> None:
-    table, column = incident["table"], incident["column"]
-    rows = pgrst204_requests(events).filter(
-        (pl.col("table") == table) & (pl.col("column") == column)
-    )
-    if rows.height:
-        last = rows.filter(pl.col("ts").is_not_null()).tail(1)
-        if last.height:
-            r = last.row(0, named=True)
-            impact["last_failure"] = {
-                "ts": r["ts"].isoformat(),
-                "source": r["source"],
-                "line_no": r["line_no"],
-            }
-    counts: dict[str, dict[str, Any]] = {}
-
-    def bump(name: str | None, key: str, weight: int | None = 1) -> None:
-        # A folded row (a long follow or watch, runbook.incidents.compaction) counts `weight`.
-        entry = counts.setdefault(name or "(not logged)", {"errors": 0, "access_400s": 0})
-        entry[key] += weight or 1
-
-    writes = fold_client_access(
-        events.filter((pl.col("kind") == "access") & pl.col("method").is_in(list(WRITE_METHODS)))
-    )
-    failed = endpoints_of_failures(rows, writes.filter(pl.col("status") == 400))
-    for name, weight in zip(failed, rows["weight"].to_list(), strict=True):
-        bump(name, "errors", weight)
-    first, last_ts = parse_ts(incident.get("first_seen")), parse_ts(incident.get("last_seen"))
-    if first and last_ts:
-        writes = writes.filter(
-            pl.col("ts").is_between(first - ACCESS_SLACK, last_ts + ACCESS_SLACK)
-        )
-    writes = writes.filter(
-        pl.col("path").map_elements(table_of_path, return_dtype=pl.String) == table
-    )
-    for method, path, status, weight in writes.select("method", "path", "status", "weight").iter_rows():
-        if status == 400:
-            bump(endpoint(method, path), "access_400s", weight)
-    impact["endpoints"] = [
-        {"endpoint": name, **c}
-        for name, c in sorted(
-            counts.items(), key=lambda kv: (-kv[1]["errors"] - kv[1]["access_400s"], kv[0])
-        )
-    ]
 
 
 # -- detection, resolution, lessons ----------------------------------------------------------

@@ -7,6 +7,7 @@ query parameter: table and column names come from logs and are never part of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -280,3 +281,9 @@ def api_restarted_after(conn: psycopg.Connection, when: str) -> bool | None:
     if row is None or not row[0]:
         return None
     return bool(row[1])
+
+
+def scalar(conn: psycopg.Connection, query: str) -> Any:
+    """The one value of a constant query (None without a row)."""
+    row = conn.execute(query).fetchone()  # constant SQL
+    return row[0] if row else None

@@ -9,7 +9,7 @@ abort the others) and returns a `PlumbingReport`:
   sessions that do not listen;
 - `pg_is_in_recovery()`: a replica accepts neither LISTEN nor NOTIFY;
 - `pg_notification_queue_usage()`: a full queue stops notifications;
-- pooler: port and host conventions (Supavisor 6543 and `*.pooler.supabase.com`, PgBouncer
+- pooler (`runbook.servers.pooler`): port and host conventions (Supavisor 6543 and `*.pooler.supabase.com`, PgBouncer
   6432), the server's own port against the one dialled, a pooler admin console answering
   `SHOW POOLS`, and (`backend_pid_changes`, its own connection) a backend that changes between
   two transactions. Inferences are said as "likely";
@@ -22,24 +22,27 @@ No name is ever formatted into SQL: the channel is compared in Python, values ar
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from runbook.evidence import EvidenceRow
-from runbook.servers.catalog import listen_channel
+from runbook.servers.catalog import listen_channel, scalar
+from runbook.servers.pooler import (
+    PoolerGuess,
+    backend_pid_changes,
+    dialled,
+    pooler_console,
+    pooler_from_dsn,
+)
 
 T = TypeVar("T")
 
 AUTO_RELOAD_TRIGGERS = ("pgrst_ddl_watch", "pgrst_drop_watch", "pgrst_watch")
 SUPABASE_TRIGGERS = ("pgrst_ddl_watch", "pgrst_drop_watch")
-POOLER_PORTS = {"6543": "Supavisor's transaction-mode port", "6432": "PgBouncer's default port"}
-POOLER_HOST_SUFFIXES = ("pooler.supabase.com",)
 QUEUE_WARN = 0.5  # half full: PostgreSQL warns; full stops NOTIFY
 _ENABLED = {"O": "enabled", "D": "disabled", "R": "replica only", "A": "always"}
 
@@ -78,26 +81,6 @@ class EventTriggerState:
     def fires(self) -> bool:
         """Fires for ordinary sessions (`disabled` and `replica only` do not)."""
         return self.enabled in ("enabled", "always")
-
-
-@dataclass
-class PoolerGuess:
-    """Whether the connection goes through a pooler: `likely` True/False/None and why."""
-
-    likely: bool | None = None
-    certain: bool = False
-    reasons: list[str] = field(default_factory=list)
-
-    def add(self, reason: str, *, certain: bool = False) -> None:
-        self.likely = True
-        self.certain = self.certain or certain
-        self.reasons.append(reason)
-
-    def describe(self) -> str:
-        if self.likely is None:
-            return "no sign of a pooler" if not self.reasons else "; ".join(self.reasons)
-        word = "pooled" if self.certain else "likely pooled"
-        return f"{word}: " + "; ".join(self.reasons)
 
 
 @dataclass
@@ -312,13 +295,13 @@ def check_plumbing(
     if found is not None:
         report.listeners, report.postgrest_sessions, report.listeners_visible = found
     report.in_recovery = _savepoint(
-        report, conn, "recovery", lambda: _scalar(conn, "SELECT pg_catalog.pg_is_in_recovery()")
+        report, conn, "recovery", lambda: scalar(conn, "SELECT pg_catalog.pg_is_in_recovery()")
     )
     usage = _savepoint(
         report,
         conn,
         "notification queue",
-        lambda: _scalar(conn, "SELECT pg_catalog.pg_notification_queue_usage()"),
+        lambda: scalar(conn, "SELECT pg_catalog.pg_notification_queue_usage()"),
     )
     report.queue_usage = float(usage) if usage is not None else None
     report.event_triggers = _savepoint(
@@ -329,12 +312,12 @@ def check_plumbing(
     for reason in console.reasons:
         report.pooler.add(reason, certain=console.certain)
     server_port = _savepoint(
-        report, conn, "server port", lambda: _scalar(conn, "SELECT inet_server_port()")
+        report, conn, "server port", lambda: scalar(conn, "SELECT inet_server_port()")
     )
-    dialled = _dialled(dsn).get("port")
-    if server_port is not None and dialled and str(server_port) != dialled:
+    dialled_port = dialled(dsn).get("port")
+    if server_port is not None and dialled_port and str(server_port) != dialled_port:
         report.pooler.add(
-            f"dialled port {dialled} but the server listens on {server_port}: something in "
+            f"dialled port {dialled_port} but the server listens on {server_port}: something in "
             "between forwards the connection"
         )
     if report.pooler.likely and not report.pooler.certain and dsn:
@@ -349,56 +332,6 @@ def check_plumbing(
                 "proxy)"
             )
     return report
-
-
-def pooler_from_dsn(dsn: str, env: dict[str, str] | None = None) -> PoolerGuess:
-    """Host and port conventions of the DSN (and `PGHOST`/`PGPORT`)."""
-    guess = PoolerGuess()
-    params = _dialled(dsn, env)
-    port, host = params.get("port", ""), params.get("host", "")
-    if port in POOLER_PORTS:
-        guess.add(f"port {port} is {POOLER_PORTS[port]}")
-    for suffix in POOLER_HOST_SUFFIXES:
-        if any(h.endswith(suffix) for h in host.split(",")):
-            guess.add(f"host {host} is Supabase's pooler (Supavisor)")
-    return guess
-
-
-def pooler_console(conn: psycopg.Connection) -> PoolerGuess:
-    """`SHOW POOLS` answered with pool rows means a PgBouncer/Supavisor admin console.
-
-    PostgreSQL itself refuses it ("unrecognized configuration parameter"); that proves nothing
-    either way, because a pooler forwards `SHOW` on ordinary databases.
-    """
-    guess = PoolerGuess()
-    try:
-        with conn.transaction():
-            cur = conn.execute("SHOW POOLS")
-            names = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
-    except psycopg.Error:
-        return guess
-    if "pool_mode" in names:
-        modes = sorted({str(r[names.index("pool_mode")]) for r in rows})
-        guess.add(f"SHOW POOLS answers with pool modes {', '.join(modes)}", certain=True)
-    return guess
-
-
-def backend_pid_changes(dsn: str, *, connect_timeout: float = 5.0) -> bool | None:
-    """Two read-only transactions on one connection: a different backend pid means a
-    transaction-mode pooler (certain). Same pid proves nothing. None when it cannot connect."""
-    try:
-        with psycopg.connect(
-            dsn, connect_timeout=max(1, int(connect_timeout)), application_name="pgrst-runbook"
-        ) as conn:
-            conn.read_only = True
-            pids = []
-            for _ in range(2):
-                with conn.transaction():
-                    pids.append(_scalar(conn, "SELECT pg_catalog.pg_backend_pid()"))
-    except (psycopg.Error, OSError):
-        return None
-    return pids[0] != pids[1]
 
 
 def _backends(
@@ -445,11 +378,6 @@ def _event_triggers(conn: psycopg.Connection) -> list[EventTriggerState]:
     ]
 
 
-def _scalar(conn: psycopg.Connection, query: str) -> Any:
-    row = conn.execute(query).fetchone()  # constant SQL
-    return row[0] if row else None
-
-
 def _savepoint(
     report: PlumbingReport, conn: psycopg.Connection, what: str, query: Callable[[], T]
 ) -> T | None:
@@ -463,13 +391,3 @@ def _savepoint(
         return None
 
 
-def _dialled(dsn: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Host and port the DSN dials (libpq's `PGHOST`/`PGPORT` and 5432 fill the gaps)."""
-    env = dict(os.environ) if env is None else env
-    try:
-        params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v not in (None, "")}
-    except psycopg.ProgrammingError:
-        params = {}
-    params.setdefault("host", env.get("PGHOST", ""))
-    params.setdefault("port", env.get("PGPORT", "") or "5432")
-    return params

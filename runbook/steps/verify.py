@@ -22,9 +22,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from runbook.errors import RunbookError
+from runbook.events import Kind
 from runbook.evidence import EvidenceRow, Target
-from runbook.redact import redact
+from runbook.ingest.follow import Follower, TailPosition
 from runbook.servers.api import PostgrestClient
 from runbook.steps.write_probe import NOT_OPTED_IN, WriteProbeRule
 
@@ -64,54 +67,51 @@ class VerifyResult:
         return next((c for c in self.checks if c.name == name), None)
 
 
+LogMark = dict[Path, TailPosition]  # where each followed file ended when the mark was taken
+
+
 class LogWatch:
     """Log files followed during verification: remembers where each ended, reads what is new.
 
-    A line counts as a failure for the target when it mentions PGRST204 (or PostgREST's
-    message for it) and the column name.
+    What is new is read by the ingestion engine (`runbook.ingest.follow.Follower`, resumed at
+    the mark), so a failure for the target is what the parsers call a PGRST204 event for its
+    column, in any format they know.
     """
 
     def __init__(self, paths: Iterable[Path]):
         self.paths = [Path(p) for p in paths]
 
-    def mark(self) -> dict[Path, int]:
-        """Current size of each file (0 when it does not exist yet)."""
+    def mark(self) -> LogMark:
+        """Where each file ends now (a file that does not exist yet is read from its start)."""
         out = {}
         for path in self.paths:
             try:
-                out[path] = path.stat().st_size
-            except OSError:
-                out[path] = 0
-        return out
-
-    def errors_since(self, mark: dict[Path, int], target: Target) -> list[str]:
-        """PGRST204 lines about `target.column` appended after `mark` (redacted)."""
-        found = []
-        for path in self.paths:
-            start = mark.get(path, 0)
-            try:
-                with open(path, "rb") as handle:
-                    size = handle.seek(0, 2)
-                    if size < start:  # truncated or rotated: read it all
-                        start = 0
-                    handle.seek(start)
-                    data = handle.read(_MAX_LOG_BYTES)
+                st = path.stat()
             except OSError:
                 continue
-            for line in data.decode("utf-8", "replace").splitlines():
-                if _is_pgrst204_for(line, target):
-                    found.append(redact(line.strip())[:300] or "")
+            out[path] = TailPosition(st.st_dev, st.st_ino, st.st_size, 0)
+        return out
+
+    def errors_since(self, mark: LogMark, target: Target) -> list[str]:
+        """PGRST204 lines about `target.column` appended after `mark` (redacted). A file
+        truncated or replaced since is read from its start."""
+        found: list[str] = []
+        for path in self.paths:
+            at = mark.get(path)
+            follower = Follower([str(path)], resume={str(path): at} if at is not None else None)
+            limit = _MAX_LOG_BYTES + (at.offset if at is not None else 0)  # bytes_done counts from 0
+            try:
+                while not follower.finished and follower.bytes_done < limit:
+                    events = follower.read().events
+                    failures = events.filter(
+                        (pl.col("kind") == Kind.SCHEMA_CACHE_ERROR)
+                        & (pl.col("code") == "PGRST204")
+                        & (pl.col("column") == target.column)
+                    )
+                    found += [(text or "").strip()[:300] for text in failures["raw"].to_list()]
+            finally:
+                follower.close()
         return found
-
-
-def _is_pgrst204_for(line: str, target: Target) -> bool:
-    if target.column not in line:
-        return False
-    return (
-        "PGRST204" in line
-        or ("column of" in line and "in the schema cache" in line)
-        or f"Column '{target.column}' of relation" in line
-    )
 
 
 def cache_has_column(client: PostgrestClient, target: Target) -> tuple[bool | None, str]:
@@ -154,7 +154,7 @@ def verify_fix(
     deadline: float,
     write_probe: WriteProbeRule | None = None,
     log_watch: LogWatch | None = None,
-    log_mark: dict[Path, int] | None = None,
+    log_mark: LogMark | None = None,
     log_settle: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -284,7 +284,7 @@ def _write_probe_check(
 
 
 def _log_check(
-    watch: LogWatch, reload_mark: dict[Path, int], confirmed_mark: dict[Path, int], target: Target
+    watch: LogWatch, reload_mark: LogMark, confirmed_mark: LogMark, target: Target
 ) -> Check:
     name = "no new PGRST204 in logs"
     before_confirm = len(watch.errors_since(reload_mark, target)) - len(

@@ -136,3 +136,20 @@ def test_quiet_logs_pass_and_other_columns_do_not_count(tmp_path: Path) -> None:
     check = result.check("no new PGRST204 in logs")
     assert check is not None and check.status == "passed"
     assert result.verified
+
+
+def test_the_log_watch_reads_only_what_came_after_the_mark(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    old = "PGRST204 Could not find the 'note' column of 'items' in the schema cache\n"
+    log.write_text(old * 3)
+    watch = LogWatch([log, tmp_path / "later.log"])
+    mark = watch.mark()
+    assert watch.errors_since(mark, TARGET) == []
+    with open(log, "a") as handle:
+        handle.write('{"code":"PGRST204","message":"Could not find the \'note\' column of \'items\' in the schema cache"}\n')
+        handle.write('ERROR: column "note" of relation "items" does not exist\n')  # 42703: not PGRST204
+    (tmp_path / "later.log").write_text(old)  # appeared after the mark: read whole
+    found = watch.errors_since(mark, TARGET)
+    assert len(found) == 2 and '"code":"PGRST204"' in found[0]
+    log.write_text(old)  # truncated (or rotated) since the mark: read from its start
+    assert len(watch.errors_since(mark, TARGET)) == 2
