@@ -192,6 +192,13 @@ def write_totals(events: pl.DataFrame) -> dict[str, Any]:
     return per_table(events)
 
 
+def read_totals(events: pl.DataFrame) -> dict[str, Any]:
+    """Every table's read requests by status class (`runbook.incidents.writes.reads_per_table`)."""
+    from runbook.incidents.writes import reads_per_table  # it imports this module
+
+    return reads_per_table(events)
+
+
 def table_of_path(path: str | None) -> str | None:
     """`/rest/v1/my%20table?x=1` -> `my table`; the table a PostgREST request path names."""
     if not path:

@@ -323,6 +323,9 @@ class SourceScanner:
     def _tally_lines(self, work: bytes, offset: int, end: int, starts: list[int]) -> None:
         """Gather the lines of `work[offset:end]` that hold a tally keyword and are no
         candidate line (those are events, counted as such)."""
+        if self.fmt.tally_every_line:  # candidates are dropped by their keywords in `_counted`
+            self._tally.extend(work[offset:end].split(b"\n"))
+            return
         taken = set(starts)
         find, rfind, gather = work.find, work.rfind, self._tally.append  # the loop runs per line
         for keyword in self.fmt.tally_keywords:
@@ -346,6 +349,8 @@ class SourceScanner:
         except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
             lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
         self._tally = []
+        if self.fmt.tally_every_line:
+            lines = lines.filter(~lines.str.contains_any([k.decode() for k in self.fmt.keywords]))
         rows, unread = self.fmt.tally(lines, self.tz)
         unusable = rows.filter(out_of_range(pl.col("ts")) | out_of_range(pl.col("ts_end")))
         if unusable.height:  # as `_finish` does for lines: no real log has such a time
