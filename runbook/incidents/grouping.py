@@ -235,6 +235,7 @@ def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
             (pl.col("kind") == Kind.ACCESS.value)
             & pl.col("method").is_in(list(WRITE_METHODS))
             & (pl.col("status") == 400)
+            & pl.col("code").is_null()  # a gateway 400 it names as another error (23502 ...)
         )
     )
     return access.with_columns(
