@@ -39,8 +39,9 @@ from typing import ClassVar
 import polars as pl
 
 # Keywords every format shares: what a PostgREST schema-cache error looks like wherever an
-# application logged it (both PGRST204 wordings, the family, PostgreSQL 42703/42P01).
-ERROR_KEYWORDS: tuple[bytes, ...] = (b"PGRST", b"chema cache", b"does not exist")
+# application logged it (both PGRST204 wordings, the family, PostgreSQL 42703/42P01, and those
+# two codes alone: an error body logged by its fields, with its message dropped).
+ERROR_KEYWORDS: tuple[bytes, ...] = (b"PGRST", b"chema cache", b"does not exist", b"42703", b"42P01")
 
 
 @dataclass(frozen=True)
