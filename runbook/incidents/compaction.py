@@ -32,7 +32,7 @@ from runbook.incidents.grouping import (
 )
 
 GROUP_BY = ["source", "format", "kind", "level", "code", "schema", "table", "column", "method", "path"]
-ACCESS_BY = ["source", "format", "kind", "level", "method", "path", "status", "ts"]
+ACCESS_BY = ["source", "format", "kind", "level", "code", "method", "path", "status", "ts"]  # code: a gateway names some
 
 
 def compact(
