@@ -347,7 +347,12 @@ class SourceScanner:
         try:
             lines = pl.Series("line", self._tally, dtype=pl.Binary).cast(pl.String)
         except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
-            lines = pl.Series("line", [self._decode(raw) for raw in self._tally], dtype=pl.String)
+            keywords = self.fmt.keywords if self.fmt.tally_every_line else ()
+            lines = pl.Series(  # a candidate line among them is counted where it is read as one
+                "line",
+                [self._decode(raw, count=not any(k in raw for k in keywords)) for raw in self._tally],
+                dtype=pl.String,
+            )
         self._tally = []
         if self.fmt.tally_every_line:
             lines = lines.filter(~lines.str.contains_any([k.decode() for k in self.fmt.keywords]))

@@ -316,3 +316,15 @@ def test_scan_report_and_run_agree(tmp_path: Path, successes: bool, sentence: st
         env=env,
     )
     assert f"Writes while it lasted: {sentence}" in run.stdout, run.stdout + run.stderr
+
+
+def test_an_invalid_line_among_counted_requests_is_counted_once(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    path.write_bytes(
+        access_line(minute(0), "GET", "/members", 200).encode().replace(b"httpx", b"\xff")
+        + access_line(minute(0, 1), "POST", "/members", 400).encode().replace(b"httpx", b"\xfe")
+        + access_line(minute(0, 2), "GET", "/members", 200).encode()
+    )
+    result = scan_paths([str(path)])
+    assert result.stats()["invalid_utf8_lines"] == 2
+    assert document(result)["reads"]["tables"][0]["2xx"] == 2
