@@ -1,4 +1,4 @@
-"""What counting every write costs a scan of an access log of mostly successful requests.
+"""What counting every request (writes and reads) costs a scan of an access log of mostly successful requests.
 
     python benchmarks/access_writes.py [--lines 2000000] [--runs 3] [--baseline-ref main] [--keep]
 
@@ -7,7 +7,8 @@ benchmarks/data/: 88% GET 200, 8% POST 201, 2% PATCH 204, 1% POST 400, 0.5% GET 
 DELETE 500, over six hours and four tables. Then runs `python -m runbook scan FILE --format json`
 of this tree and of `--baseline-ref` (exported with `git archive` into a temporary folder),
 alternating rounds, under `/usr/bin/time -v`, and prints the median wall time and peak RSS of
-each and their ratios. The counts of the scan's `writes` are checked against the generator's.
+each and their ratios. The counts of the scan's `writes` and `reads` are checked against the
+generator's.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ DATA = ROOT / "benchmarks" / "data"
 TABLES = ["profiles", "members", "orders", "mypoolr"]
 
 
-def generate(path: Path, lines: int) -> dict[str, int]:
-    """The log, and the writes (POST, PATCH, PUT) it holds by status class."""
+def generate(path: Path, lines: int) -> dict[str, dict[str, int]]:
+    """The log, and the writes (POST, PATCH, PUT, DELETE) and reads (GET) it holds by status
+    class."""
     rng = random.Random(7)
     start = datetime(2026, 8, 21, 8, 0, tzinfo=UTC)
-    writes = {"2xx": 0, "4xx": 0}
+    writes = {"2xx": 0, "4xx": 0, "5xx": 0}
+    reads = {"2xx": 0, "4xx": 0}
     with path.open("w") as out:
         for i in range(lines):
             ts = start + timedelta(seconds=i * 21600 / lines)
@@ -40,6 +43,7 @@ def generate(path: Path, lines: int) -> dict[str, int]:
             r = rng.random()
             if r < 0.88:
                 request = f'"GET /{t}?select=*&id=eq.{i % 1000} HTTP/1.1" 200 {rng.randint(2, 900)}'
+                reads["2xx"] += 1
             elif r < 0.96:
                 request, writes["2xx"] = f'"POST /{t} HTTP/1.1" 201 0', writes["2xx"] + 1
             elif r < 0.98:
@@ -48,11 +52,11 @@ def generate(path: Path, lines: int) -> dict[str, int]:
                 request = f'"POST /{t}?columns=open_to_work_email HTTP/1.1" 400 139'
                 writes["4xx"] += 1
             elif r < 0.995:
-                request = f'"GET /missing_{t} HTTP/1.1" 404 129'
+                request, reads["4xx"] = f'"GET /missing_{t} HTTP/1.1" 404 129', reads["4xx"] + 1
             else:
-                request = f'"DELETE /{t}?id=eq.{i % 13} HTTP/1.1" 500 80'
+                request, writes["5xx"] = f'"DELETE /{t}?id=eq.{i % 13} HTTP/1.1" 500 80', writes["5xx"] + 1
             out.write(f'127.0.0.1 - web_anon [{ts:%d/%b/%Y:%H:%M:%S %z}] {request} "" "postgrest-js/1.x"\n')
-    return writes
+    return {"writes": writes, "reads": reads}
 
 
 def export(ref: str, into: Path) -> Path:
@@ -100,8 +104,9 @@ def main() -> int:
                 wall, rss, doc = timed_scan(tree, log)
                 results[name].append((wall, rss))
                 if name == "this tree":
-                    got = {k: sum(t[k] for t in doc["writes"]["tables"]) for k in expected}
-                    assert got == expected, f"writes counted {got}, generated {expected}"
+                    for kind, generated in expected.items():
+                        got = {k: sum(t[k] for t in doc[kind]["tables"]) for k in generated}
+                        assert got == generated, f"{kind} counted {got}, generated {generated}"
                 print(f"  {name}: {wall:.2f} s, {rss:.0f} MiB")
     medians = {name: (statistics.median(w for w, _ in r), statistics.median(m for _, m in r)) for name, r in results.items()}
     for name, (wall, rss) in medians.items():

@@ -20,7 +20,10 @@ A format whose lines are requests (an access log) may also set `tally_keywords` 
 `tally(lines)`: lines holding one of those keywords (and none of `keywords`) are not events of
 their own but counted, batch by batch, into weighted rows (a request line it cannot read is
 counted in `lines_skipped`) (`weight` requests between `ts` and
-`ts_end`), so that a log of millions of successful requests costs counters, not rows.
+`ts_end`), so that a log of millions of successful requests costs counters, not rows. A format
+whose lines are nearly all requests sets `tally_every_line`: the scanner then splits the bytes
+into lines at C speed and offers `tally` every line that is no candidate line, instead of
+cutting each line out at a keyword hit (a Python step per line).
 
 Formats whose records are not lines (a JSON array export, CSV with quoted newlines) set
 `whole_file = True` and implement `parse_document(data, tz)` instead: the scanner hands them the
@@ -36,8 +39,9 @@ from typing import ClassVar
 import polars as pl
 
 # Keywords every format shares: what a PostgREST schema-cache error looks like wherever an
-# application logged it (both PGRST204 wordings, the family, PostgreSQL 42703/42P01).
-ERROR_KEYWORDS: tuple[bytes, ...] = (b"PGRST", b"chema cache", b"does not exist")
+# application logged it (both PGRST204 wordings, the family, PostgreSQL 42703/42P01, and those
+# two codes alone: an error body logged by its fields, with its message dropped).
+ERROR_KEYWORDS: tuple[bytes, ...] = (b"PGRST", b"chema cache", b"does not exist", b"42703", b"42P01")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class LogFormat:
     description: ClassVar[str] = ""
     keywords: ClassVar[tuple[bytes, ...]] = ERROR_KEYWORDS
     tally_keywords: ClassVar[tuple[bytes, ...]] = ()  # request lines counted, not kept (`tally`)
+    tally_every_line: ClassVar[bool] = False  # offer `tally` every non-candidate line
     # Lines used by the parametrized sample test (tests/parsers/test_samples.py).
     samples: ClassVar[tuple[Sample, ...]] = ()
     whole_file: ClassVar[bool] = False

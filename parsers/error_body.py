@@ -12,6 +12,7 @@ Wordings (reference/postgrest.md section 3):
 - PGRST200/201/202/203: relationship and function variants
 - PostgreSQL 42703: ``column "C" of relation "T" does not exist`` / ``column T.C does not exist``
 - PostgreSQL 42P01: ``relation "T" does not exist``
+- PostgreSQL 42703 / 42P01 without their wording: the code as a field's value (`DB_CODE_FIELD`)
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ PG_42703_SELECT = r"column ([^\s\"'.]+)\.([^\s\"']+) does not exist"
 PG_42703_BARE = r'column \\?"(.*?)\\?" does not exist'
 PG_42P01 = r'relation \\?"(.*?)\\?" does not exist'
 CODE = r"\b(PGRST\d{3})\b"
+# PostgreSQL's codes alone are numbers that any text may hold (a size, an id): they count as
+# a code only as the value of a code field, as clients and loggers flatten an error body
+# whose message they dropped: `'code': '42703'` (a Python repr), `code: '42703'`
+# (util.inspect), `"code":"42703"` (JSON, escaped or not), `code=42703` (logfmt),
+# `sqlstate=42703`, `error_code`, `SQLSTATE 42703` (pgx, libpq).
+DB_CODE_FIELD = (
+    r"(?i)(?:\b(?:code|sql_?state(?:_code)?|state_code|error_?code|pgrst_code)\\?['\"]?\s*[:=]\s*\\?['\"]?"
+    r"|\bSQLSTATE\s+)(42703|42P01)\b"
+)
 
 
 # One error body printed over several lines: pprint splits a long string into adjacent literals
@@ -108,7 +118,7 @@ def error_columns(text: pl.Expr) -> list[pl.Expr]:
     s_tab, s_col = _group(text, PG_42703_SELECT, 1), _group(text, PG_42703_SELECT, 2)
     bare_col = _group(text, PG_42703_BARE, 1)
     rel42p01 = _group(text, PG_42P01, 1)
-    explicit = _group(text, CODE, 1)
+    explicit = pl.coalesce(_group(text, CODE, 1), _group(text, DB_CODE_FIELD, 1).str.to_uppercase())
 
     code = (
         pl.when(new_col.is_not_null() | old_col.is_not_null())

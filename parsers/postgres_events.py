@@ -400,7 +400,8 @@ def record_events(records: pl.DataFrame) -> pl.DataFrame:
     events = pl.concat([f for f in frames if f.height], how="diagonal_relaxed") if any(
         f.height for f in frames
     ) else recs.clear()
-    internal = [c for c in events.columns if c.startswith("_")] + ["pid", "severity", "sql_state", "statement"]
+    # `pid` stays: it tells one event logged to several destinations from two sessions' alike.
+    internal = [c for c in events.columns if c.startswith("_")] + ["severity", "sql_state", "statement"]
     return events.sort("_order", maintain_order=True).drop([c for c in internal if c in events.columns])
 
 

@@ -18,6 +18,7 @@ class PostgrestDockerFormat(LogFormat):
     description = "PostgREST stdout+stderr interleaved (docker logs)"
     keywords = STDERR_KEYWORDS + ACCESS_KEYWORDS
     tally_keywords = TALLY_KEYWORDS
+    tally_every_line = True
     includes = ("postgrest_stderr", "postgrest_access")
     samples = (
         Sample(

@@ -17,8 +17,9 @@ What each source yields:
 - `edge_logs` (API gateway; `event_message` is `METHOD | STATUS | IP | RAY | URL | UA`):
   a PostgREST schema-cache code in `proxy_status` (`PostgREST; error=PGRST204`, PostgREST v14+
   projects) -> `schema_cache_error` with the table from `/rest/v1/<table>` and no column;
-  otherwise a POST/PATCH/PUT to `/rest/v1/<table>` -> `access` (any status: the 400s are
-  evidence, all of them the writes a failed share is taken of). `request_id` from
+  otherwise any request to `/rest/v1/<table>` -> `access` (any status and any other proxy
+  code, kept in `code`: the 400s are evidence, the writes the denominator of the share that
+  failed, the reads counted by status class). `request_id` from
   `sb_request_id`, `x-request-id` or the `cf-ray`.
 - `postgrest_logs`: PostgREST's own stderr lines, classified by `parsers.postgrest_stderr.RULES`.
 - `postgres_logs`: statements and errors through `parsers.postgres_events`.
@@ -43,6 +44,7 @@ from polars.datatypes import DataTypeClass
 from parsers.base import LogFormat, Sample
 from parsers.error_body import error_columns
 from parsers.postgres_events import RECORD_SCHEMA, record_events
+from parsers.postgrest_access import READ_METHODS, WRITE_METHODS
 from parsers.postgrest_stderr import RULES as POSTGREST_RULES
 from parsers.timestamps import epoch, iso
 from runbook.events import SCHEMA_CACHE_FAMILY, Kind
@@ -104,7 +106,7 @@ PG_STATEMENT = r"^(?:[0-9A-Z]{5}: )?(?:duration: [0-9.]+ ms\s+)?(?:statement|exe
 PG_TAGGED = (
     r"^(?:.*?[\s\]:>])?(LOG|ERROR|WARNING|NOTICE|INFO|DEBUG[1-5]?|FATAL|PANIC):  (.*)$"
 )
-WRITE_METHODS = ("POST", "PATCH", "PUT")
+REQUEST_METHODS = (*WRITE_METHODS, *READ_METHODS)
 CACHE_CODES = ("PGRST204", *SCHEMA_CACHE_FAMILY)
 _RESYNC_ELEMENT = re.compile(r'\{\s*"(?:id|timestamp|event_message|source|log_attributes|metadata)"\s*:')
 _RESYNC_LINE = re.compile(r"\n(?=\{)")
@@ -521,20 +523,22 @@ def _edge_events(rows: pl.DataFrame) -> pl.DataFrame:
     edge = rows.filter(pl.col("_source") == "edge_logs")
     table = pl.when(pl.col("_table") != "rpc").then(pl.col("_table"))
     cache_error = pl.col("_proxy_code").is_in(CACHE_CODES).fill_null(False)
-    # Every write to a table, whatever its status: the failed ones are evidence, all of them
-    # the denominator of the share that failed.
-    plain_write = (
+    # Every other request to a table, whatever its status and proxy code (PGRST116, 23502 ...):
+    # the failed writes are evidence, all writes the denominator of the share that failed,
+    # reads their own counts. The proxy code stays in `code`, so that a 400 the gateway names
+    # as another error is never taken for a PGRST204.
+    request = (
         pl.col("status").is_not_null()
-        & pl.col("method").is_in(WRITE_METHODS)
+        & pl.col("method").is_in(REQUEST_METHODS)
         & table.is_not_null()
-        & pl.col("_proxy_code").is_null()
+        & ~cache_error
     ).fill_null(False)
-    return edge.filter(cache_error | plain_write).select(
+    return edge.filter(cache_error | request).select(
         "ts",
         "line_no",
         pl.col("line_no").alias("record_no"),
         pl.when(cache_error).then(pl.lit(Kind.SCHEMA_CACHE_ERROR.value)).otherwise(pl.lit(Kind.ACCESS.value)).alias("kind"),
-        pl.when(cache_error).then(pl.col("_proxy_code")).alias("code"),
+        pl.col("_proxy_code").alias("code"),
         table.alias("table"),
         "method",
         "path",

@@ -63,6 +63,7 @@ _EVENT_TYPES: dict[str, pl.DataType | DataTypeClass] = {
     # `weight` requests between `ts` and `ts_end`. Null for an ordinary log record (one request).
     "weight": pl.Int64,
     "ts_end": TS_TYPE,
+    "pid": pl.String,  # the PostgreSQL backend's process id, where its log line carries one
 }
 EVENT_SCHEMA = pl.Schema(_EVENT_TYPES)
 

@@ -32,7 +32,8 @@ from runbook.incidents.grouping import (
 )
 
 GROUP_BY = ["source", "format", "kind", "level", "code", "schema", "table", "column", "method", "path"]
-ACCESS_BY = ["source", "format", "kind", "level", "method", "path", "status", "ts"]
+# `code`: a gateway names the error of some requests (23502 ...), which must not read as PGRST204.
+ACCESS_BY = ["source", "format", "kind", "level", "code", "method", "path", "status", "ts"]
 
 
 def compact(

@@ -192,6 +192,13 @@ def write_totals(events: pl.DataFrame) -> dict[str, Any]:
     return per_table(events)
 
 
+def read_totals(events: pl.DataFrame) -> dict[str, Any]:
+    """Every table's read requests by status class (`runbook.incidents.writes.reads_per_table`)."""
+    from runbook.incidents.writes import reads_per_table  # it imports this module
+
+    return reads_per_table(events)
+
+
 def table_of_path(path: str | None) -> str | None:
     """`/rest/v1/my%20table?x=1` -> `my table`; the table a PostgREST request path names."""
     if not path:
@@ -228,6 +235,7 @@ def _failed_writes(events: pl.DataFrame) -> pl.DataFrame:
             (pl.col("kind") == Kind.ACCESS.value)
             & pl.col("method").is_in(list(WRITE_METHODS))
             & (pl.col("status") == 400)
+            & pl.col("code").is_null()  # a gateway 400 it names as another error (23502 ...)
         )
     )
     return access.with_columns(

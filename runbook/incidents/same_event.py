@@ -7,17 +7,37 @@ one row of each such group and lists, in `seen_in`, every source that logged it.
 
 Rows fold when they say the same thing (kind, code, table, column, detail, message) within
 `SAME_EVENT` of each other and come from different sources: one source never holds the same
-event twice, so two identical lines of one file stay two events.
+event twice, so two identical lines of one file stay two events. Where both rows carry the
+backend's pid (csvlog and jsonlog always do, stderr with `%p` in `log_line_prefix`), they fold
+only when it is the same: two sessions that hit the same error in the same millisecond are two
+events. A row without a pid (a client's line, a stderr prefix without `%p`) folds with either.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import polars as pl
 
 SAME_EVENT = timedelta(seconds=1)
 KEY = ("kind", "code", "table", "column", "detail", "message")
+
+
+@dataclass
+class _Group:
+    """Rows of one event being folded: its first time, the pid it was logged with, its sources."""
+
+    start: datetime
+    pid: str | None
+    sources: list[str]
+
+    def takes(self, source: str, pid: str | None, ts: datetime, tolerance: timedelta) -> bool:
+        return (
+            ts - self.start <= tolerance
+            and source not in self.sources
+            and (pid is None or self.pid is None or pid == self.pid)
+        )
 
 
 def fold_sources(events: pl.DataFrame, tolerance: timedelta = SAME_EVENT) -> pl.DataFrame:
@@ -26,27 +46,28 @@ def fold_sources(events: pl.DataFrame, tolerance: timedelta = SAME_EVENT) -> pl.
     if events.height == 0:
         return events.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("seen_in"))
     rows = events.with_row_index("_fold_row")
+    if "pid" not in rows.columns:
+        rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias("pid"))
     ordered = rows.filter(pl.col("ts").is_not_null()).sort(
         [*KEY, "ts"], nulls_last=True, maintain_order=True  # ties: the first row read is kept
     )
     keep: dict[int, list[str]] = {}
     group_key: tuple[object, ...] | None = None
-    start = None
-    head = -1
-    for row in ordered.select("_fold_row", "ts", "source", *KEY).iter_rows(named=True):
+    groups: list[_Group] = []  # the current key's groups still open (within the tolerance)
+    for row in ordered.select("_fold_row", "ts", "source", "pid", *KEY).iter_rows(named=True):
         key = tuple(row[k] for k in KEY)
-        sources = keep.get(head)
-        if (
-            key == group_key
-            and start is not None
-            and row["ts"] - start <= tolerance
-            and sources is not None
-            and row["source"] not in sources
-        ):
-            sources.append(row["source"])
+        if key != group_key:
+            group_key, groups = key, []
+        ts, source, pid = row["ts"], row["source"], row["pid"]
+        groups = [g for g in groups if ts - g.start <= tolerance]
+        joined = next((g for g in groups if g.takes(source, pid, ts, tolerance)), None)
+        if joined is not None:
+            joined.sources.append(source)
+            joined.pid = joined.pid or pid
             continue
-        group_key, start, head = key, row["ts"], row["_fold_row"]
-        keep[head] = [row["source"]]
+        group = _Group(ts, pid, [source])
+        groups.append(group)
+        keep[row["_fold_row"]] = group.sources
     untimed = rows.filter(pl.col("ts").is_null()).select("_fold_row", "source")
     for i, source in untimed.iter_rows():
         keep[i] = [source]  # an untimed line cannot be matched by time: it stays itself
@@ -54,4 +75,5 @@ def fold_sources(events: pl.DataFrame, tolerance: timedelta = SAME_EVENT) -> pl.
         {"_fold_row": list(keep), "seen_in": list(keep.values())},
         schema={"_fold_row": pl.UInt32, "seen_in": pl.List(pl.String)},
     )
-    return rows.join(kept, on="_fold_row", how="inner").sort("_fold_row").drop("_fold_row")
+    folded = rows.join(kept, on="_fold_row", how="inner").sort("_fold_row").drop("_fold_row")
+    return folded if "pid" in events.columns else folded.drop("pid")

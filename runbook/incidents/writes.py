@@ -1,10 +1,11 @@
-"""Write requests by status class: the denominator of "X of N writes failed".
+"""Requests by status class: writes, the denominator of "X of N writes failed", and reads.
 
 Counted from the server's side only: PostgREST's access lines and the gateway's (Supabase
 `edge_logs`), where every request is one line (or one weighted row, see
 `parsers.postgrest_access.tally_access`). A client's own HTTP line (httpx through Python logging)
-is the same request again, so it never counts here. Writes are POST, PATCH and PUT: the requests
-that carry a payload PostgREST checks against its schema cache.
+is the same request again, so it never counts here. Writes are POST, PATCH, PUT and DELETE (the
+first three carry the payload PostgREST checks against its schema cache); reads are GET and HEAD,
+counted by table and status class only.
 
 A log written at `log-level=warn` or `error` holds only the failed requests: then the share
 that failed is not known, and `success_lines_logged` says so instead of a 100% that is not one.
@@ -18,8 +19,9 @@ from typing import Any
 
 import polars as pl
 
+from parsers.postgrest_access import READ_METHODS, WRITE_METHODS
 from runbook.events import Kind
-from runbook.incidents.grouping import WRITE_METHODS, table_of_path
+from runbook.incidents.grouping import table_of_path
 from runbook.incidents.requests import CLIENT_ACCESS_FORMATS
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -57,9 +59,10 @@ class WriteCounts:
         }
 
 
-def write_requests(events: pl.DataFrame) -> pl.DataFrame:
-    """The server-side write requests of `events`, one row per line or weighted row, with
-    `_table` (the table the path names), `_class` (`2xx` ...) and `_weight` (1 for a line)."""
+def write_requests(events: pl.DataFrame, methods: tuple[str, ...] = WRITE_METHODS) -> pl.DataFrame:
+    """The server-side requests of `events` made with `methods` (the writes unless told), one
+    row per line or weighted row, with `_table` (the table the path names), `_class` (`2xx`
+    ...) and `_weight` (1 for a line)."""
     server_line = (pl.col("kind") == Kind.ACCESS.value) & ~pl.col("format").is_in(
         list(CLIENT_ACCESS_FORMATS)
     ).fill_null(False)
@@ -69,7 +72,7 @@ def write_requests(events: pl.DataFrame) -> pl.DataFrame:
     rows = events.filter(
         (server_line | gateway_error)
         & pl.col("status").is_not_null()
-        & pl.col("method").is_in(list(WRITE_METHODS))
+        & pl.col("method").is_in(list(methods))
     ).select("ts", "ts_end", "method", "path", "status", "weight")
     tables = {path: table_of_path(path) for path in rows["path"].unique().to_list()}
     return rows.with_columns(
@@ -114,16 +117,40 @@ def per_table(events: pl.DataFrame) -> dict[str, Any]:
     logged = success_logged(writes)
     tables = []
     for table in sorted(writes["_table"].unique().to_list()):
-        rows = writes.filter(pl.col("_table") == table)
-        by_method: dict[str, dict[str, int]] = {}
-        for method, klass, n in (
-            rows.group_by("method", "_class").agg(pl.col("_weight").sum()).sort("method", "_class").iter_rows()
-        ):
-            by_method.setdefault(method, dict.fromkeys(STATUS_CLASSES, 0))[klass] = int(n)
         tables.append(
-            {"table": table, **counts(writes, table, success_lines_logged=logged).to_dict(), "by_method": by_method}
+            {
+                "table": table,
+                **counts(writes, table, success_lines_logged=logged).to_dict(),
+                "by_method": _by_method(writes.filter(pl.col("_table") == table)),
+            }
         )
     return {"success_lines_logged": logged, "tables": tables}
+
+
+def reads_per_table(events: pl.DataFrame) -> dict[str, Any]:
+    """The `reads` object of `scan --format json`: every table's reads (GET, HEAD) by status
+    class and by method, counted as writes are, and whether any read did not fail (a log of
+    failures only holds no 2xx)."""
+    reads = write_requests(events, READ_METHODS).filter(pl.col("_table").is_not_null())
+    tables = []
+    for table in sorted(reads["_table"].unique().to_list()):
+        rows = reads.filter(pl.col("_table") == table)
+        by_class = dict.fromkeys(STATUS_CLASSES, 0)
+        for klass, n in rows.group_by("_class").agg(pl.col("_weight").sum()).iter_rows():
+            by_class[klass] = int(n)
+        tables.append(
+            {"table": table, "requests": sum(by_class.values()), **by_class, "by_method": _by_method(rows)}
+        )
+    return {"success_lines_logged": success_logged(reads), "tables": tables}
+
+
+def _by_method(rows: pl.DataFrame) -> dict[str, dict[str, int]]:
+    by_method: dict[str, dict[str, int]] = {}
+    for method, klass, n in (
+        rows.group_by("method", "_class").agg(pl.col("_weight").sum()).sort("method", "_class").iter_rows()
+    ):
+        by_method.setdefault(method, dict.fromkeys(STATUS_CLASSES, 0))[klass] = int(n)
+    return by_method
 
 
 def describe(table: str, writes: dict[str, Any] | None) -> str | None:

@@ -416,11 +416,17 @@ def _reason(exc: BaseException) -> str:
 
 def document(result: ScanResult) -> dict[str, Any]:
     """The `scan --format json` object: incidents, related events and stats (stable names)."""
-    from runbook.incidents.grouping import group_incidents, related_events, write_totals
+    from runbook.incidents.grouping import (
+        group_incidents,
+        read_totals,
+        related_events,
+        write_totals,
+    )
 
     return {
         "incidents": [incident.to_dict() for incident in group_incidents(result.events)],
         "related": [related.to_dict() for related in related_events(result.events)],
         "writes": write_totals(result.events),
+        "reads": read_totals(result.events),
         "stats": result.stats(),
     }

@@ -104,7 +104,7 @@ def _impact_from_events(
     writes = fold_client_access(
         events.filter((pl.col("kind") == "access") & pl.col("method").is_in(list(WRITE_METHODS)))
     )
-    failed = endpoints_of_failures(rows, writes.filter(pl.col("status") == 400))
+    failed = endpoints_of_failures(rows, writes.filter((pl.col("status") == 400) & pl.col("code").is_null()))
     for name, weight in zip(failed, rows["weight"].to_list(), strict=True):
         bump(name, "errors", weight)
     first, last_ts = parse_ts(incident.get("first_seen")), parse_ts(incident.get("last_seen"))
@@ -115,8 +115,8 @@ def _impact_from_events(
     writes = writes.filter(
         pl.col("path").map_elements(table_of_path, return_dtype=pl.String) == table
     )
-    for method, path, status, weight in writes.select("method", "path", "status", "weight").iter_rows():
-        if status == 400:
+    for method, path, status, code, weight in writes.select("method", "path", "status", "code", "weight").iter_rows():
+        if status == 400 and code is None:
             bump(endpoint(method, path), "access_400s", weight)
     impact["endpoints"] = [
         {"endpoint": name, **c}

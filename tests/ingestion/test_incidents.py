@@ -117,7 +117,7 @@ def test_cli_json_contract_and_exit_codes(tmp_path: Path) -> None:
     proc = run_cli("scan", str(tmp_path), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"incidents", "related", "writes", "stats"}
+    assert set(doc) == {"incidents", "related", "writes", "reads", "stats"}
     inc = doc["incidents"][0]
     for key in (
         "code",

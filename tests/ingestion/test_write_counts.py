@@ -1,4 +1,4 @@
-"""Writes by status class: counted from every access line, kept only as counters.
+"""Writes and reads by status class: counted from every access line, kept only as counters.
 
 Access lines use PostgREST's templates (reference/postgrest.md 2.1): the size is `-` before
 v13 and numeric from v13; the client log is Python logging with postgrest-py's `APIError`, as
@@ -80,6 +80,9 @@ def test_every_write_is_counted_by_method_and_status_class(tmp_path: Path) -> No
         lines.append(access_line(minute(4, 30 + n), "POST", "/members", 503, "119"))
     for n in range(40):
         lines.append(access_line(minute(5, n), "GET", "/members?select=*", 200, "2"))  # reads
+    for n in range(3):
+        lines.append(access_line(minute(6, n), "DELETE", "/members?id=eq.9", 204))
+    lines.append(access_line(minute(6, 5), "DELETE", "/members?id=eq.9", 404, "0"))  # a line: 404
     lines.append(access_line(minute(6), "POST", "/rpc/add_member", 200, "2"))  # not a table
     path = tmp_path / "access.log"
     path.write_text("".join(lines))
@@ -89,22 +92,57 @@ def test_every_write_is_counted_by_method_and_status_class(tmp_path: Path) -> No
     [members] = whole["writes"]["tables"]
     assert members == {
         "table": "members",
-        "requests": 53,
-        "2xx": 45,
+        "requests": 57,
+        "2xx": 48,
         "3xx": 0,
-        "4xx": 6,
+        "4xx": 7,
         "5xx": 2,
         "status_400": 6,
-        "share_400": round(6 / 53, 4),
+        "share_400": round(6 / 57, 4),
         "success_lines_logged": True,
         "by_method": {
+            "DELETE": {"2xx": 3, "3xx": 0, "4xx": 1, "5xx": 0},
             "PATCH": {"2xx": 10, "3xx": 0, "4xx": 0, "5xx": 0},
             "POST": {"2xx": 30, "3xx": 0, "4xx": 6, "5xx": 2},
             "PUT": {"2xx": 5, "3xx": 0, "4xx": 0, "5xx": 0},
         },
     }
+    assert whole["reads"] == {
+        "success_lines_logged": True,
+        "tables": [
+            {"table": "members", "requests": 40, "2xx": 40, "3xx": 0, "4xx": 0, "5xx": 0,
+             "by_method": {"GET": {"2xx": 40, "3xx": 0, "4xx": 0, "5xx": 0}}},
+        ],
+    }
     # The same counts however the bytes come: chunks cut mid-line, every chunk its own batch.
-    assert scan_doc(path, chunk_bytes=333, parallel=False)["writes"] == whole["writes"]
+    cut = scan_doc(path, chunk_bytes=333, parallel=False)
+    assert (cut["writes"], cut["reads"]) == (whole["writes"], whole["reads"])
+
+
+def test_reads_are_counted_by_table_and_status_class(tmp_path: Path) -> None:
+    """GET and HEAD, as supabase-js and postgrest-py send them (`?select=`, `count=exact`)."""
+    lines = []
+    for n in range(50):
+        lines.append(access_line(minute(1, n), "GET", "/members?select=id,name&order=id.asc", 200, "812"))
+    for n in range(4):
+        lines.append(access_line(minute(2, n), "HEAD", "/members?select=*", 200))
+    lines.append(access_line(minute(2, 10), "GET", "/members?select=telegram_handle", 400, "120"))  # 42703
+    lines.append(access_line(minute(2, 11), "GET", "/rest/v1/members?select=*", 304, "0"))
+    lines.append(access_line(minute(2, 12), "GET", "/profiles?id=eq.1", 406, "130"))  # PGRST116
+    lines.append(access_line(minute(2, 13), "GET", "/nothere?select=*", 404, "129"))  # PGRST205
+    lines.append(access_line(minute(2, 14), "GET", "/profiles", 503, "20"))
+    lines.append(access_line(minute(2, 15), "GET", "/", 200, "4000"))  # the OpenAPI root: no table
+    path = tmp_path / "access.log"
+    path.write_text("".join(lines))
+
+    reads = {t["table"]: t for t in scan_doc(path)["reads"]["tables"]}
+    assert set(reads) == {"members", "profiles", "nothere"}
+    assert {k: reads["members"][k] for k in ("requests", "2xx", "3xx", "4xx", "5xx")} == {
+        "requests": 56, "2xx": 54, "3xx": 1, "4xx": 1, "5xx": 0,
+    }
+    assert reads["members"]["by_method"]["HEAD"] == {"2xx": 4, "3xx": 0, "4xx": 0, "5xx": 0}
+    assert (reads["profiles"]["4xx"], reads["profiles"]["5xx"]) == (1, 1)
+    assert reads["nothere"]["4xx"] == 1
 
 
 def test_parallel_ranges_count_what_one_pass_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +224,11 @@ def test_gateway_writes_count_with_their_status(tmp_path: Path) -> None:
     # Two POSTs whose proxy status names PGRST204, one that succeeded; an older project's 400.
     assert by_table["mypoolr"]["by_method"] == {"POST": {"2xx": 1, "3xx": 0, "4xx": 2, "5xx": 0}}
     assert by_table["Pool Members"]["status_400"] == 1
+    # A 400 the gateway names as another error (23502, a not-null violation) is a write that
+    # failed, never a PGRST204; a read and a 404 the gateway names as PGRST205 are reads.
+    assert by_table["members"]["by_method"] == {"POST": {"2xx": 0, "3xx": 0, "4xx": 1, "5xx": 0}}
+    reads = {t["table"]: t for t in doc["reads"]["tables"]}
+    assert (reads["mypoolr"]["2xx"], reads["testimonials"]["4xx"]) == (1, 1)
 
 
 def test_docker_logs_count_the_access_lines_among_stderr(tmp_path: Path) -> None:
@@ -273,3 +316,15 @@ def test_scan_report_and_run_agree(tmp_path: Path, successes: bool, sentence: st
         env=env,
     )
     assert f"Writes while it lasted: {sentence}" in run.stdout, run.stdout + run.stderr
+
+
+def test_an_invalid_line_among_counted_requests_is_counted_once(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    path.write_bytes(
+        access_line(minute(0), "GET", "/members", 200).encode().replace(b"httpx", b"\xff")
+        + access_line(minute(0, 1), "POST", "/members", 400).encode().replace(b"httpx", b"\xfe")
+        + access_line(minute(0, 2), "GET", "/members", 200).encode()
+    )
+    result = scan_paths([str(path)])
+    assert result.stats()["invalid_utf8_lines"] == 2
+    assert document(result)["reads"]["tables"][0]["2xx"] == 2

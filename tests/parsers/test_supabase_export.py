@@ -39,19 +39,23 @@ def test_bigquery_era_edge_logs() -> None:
     result = scan(EDGE)
     assert result.stats()["formats"] == {"supabase_json": 1}
     assert rows(result.events, "kind", "code", "table", "column", "method", "path", "status") == [
+        # a read that succeeded: counted under reads
+        ("access", None, "mypoolr", None, "GET", "/rest/v1/mypoolr?select=*&admin_id=eq.42", 200),
         ("schema_cache_error", "PGRST204", "mypoolr", None, "POST", "/rest/v1/mypoolr?select=*", 400),
         ("schema_cache_error", "PGRST204", "mypoolr", None, "POST", "/rest/v1/mypoolr?select=*", 400),
         # an older project: no proxy status, only the 400 on a write
         ("access", None, "Pool Members", None, "PATCH", "/rest/v1/Pool%20Members?id=eq.4", 400),
+        # another error the gateway names (a not-null violation): a request, with its code
+        ("access", "23502", "members", None, "POST", "/rest/v1/members", 400),
         ("schema_cache_error", "PGRST205", "testimonials", None, "GET", "/rest/v1/testimonials?select=*&limit=6", 404),
         # a write that succeeded: the denominator of the share that failed
         ("access", None, "mypoolr", None, "POST", "/rest/v1/mypoolr", 201),
     ]
-    # not PGRST204-related: a 23502 write, an RPC, auth, reads that succeeded
+    # not a table: an RPC, auth
 
 
 def test_edge_request_ids_and_times() -> None:
-    events = scan(EDGE).events
+    events = scan(EDGE).events.filter(pl.col("kind") == "schema_cache_error")
     assert events["request_id"].to_list()[:2] == ["019bba31-5c17-7d0d-a124-76f4645f1984", "9f1c2a3b4d5e6f72"]
     assert events["ts"][0] == datetime(2026, 6, 22, 9, 34, 6, 215000, tzinfo=UTC)  # 1782120846215000 µs
     assert events["detail"].unique().to_list() == ["edge_logs"]
@@ -94,20 +98,21 @@ def test_pretty_printed_objects_pasted_one_after_another(tmp_path) -> None:
     path.write_text("\n\n".join(json.dumps(obj, indent=2) for obj in objects) + "\n")
     result = scan(path)
     assert result.stats()["formats"] == {"supabase_json": 1}
-    assert rows(result.events, "kind", "table") == [("schema_cache_error", "mypoolr")] * 2
+    assert rows(result.events, "kind", "table") == [("access", "mypoolr")] + [("schema_cache_error", "mypoolr")] * 2
 
 
 def test_truncated_array_keeps_the_complete_records(tmp_path) -> None:
     data = EDGE.read_text()
     path = tmp_path / "cut.json"
     path.write_text(data[: data.index('"/rest/v1/Pool%20Members"') + 5])
-    assert rows(scan(path).events, "kind", "code") == [("schema_cache_error", "PGRST204")] * 2
+    assert rows(scan(path).events, "kind", "code") == [("access", None)] + [("schema_cache_error", "PGRST204")] * 2
 
 
 def test_logs_explorer_csv() -> None:
     result = scan(CSV)
     assert result.stats()["formats"] == {"supabase_csv": 1}
     assert rows(result.events, "line_no", "kind", "code", "table", "column", "method", "status", "request_id") == [
+        (2, "access", None, "mypoolr", None, "GET", 200, "9f1c2a3b4d5e6f70"),  # a read
         (3, "access", None, "mypoolr", None, "POST", 400, "9f1c2a3b4d5e6f71"),
         # a quoted message over three lines, with a Python repr inside
         (4, "schema_cache_error", "PGRST204", "mypoolr", "adminname", None, None, None),
@@ -121,7 +126,7 @@ def test_gzip(tmp_path) -> None:
     path.write_bytes(gzip.compress(EDGE.read_bytes()))
     result = scan(path)
     assert result.stats()["formats"] == {"supabase_json": 1}
-    assert result.events.height == 5
+    assert result.events.height == 7  # 5 of the schema cache or writes, a read, a 23502 write
 
 
 def test_error_reply_and_empty_inputs_never_raise(tmp_path) -> None:

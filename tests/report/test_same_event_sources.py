@@ -8,10 +8,12 @@ the column the migration renamed.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from runbook.ingest.scan import ScanResult, document, scan_paths
@@ -67,3 +69,37 @@ def test_the_report_timeline_lists_a_rename_once_with_every_source(tmp_path: Pat
     also = row["event"].split("; also logged in ", 1)[1].split(", ")
     assert sorted(Path(s).name for s in also) == sorted(set(DESTINATIONS) - {shown})
     assert report.impact["related"][0]["count"] == 4
+
+
+def test_two_sessions_with_the_same_error_at_once_stay_two(tmp_path: Path) -> None:
+    """Two backends that raise the same 42703 in the same millisecond are two events, though
+    one is logged to csvlog and the other to jsonlog: the pid tells them apart. The stderr
+    copy carries `[%p]` in its prefix and folds with the session it names."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    shutil.copy(PG / "pg15.log", folder / "pg15.log")
+    shutil.copy(PG / "pg15.csv", folder / "pg15.csv")
+    other = (PG / "pg15.json").read_text(encoding="utf-8").replace('"pid":31615,', '"pid":31699,')
+    assert '"pid":31699,' in other
+    (folder / "pg15.json").write_text(other, encoding="utf-8")
+    result = scan_paths([str(folder)])
+    doc = document(result)
+    group = related(doc)[("42703", "mypoolr", "adminname")]
+    # Session 31615's three errors (stderr and csvlog), the same three of 31699 (jsonlog), and
+    # session 31618's one, which all three destinations logged with its pid.
+    assert group["count"] == 7
+    assert sorted(Path(s).name for s in group["sources"]) == sorted(DESTINATIONS)
+    assert set(result.events.filter(pl.col("code") == "42703")["pid"].to_list()) == {"31615", "31618", "31699"}
+
+
+def test_a_line_without_a_pid_folds_with_the_session_that_logged_it(tmp_path: Path) -> None:
+    """A stderr prefix without `%p` (`%m `) says nothing of the session: it folds with the
+    csvlog copy of the same error."""
+    folder = tmp_path / "nopid"
+    folder.mkdir()
+    shutil.copy(PG / "pg15.csv", folder / "pg15.csv")
+    stderr = (PG / "pg15.log").read_text(encoding="utf-8")
+    (folder / "pg15.log").write_text(re.sub(r" \[\d+\] ", " ", stderr), encoding="utf-8")
+    alone = related(document(scan_paths([str(PG / "pg15.csv")])))
+    both = related(document(scan_paths([str(folder)])))
+    assert both[("42703", "mypoolr", "adminname")]["count"] == alone[("42703", "mypoolr", "adminname")]["count"]
