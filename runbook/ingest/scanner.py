@@ -356,19 +356,10 @@ class SourceScanner:
         return counted
 
     def _read_tally(self, raw: list[bytes]) -> pl.Series:
-        """Raw gathered lines as a column. A format that offers every line (`tally_every_line`)
-        gets them uncut: the request lines that are no candidate line are kept here."""
-        every = self.fmt.tally_every_line
         try:
-            lines = pl.Series("line", raw, dtype=pl.Binary).cast(pl.String)
+            return pl.Series("line", raw, dtype=pl.Binary).cast(pl.String)
         except pl.exceptions.ComputeError:  # invalid UTF-8: read leniently, as candidate lines are
-            if every:  # a candidate line is read (and its bad bytes counted) as a candidate only
-                raw = [line for line in raw if _requests_only(line, self.fmt)]
             return pl.Series("line", [self._decode(line) for line in raw], dtype=pl.String)
-        if every:
-            tally = lines.str.contains_any([k.decode() for k in self.fmt.tally_keywords])
-            lines = lines.filter(tally & ~lines.str.contains_any([k.decode() for k in self.fmt.keywords]))
-        return lines
 
     def _candidates(
         self, work: bytes, offset: int, end: int, starts: list[int]
@@ -544,8 +535,3 @@ class SourceScanner:
         spans = events.select(pl.col("record_no").fill_null(pl.col("line_no")), "line_no")
         self._emitted = self._emitted[-RECENT_EVENTS:] + list(spans.iter_rows())
         return events.select(EVENT_COLUMNS)
-
-
-def _requests_only(line: bytes, fmt: LogFormat) -> bool:
-    """Whether `line` holds a tally keyword of `fmt` and none of its candidate keywords."""
-    return any(k in line for k in fmt.tally_keywords) and not any(k in line for k in fmt.keywords)
