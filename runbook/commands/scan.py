@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     options = scan_options(args)
     options.progress = stderr_progress(not args.no_progress, paths)
+    options.fold = True  # only the document is made: memory by incidents, not by lines
     try:
         result = scan_paths(paths, options)
     except UnknownFormat as exc:

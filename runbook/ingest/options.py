@@ -33,3 +33,6 @@ class ScanOptions:
     store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
     # how many times its compressed size a compressed input may expand (a bomb is stopped)
     max_ratio: float = DEFAULT_MAX_RATIO
+    # fold each batch into the incident state as it is read (`runbook.incidents.compaction.fold`):
+    # the events then hold what `document()` reads, not every line (the one-shot `scan`)
+    fold: bool = False
