@@ -14,6 +14,7 @@ from runbook.commands.common import (
 )
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
+from runbook.incidents.compaction import fold
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
 from runbook.redact import masking_output
 from runbook.report.scan_render import render_markdown, render_table, terminal_width
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     options = scan_options(args)
     options.progress = stderr_progress(not args.no_progress, paths)
-    options.fold = True  # only the document is made: memory by incidents, not by lines
+    options.fold = fold  # only the document is made: memory by incidents, not by lines
     try:
         result = scan_paths(paths, options)
     except UnknownFormat as exc:

@@ -96,12 +96,9 @@ ACCESS_KEY = [c for c in EVENT_SCHEMA if c not in (*_LINE_ONLY, "request_id", "m
 _ORDER = ["ts", "source", "line_no"]
 
 
-class NeedsLines(Exception):
-    """A source holds a failure without a time: its neighbours' lines place it
-    (`runbook.incidents.untimed`), so that source is read without folding."""
-
-
-def fold(state: pl.DataFrame, batch: pl.DataFrame, samples: int = SAMPLES_PER_INCIDENT) -> pl.DataFrame:
+def fold(
+    state: pl.DataFrame, batch: pl.DataFrame, samples: int = SAMPLES_PER_INCIDENT
+) -> pl.DataFrame | None:
     """`state` (a folded table, or no rows) with the events of `batch` (lines of one source)
     folded in, so that `group_incidents`, `related_events` and `write_totals` answer exactly as
     over every line, in memory that grows with the distinct times, not with the lines:
@@ -115,13 +112,14 @@ def fold(state: pl.DataFrame, batch: pl.DataFrame, samples: int = SAMPLES_PER_IN
       one to one with other records (`runbook.incidents.requests`).
     - every other event (DDL, reloads, loads, listener lines, related errors) stays whole.
 
-    Raises `NeedsLines` when `batch` holds a PGRST204 request without a time.
+    None when `batch` holds a PGRST204 request without a time: its neighbours' lines place
+    it (`runbook.incidents.untimed`), so its source is to be read without folding.
     """
     from runbook.incidents.requests import CLIENT_ACCESS_FORMATS  # it imports grouping
 
     wanted = is_pgrst204_request()
     if batch.filter(wanted & pl.col("ts").is_null()).height:
-        raise NeedsLines(str(batch["source"][0]))
+        return None
     both = pl.concat([state, batch], how="vertical").sort(_ORDER, nulls_last=True)
     requests = pgrst204_requests(both)
     # Lines that are a single request each stay lines while they may be samples.

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, NotRequired, TypedDict
@@ -39,6 +40,10 @@ if TYPE_CHECKING:  # the process pool loads only when a scan would use it
     from runbook.ingest.parallel import ParallelScan
 
 SNIFF_BYTES = 64 * 1024
+
+# fold(state, batch) -> the state with the batch's events folded in, or None when the batch's
+# source is to be read without folding (`runbook.incidents.compaction.fold`)
+Fold = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame | None]
 
 
 class UnknownFormat(ValueError):
@@ -165,24 +170,23 @@ class Folding:
     """The folded events of one source as it is read (`ScanOptions.fold`), and how many
     events were read. `gave_up` when the source must be read again line by line."""
 
-    def __init__(self, options: ScanOptions) -> None:
+    def __init__(self, fold: Fold, options: ScanOptions) -> None:
+        self.fold = fold
         self.since, self.until = options.since, options.until
         self.state = empty_events()
         self.read = 0
         self.gave_up = False
 
     def add(self, frame: pl.DataFrame) -> None:
-        from runbook.incidents.compaction import NeedsLines, fold
-
         frame = within(frame, self.since, self.until)
         if frame.height == 0 or self.gave_up:
             return
-        try:
-            self.state = fold(self.state, frame)
-        except NeedsLines:
+        state = self.fold(self.state, frame)
+        if state is None:
             self.gave_up = True
             self.state = empty_events()
             return
+        self.state = state
         self.read += frame.height
 
 
@@ -440,7 +444,9 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
     try:
         for source in sources:
             parted = None
-            folding = Folding(options) if options.fold and not source.is_stdin else None
+            folding = (
+                Folding(options.fold, options) if options.fold and not source.is_stdin else None
+            )
             if pool is not None and pool.has(source.name):
                 try:
                     parted = pool.result(source.name)
@@ -469,7 +475,7 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
         if pool is not None:
             pool.close()
     events = within(merge(frames), options.since, options.until)
-    if not options.fold:
+    if options.fold is None:
         return ScanResult(events=events, sources=stats, problems=problems)
     return ScanResult(
         events=merge([events, *folded]),
