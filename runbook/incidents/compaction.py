@@ -27,7 +27,6 @@ from runbook.events import EVENT_SCHEMA, Kind, conform
 from runbook.incidents.grouping import (
     IN_FLIGHT,
     SAMPLES_PER_INCIDENT,
-    WRITE_METHODS,
     is_pgrst204_request,
     pgrst204_requests,
 )
@@ -107,9 +106,9 @@ def fold(
       `samples` of each (table, column) by time stay lines (they are the incident's samples),
       the others fold by `REQUEST_KEY`; a request with an id stays a line (its id may be logged
       again in a later batch, and counts once).
-    - server access lines fold by `ACCESS_KEY` (the access log's time has whole seconds); a
-      client's own HTTP lines and the failed writes (status 400) stay lines: they are paired
-      one to one with other records (`runbook.incidents.requests`).
+    - server access lines fold by `ACCESS_KEY` (the access log's time has whole seconds; a
+      folded row pairs with as many client lines as it stands for); a client's own HTTP lines
+      stay lines: each pairs with one server line (`runbook.incidents.requests`).
     - every other event (DDL, reloads, loads, listener lines, related errors) stays whole.
 
     None when `batch` holds a PGRST204 request without a time: its neighbours' lines place
@@ -132,7 +131,6 @@ def fold(
         (pl.col("kind") == Kind.ACCESS.value)
         & pl.col("ts").is_not_null()
         & ~pl.col("format").is_in(list(CLIENT_ACCESS_FORMATS)).fill_null(False)
-        & ~(pl.col("method").is_in(list(WRITE_METHODS)).fill_null(False) & (pl.col("status") == 400).fill_null(False))
     )
     parts = [
         both.filter(~wanted & ~access),
