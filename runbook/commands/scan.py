@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     options = scan_options(args)
     options.progress = stderr_progress(not args.no_progress, paths)
-    options.fold = fold  # only the document is made: memory by incidents, not by lines
     try:
-        result = scan_paths(paths, options)
+        # only the document is made: folded as read, memory follows incidents, not lines
+        result = scan_paths(paths, options, fold=fold)
     except UnknownFormat as exc:
         print(f"pgrst-runbook: {exc}", file=sys.stderr)
         return Exit.USAGE

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from runbook.ingest.compressed import DEFAULT_MAX_RATIO
 from runbook.ingest.stores import StoreSettings
@@ -34,6 +33,3 @@ class ScanOptions:
     store: StoreSettings = field(default_factory=StoreSettings)  # supabase://, clickhouse+http://
     # how many times its compressed size a compressed input may expand (a bomb is stopped)
     max_ratio: float = DEFAULT_MAX_RATIO
-    # folds each batch into the incident state as it is read: the events then hold what
-    # `document()` reads, not every line (the one-shot `scan`; `runbook.ingest.scan.Fold`)
-    fold: Callable[[Any, Any], Any] | None = None

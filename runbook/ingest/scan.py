@@ -414,8 +414,14 @@ def _start_parallel(
     return pool
 
 
-def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanResult:
+def scan_paths(
+    inputs: list[str], options: ScanOptions | None = None, fold: Fold | None = None
+) -> ScanResult:
     """Scan files, folders, globs, `-` (stdin) and log stores into one event table sorted by time.
+
+    With `fold` (`runbook.incidents.compaction.fold`), each batch of a file is folded into the
+    table as it is read, so the table holds what `document()` reads, not every line, and
+    `events_read` says how many events it stands for (stdin and stores are kept as lines).
 
     Store URLs (`supabase://`, `clickhouse+http(s)://`) are read by `runbook.ingest.stores`, which
     raises `StoreUnreachable` when one cannot be reached at all.
@@ -444,9 +450,7 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
     try:
         for source in sources:
             parted = None
-            folding = (
-                Folding(options.fold, options) if options.fold and not source.is_stdin else None
-            )
+            folding = Folding(fold, options) if fold is not None and not source.is_stdin else None
             if pool is not None and pool.has(source.name):
                 try:
                     parted = pool.result(source.name)
@@ -475,7 +479,7 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
         if pool is not None:
             pool.close()
     events = within(merge(frames), options.since, options.until)
-    if options.fold is None:
+    if fold is None:
         return ScanResult(events=events, sources=stats, problems=problems)
     return ScanResult(
         events=merge([events, *folded]),

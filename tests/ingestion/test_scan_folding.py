@@ -58,7 +58,7 @@ def hours(folder: Path, copies: int = 1, hours: int = 4) -> list[str]:
 
 def scan(paths: list[str], folded: bool, chunk: int = 64 * 1024) -> ScanResult:
     # small chunks: each file comes in many batches, folded one after another
-    return scan_paths(paths, ScanOptions(parallel=False, chunk_bytes=chunk, fold=fold if folded else None))
+    return scan_paths(paths, ScanOptions(parallel=False, chunk_bytes=chunk), fold=fold if folded else None)
 
 
 def test_the_folded_scan_makes_the_document_of_every_line(tmp_path: Path) -> None:
