@@ -442,7 +442,7 @@ def scan_paths(
         frame, stat = scan_store(url, options.since, options.until, options.store, options.progress)
         frames.append(frame)
         stats.append(stat)
-    folded: list[pl.DataFrame] = []  # sources read with `options.fold`: rows already folded
+    folded: list[pl.DataFrame] = []  # sources read with `fold`: rows already folded
     folded_read = 0  # how many events those rows stand for
     identities: dict[str, FileIdentity] = {}
     pool = _start_parallel(sources, options, identities)
