@@ -167,7 +167,7 @@ def _format_of_nothing() -> LogFormat:
 
 
 class Folding:
-    """The folded events of one source as it is read (`ScanOptions.fold`), and how many
+    """The folded events of one source as it is read (`scan_paths(fold=...)`), and how many
     events were read. `gave_up` when the source must be read again line by line."""
 
     def __init__(self, fold: Fold, options: ScanOptions) -> None:
