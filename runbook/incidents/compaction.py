@@ -15,6 +15,10 @@ per-minute timeline, the endpoints, the access 400s and the sources do not chang
 What is given up for rows older than `keep_after`: the text of requests past the samples, and
 the de-duplication of a request id logged again after that long (the duplicates a log holds,
 a header and its traceback or a client and its server, are seconds apart).
+
+`fold()` is the one-shot scan's counterpart: it folds each batch as a file is read, by exact
+keys (the exact time included), so the result is the same in any reading order and gives up
+nothing: the document equals the one over every line.
 """
 
 from __future__ import annotations
