@@ -14,6 +14,7 @@ from runbook.commands.common import (
 )
 from runbook.errors import RunbookError
 from runbook.exit_codes import Exit
+from runbook.incidents.compaction import fold
 from runbook.ingest.scan import UnknownFormat, document, scan_paths
 from runbook.redact import masking_output
 from runbook.report.scan_render import render_markdown, render_table, terminal_width
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     options = scan_options(args)
     options.progress = stderr_progress(not args.no_progress, paths)
     try:
-        result = scan_paths(paths, options)
+        # only the document is made: folded as read, memory follows incidents, not lines
+        result = scan_paths(paths, options, fold=fold)
     except UnknownFormat as exc:
         print(f"pgrst-runbook: {exc}", file=sys.stderr)
         return Exit.USAGE

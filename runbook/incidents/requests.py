@@ -82,7 +82,9 @@ def fold_client_access(access: pl.DataFrame) -> pl.DataFrame:
         other = server.filter(
             (pl.col("method") == key[0]) & (pl.col("_req_table") == key[1]) & (pl.col("status") == key[2])
         )
-        pairs = pair_by_time(rows["ts"].to_list(), other["ts"].to_list())
+        # a folded server row (`runbook.incidents.compaction`) is `weight` lines of one time
+        times = other.select(pl.col("ts").repeat_by(pl.col("weight").fill_null(1)).explode())
+        pairs = pair_by_time(rows["ts"].to_list(), times["ts"].to_list())
         ids = rows["_req_row"].to_list()
         dropped.update(ids[i] for i in pairs)
     if not dropped:

@@ -7,9 +7,11 @@ reported by name and never stop the others.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, NotRequired, TypedDict
@@ -38,6 +40,10 @@ if TYPE_CHECKING:  # the process pool loads only when a scan would use it
     from runbook.ingest.parallel import ParallelScan
 
 SNIFF_BYTES = 64 * 1024
+
+# fold(state, batch) -> the state with the batch's events folded in, or None when the batch's
+# source is to be read without folding (`runbook.incidents.compaction.fold`)
+Fold = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame | None]
 
 
 class UnknownFormat(ValueError):
@@ -83,6 +89,8 @@ class ScanResult:
     events: pl.DataFrame
     sources: list[SourceStats]
     problems: list[InputProblem]
+    # how many events were read when `events` holds them folded (None: one row each)
+    events_read: int | None = None
 
     def stats(self) -> ScanStats:
         """The `stats` object of `scan --format json` (stable names)."""
@@ -106,7 +114,7 @@ class ScanResult:
             "lines_skipped": sum(s.lines_skipped for s in self.sources),
             "invalid_utf8_lines": sum(s.invalid_utf8_lines for s in self.sources),
             "lines_cut": sum(s.lines_cut for s in self.sources),
-            "events": self.events.height,
+            "events": self.events.height if self.events_read is None else self.events_read,
             "formats": formats,
             "unreadable": unreadable,
             "partial": [
@@ -158,40 +166,88 @@ def _format_of_nothing() -> LogFormat:
     return registry.detect_lines([])
 
 
-def scan_source(source: Source, options: ScanOptions, done: int = 0, total: int | None = None) -> tuple[pl.DataFrame, SourceStats]:
+class Folding:
+    """The folded events of one source as it is read (`scan_paths(fold=...)`), and how many
+    events were read. `gave_up` when the source must be read again line by line."""
+
+    def __init__(self, fold: Fold, options: ScanOptions) -> None:
+        self.fold = fold
+        self.since, self.until = options.since, options.until
+        self.state = empty_events()
+        self.read = 0
+        self.gave_up = False
+
+    def add(self, frame: pl.DataFrame) -> None:
+        frame = within(frame, self.since, self.until)
+        if frame.height == 0 or self.gave_up:
+            return
+        state = self.fold(self.state, frame)
+        if state is None:
+            self.gave_up = True
+            self.state = empty_events()
+            return
+        self.state = state
+        self.read += frame.height
+
+
+def scan_source(
+    source: Source,
+    options: ScanOptions,
+    done: int = 0,
+    total: int | None = None,
+    folding: Folding | None = None,
+) -> tuple[pl.DataFrame, SourceStats]:
     """Events of one source. Read errors end this source only, recorded in its stats.
 
     A source read in one format that turns out to hold records of other formats further down
     is read again from its start, record by record (`MixedScanner`). Stdin is copied to a
-    temporary file while it is read, so that what was read can be read again.
+    temporary file while it is read, so that what was read can be read again. With `folding`
+    (files only), the events come folded (`Folding.state`); a file whose folding gave up is
+    read again without it, and `folding.gave_up` tells.
     """
     forced = bool(options.format_of.get(source.name) or options.default_format)
-    spool = tempfile.TemporaryFile() if source.is_stdin and not forced else None
+    spooled = spool = tempfile.TemporaryFile() if source.is_stdin and not forced else None
+    if source.is_stdin:
+        folding = None
     reading: Reading | None = None
     try:
         reading = source.reading(options.max_ratio)
-        with reading.stream as stream:
-            frame, scanner, error = _read_source(source, stream, options, done, total, None, spool)
-            if isinstance(scanner, SourceScanner) and scanner.foreign_lines and error is None:
-                mixed = MixedScanner(source.name, registry.FORMATS, options.tz)
-                again: BinaryIO | _Joined = stream
+        with contextlib.ExitStack() as open_streams:
+            stream: BinaryIO | _Joined = open_streams.enter_context(reading.stream)
+            scanner: SourceScanner | MixedScanner | None = None
+            again_with: SourceScanner | MixedScanner | None = None
+            while True:
+                frame, scanner, error = _read_source(
+                    source, stream, options, done, total, again_with, spool, folding
+                )
+                foreign = isinstance(scanner, SourceScanner) and bool(scanner.foreign_lines)
+                lines = folding is not None and folding.gave_up
+                if error is not None or not (foreign or lines):
+                    break
+                if foreign or isinstance(scanner, MixedScanner):
+                    again_with = MixedScanner(source.name, registry.FORMATS, options.tz)
+                else:
+                    again_with = None
+                if folding is not None and not lines:
+                    folding.state, folding.read = empty_events(), 0
+                elif folding is not None:
+                    folding = None  # folding.gave_up stays set for the caller
                 if spool is not None:
                     spool.seek(0)
-                    again = _Joined(spool, stream)
+                    stream = open_streams.enter_context(_Joined(spool, stream))
+                    spool = None
                 else:
                     stream.close()
                     first, reading = reading, source.reading(options.max_ratio)
                     reading.identity = first.identity  # changes are told since the first opening
-                    again = reading.stream
-                with again:
-                    frame, scanner, error = _read_source(source, again, options, done, total, mixed, None)
+                    stream = open_streams.enter_context(reading.stream)
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, UnknownFormat):
             raise
         frame, scanner, error = empty_events(), None, _reason(exc)
     finally:
-        if spool is not None:
-            spool.close()
+        if spooled is not None:
+            spooled.close()
     stats = scanner.stats if scanner else SourceStats(source=source.name, format="unknown")
     if error is not None:
         stats.error = error
@@ -230,11 +286,13 @@ def _read_source(
     total: int | None,
     scanner: SourceScanner | MixedScanner | None,
     spool: BinaryIO | None,
+    folding: Folding | None = None,
 ) -> tuple[pl.DataFrame, SourceScanner | MixedScanner | None, str | None]:
     """Read `stream` with `scanner` (else the detected one), copying what is read to `spool`
-    when given. Returns the events, the scanner and the reason reading stopped early, if it
-    did. A one-format scanner that meets another format's records stops there."""
-    frames: list[pl.DataFrame] = []
+    when given. Returns the events (folded into `folding` when given), the scanner and the
+    reason reading stopped early, if it did. A one-format scanner that meets another format's
+    records stops there, and so does a folding that gave up."""
+    frames = _Frames(folding)
     try:
         first = _tee(stream.read(max(options.chunk_bytes, SNIFF_BYTES)), spool)
         scanner = scanner or scanner_for(source, first, options)
@@ -248,8 +306,8 @@ def _read_source(
             while chunk:
                 following = _tee(stream.read(options.chunk_bytes), spool)
                 frames.append(scanner.feed(chunk, final=not following))
-                if isinstance(scanner, SourceScanner) and scanner.foreign_lines:
-                    return concat_events(frames), scanner, None
+                if isinstance(scanner, SourceScanner) and scanner.foreign_lines or frames.gave_up:
+                    return frames.events(), scanner, None
                 if options.progress:
                     options.progress(done + scanner.stats.bytes_read, total, source.name)
                 chunk = following
@@ -257,15 +315,36 @@ def _read_source(
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, UnknownFormat):
             raise
-        return concat_events(frames), scanner, _reason(exc)
-    return concat_events(frames), scanner, None
+        return frames.events(), scanner, _reason(exc)
+    return frames.events(), scanner, None
+
+
+class _Frames:
+    """The event batches of one reading: kept, or folded as they come."""
+
+    def __init__(self, folding: Folding | None) -> None:
+        self.folding = folding
+        self.frames: list[pl.DataFrame] = []
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if self.folding is None:
+            self.frames.append(frame)
+        else:
+            self.folding.add(frame)
+
+    @property
+    def gave_up(self) -> bool:
+        return self.folding is not None and self.folding.gave_up
+
+    def events(self) -> pl.DataFrame:
+        return concat_events(self.frames) if self.folding is None else self.folding.state
 
 
 class _Joined(io.RawIOBase):
     """What was spooled, then the rest of the stream it came from."""
 
-    def __init__(self, first: BinaryIO, rest: BinaryIO) -> None:
-        self._parts = [first, rest]
+    def __init__(self, first: BinaryIO, rest: BinaryIO | _Joined) -> None:
+        self._parts: list[BinaryIO | _Joined] = [first, rest]
 
     def readable(self) -> bool:
         return True
@@ -335,8 +414,14 @@ def _start_parallel(
     return pool
 
 
-def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanResult:
+def scan_paths(
+    inputs: list[str], options: ScanOptions | None = None, fold: Fold | None = None
+) -> ScanResult:
     """Scan files, folders, globs, `-` (stdin) and log stores into one event table sorted by time.
+
+    With `fold` (`runbook.incidents.compaction.fold`), each batch of a file is folded into the
+    table as it is read, so the table holds what `document()` reads, not every line, and
+    `events_read` says how many events it stands for (stdin and stores are kept as lines).
 
     Store URLs (`supabase://`, `clickhouse+http(s)://`) are read by `runbook.ingest.stores`, which
     raises `StoreUnreachable` when one cannot be reached at all.
@@ -357,12 +442,15 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
         frame, stat = scan_store(url, options.since, options.until, options.store, options.progress)
         frames.append(frame)
         stats.append(stat)
+    folded: list[pl.DataFrame] = []  # sources read with `fold`: rows already folded
+    folded_read = 0  # how many events those rows stand for
     identities: dict[str, FileIdentity] = {}
     pool = _start_parallel(sources, options, identities)
     done = 0
     try:
         for source in sources:
             parted = None
+            folding = Folding(fold, options) if fold is not None and not source.is_stdin else None
             if pool is not None and pool.has(source.name):
                 try:
                     parted = pool.result(source.name)
@@ -371,22 +459,34 @@ def scan_paths(inputs: list[str], options: ScanOptions | None = None) -> ScanRes
                     parted[1].error = _reason(exc)
             if parted is not None:
                 frame, stat = parted
+                if folding is not None:
+                    folding.add(frame)
+                    frame = frame if folding.gave_up else folding.state
                 if stat.error is None:
                     stat.partial = partial_reason(stat, identities[source.name])
                 if options.progress:
                     options.progress(done + stat.bytes_read, total, source.name)
             else:  # not parted, or a part met another format: read it whole, record by record
-                frame, stat = scan_source(source, options, done, total)
+                frame, stat = scan_source(source, options, done, total, folding)
             done += stat.bytes_read
-            if frame.height:  # a source without events costs its stats only
+            if folding is not None and not folding.gave_up:
+                folded.append(folding.state)
+                folded_read += folding.read
+            elif frame.height:  # a source without events costs its stats only
                 frames.append(frame)
             stats.append(stat)
     finally:
         if pool is not None:
             pool.close()
-    events = merge(frames)
-    events = within(events, options.since, options.until)
-    return ScanResult(events=events, sources=stats, problems=problems)
+    events = within(merge(frames), options.since, options.until)
+    if fold is None:
+        return ScanResult(events=events, sources=stats, problems=problems)
+    return ScanResult(
+        events=merge([events, *folded]),
+        sources=stats,
+        problems=problems,
+        events_read=events.height + folded_read,
+    )
 
 
 def merge(frames: list[pl.DataFrame]) -> pl.DataFrame:
