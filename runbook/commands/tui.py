@@ -25,6 +25,8 @@ from runbook.config import RELOAD_METHODS
 from runbook.exit_codes import Exit
 from runbook.samples import SampleLogsMissing
 
+SWITCH_SECONDS = 0.001  # Python's default is 0.005
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -119,5 +121,8 @@ def run(args: argparse.Namespace, *, replay_speed: float | None = None, max_gap:
         migrations_dir=args.migrations,
         allow_write_probe=args.allow_write_probe,
     )
+    # The ingest thread holds the GIL for up to the switch interval at a time; a key's echo
+    # takes the UI thread several turns, so shorter turns keep typing responsive while following.
+    sys.setswitchinterval(SWITCH_SECONDS)
     result = RunbookApp(options).run()
     return int(result or 0)
