@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,15 @@ CORE = [
 ]
 
 
+def loaded(code: str, package: str) -> list[str]:
+    """The modules of `package` that running `code` in a fresh interpreter loaded."""
+    code += f"import sys\nprint(sorted(m for m in sys.modules if m.split('.')[0] == {package!r}))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(out.stdout.strip())
+
+
 def test_core_modules_do_not_load_textual() -> None:
     code = (
         "import importlib, pkgutil, sys\n"
@@ -31,12 +41,8 @@ def test_core_modules_do_not_load_textual() -> None:
         "    importlib.import_module('parsers.' + info.name)\n"
         "from runbook.cli import build_parser\n"
         "build_parser()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    assert loaded(code, "textual") == []
 
 
 def test_the_tui_package_is_where_textual_lives() -> None:
@@ -54,7 +60,6 @@ def test_the_tui_paints_before_polars_is_imported() -> None:
     """Everything up to the first frame (the CLI, the options, the app and its first screen)
     loads without polars: the engine's import (a few hundred ms) runs in the ingest worker."""
     code = (
-        "import sys\n"
         "from runbook.cli import build_parser\n"
         "from runbook.commands.common import scan_options\n"
         "import runbook.commands.tui\n"
@@ -62,9 +67,5 @@ def test_the_tui_paints_before_polars_is_imported() -> None:
         "from runbook.tui.options import AppOptions\n"
         "args = build_parser('tui').parse_args(['tui', 'sample_logs'])\n"
         "AppOptions(paths=['sample_logs'], scan=scan_options(args)).describe_inputs()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'polars'))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    assert loaded(code, "polars") == []
