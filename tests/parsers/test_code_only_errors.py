@@ -17,23 +17,14 @@ import pytest
 from postgrest.exceptions import APIError
 
 from runbook.ingest.scan import document, scan_paths
+from tests.support.python_logs import write_log
 
 T0 = datetime(2026, 11, 18, 9, 10, tzinfo=UTC)
 
 
 def log_lines(path: Path, messages: list[str]) -> None:
     """Lines as Python's logging writes them with the common basicConfig format."""
-    logger = logging.getLogger(f"bot.db.{path.stem}")
-    logger.propagate = False
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    try:
-        for message in messages:
-            logger.error(message)
-    finally:
-        handler.close()
-        logger.removeHandler(handler)
+    write_log(path, [(logging.ERROR, m) for m in messages], f"bot.db.{path.stem}")
 
 
 def events(path: Path) -> list[tuple[object, ...]]:

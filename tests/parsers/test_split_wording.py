@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from parsers.error_body import joined_wording, wants_following
+from tests.support.python_logs import write_log
 
 BODY = {
     "code": "PGRST204",
@@ -38,20 +39,12 @@ def scan(path: Path) -> dict:
 
 
 def log_file(path: Path, messages: list[str]) -> None:
-    """Lines as Python's logging writes them with the common basicConfig format."""
-    logger = logging.getLogger(f"bot.handlers.{path.stem}")
-    logger.propagate = False
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    try:
-        logger.warning("update 1 handled")
-        for message in messages:
-            logger.error(message)
-            logger.warning("update handled")
-    finally:
-        handler.close()
-        logger.removeHandler(handler)
+    """Lines as Python's logging writes them with the common basicConfig format, each error
+    between two ordinary lines."""
+    records = [(logging.WARNING, "update 1 handled")]
+    for message in messages:
+        records += [(logging.ERROR, message), (logging.WARNING, "update handled")]
+    write_log(path, records, f"bot.handlers.{path.stem}")
 
 
 def test_pprint_of_the_error_body_is_one_failed_write_with_its_column(tmp_path: Path) -> None:
