@@ -140,8 +140,7 @@ def tally_lines(
             except pl.exceptions.PolarsError:  # invalid UTF-8: the raw lines, read leniently
                 pieces = []
                 break
-            tally = lines.str.contains_any([k.decode() for k in fmt.tally_keywords])
-            pieces.append(lines.filter(tally & ~lines.str.contains_any([k.decode() for k in fmt.keywords])))
+            pieces.append(_requests(lines, fmt))
             piece = stop
         else:
             return pieces[0] if len(pieces) == 1 else pl.concat(pieces)
@@ -176,6 +175,11 @@ def _request_lines(chunk: bytes, fmt: LogFormat) -> list[bytes] | pl.Series:
             for line in raw
             if any(k in line for k in fmt.tally_keywords) and not any(k in line for k in fmt.keywords)
         ]
+    return _requests(lines, fmt)
+
+
+def _requests(lines: pl.Series, fmt: LogFormat) -> pl.Series:
+    """The lines that hold a tally keyword of `fmt` and none of its candidate keywords."""
     tally = lines.str.contains_any([k.decode() for k in fmt.tally_keywords])
     return lines.filter(tally & ~lines.str.contains_any([k.decode() for k in fmt.keywords]))
 
